@@ -1,0 +1,81 @@
+"""The tutorial layout built from escnn's modules on any planar gspace, with regular fields."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from models._budget import TUTORIAL_PARAMS, fit_widths
+
+with warnings.catch_warnings():  # py3nj is dropped on purpose: it only serves SO(3)
+    warnings.filterwarnings("ignore", message=".*py3nj.*")
+    from escnn import gspaces
+    from escnn import nn as enn
+
+BASE_FIELDS = (4, 8, 8)
+
+
+class PointwiseSiLU(enn.PointwiseNonLinearity):
+    """escnn's pointwise nonlinearity with SiLU, so every variant shares one activation."""
+
+    def __init__(self, in_type: enn.FieldType):
+        super().__init__(in_type, function="p_relu")
+        self._function = F.silu
+
+    def export(self) -> nn.Module:
+        self.eval()
+        return nn.SiLU()
+
+
+def _conv(in_type: enn.FieldType, out_type: enn.FieldType, kernel: int, padding: int) -> enn.R2Conv:
+    """An R2Conv initialised with escnn's He init, cached (the default init is slow when wide)."""
+    conv = enn.R2Conv(in_type, out_type, kernel, padding=padding, initialize=False)
+    enn.init.generalized_he_init(conv.weights.data, conv.basisexpansion, cache=True)
+    return conv
+
+
+class EscnnCNN(nn.Module):
+    """conv3×3 → SiLU → pool → conv3×3 → SiLU → pool → conv7×7 → SiLU → group pool → dense."""
+
+    def __init__(self, gspace: gspaces.GSpace2D, fields: tuple[int, int, int], num_classes: int = 10):
+        super().__init__()
+        self.fields = tuple(fields)
+        regular = [enn.FieldType(gspace, [gspace.regular_repr] * n) for n in self.fields]
+        self.in_type = enn.FieldType(gspace, [gspace.trivial_repr])
+        self.features = enn.SequentialModule(
+            _conv(self.in_type, regular[0], 3, padding=1),
+            PointwiseSiLU(regular[0]),
+            enn.PointwiseMaxPool2D(regular[0], 2),
+            _conv(regular[0], regular[1], 3, padding=1),
+            PointwiseSiLU(regular[1]),
+            enn.PointwiseMaxPool2D(regular[1], 2),
+            _conv(regular[1], regular[2], 7, padding=0),
+            PointwiseSiLU(regular[2]),
+            enn.GroupPooling(regular[2]),
+        )
+        self.head = nn.Linear(self.fields[2], num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = self.features(enn.GeometricTensor(x, self.in_type)).tensor
+        return self.head(features.flatten(1))
+
+    def export(self) -> nn.Module:
+        """A plain-PyTorch copy (expanded filters as ``Conv2d``) computing the same function."""
+        self.eval()
+        return nn.Sequential(self.features.export(), nn.Flatten(), self.head)
+
+
+def _param_count(gspace_factory: Callable[[], gspaces.GSpace2D], fields: tuple[int, ...]) -> int:
+    model = EscnnCNN(gspace_factory(), fields)  # type: ignore[arg-type]
+    return sum(p.numel() for p in model.parameters())
+
+
+def build_escnn(gspace_factory: Callable[[], gspaces.GSpace2D], budget: int | None = None) -> EscnnCNN:
+    """Regular-field widths scaled so the parameters land closest to ``budget``."""
+    budget = TUTORIAL_PARAMS if budget is None else budget
+    fields = fit_widths(BASE_FIELDS, lambda f: _param_count(gspace_factory, f), budget)
+    return EscnnCNN(gspace_factory(), fields)  # type: ignore[arg-type]

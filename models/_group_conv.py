@@ -1,0 +1,122 @@
+"""Group convolutions for C4 written from scratch: each layer is one ``conv2d`` call.
+
+Feature maps carry a rotation axis folded into the channels: channel ``c * 4 + r`` is field
+``c`` at rotation ``r``. The expanded filter bank is gathered from the free weights with an index
+built once, so the forward pass has no Python loop over rotations; in eval mode the bank is cached
+and rebuilt only when the weights change.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ORDER = 4  # |C4|
+
+
+def _rot(t: torch.Tensor, r: int) -> torch.Tensor:
+    return torch.rot90(t, r, dims=(-2, -1))
+
+
+def lifting_index(out_fields: int, in_channels: int, k: int) -> torch.Tensor:
+    """Index ``(out*4, in, k, k)`` into a weight ``(out, in, k, k)``: filter (c, r) = rot_r W[c]."""
+    ids = torch.arange(out_fields * in_channels * k * k).view(out_fields, in_channels, k, k)
+    return torch.stack([_rot(ids, r) for r in range(ORDER)], dim=1).reshape(
+        out_fields * ORDER, in_channels, k, k
+    )
+
+
+def group_index(out_fields: int, in_fields: int, k: int) -> torch.Tensor:
+    """Index ``(out*4, in*4, k, k)`` into ``(out, in, 4, k, k)``.
+
+    Filter (d, r) applied to input (c, s) is ``rot_r W[d, c, (s - r) mod 4]``: rotated in space
+    and cyclically shifted along the rotation axis.
+    """
+    ids = torch.arange(out_fields * in_fields * ORDER * k * k).view(out_fields, in_fields, ORDER, k, k)
+    bank = torch.stack([_rot(ids.roll(r, dims=2), r) for r in range(ORDER)], dim=1)
+    return bank.reshape(out_fields * ORDER, in_fields * ORDER, k, k)
+
+
+class _ExpandedConv(nn.Module):
+    """Shared machinery: free weights, a gather index, one conv2d with the expanded bank."""
+
+    def __init__(
+        self,
+        weight_shape: tuple[int, ...],
+        index: torch.Tensor,
+        out_fields: int,
+        padding: int,
+        fan_in: int,
+    ):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(weight_shape))
+        self.bias = nn.Parameter(torch.empty(out_fields))
+        self.register_buffer("index", index, persistent=False)
+        self.padding = padding
+        bound = 1.0 / math.sqrt(fan_in)
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        nn.init.uniform_(self.bias, -bound, bound)
+        self._cache: tuple[tuple[int, int, int, int], torch.Tensor, torch.Tensor] | None = None
+
+    def expanded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The filter bank and bias as a plain conv2d sees them."""
+        key = (
+            self.weight._version,
+            self.weight.data_ptr(),
+            self.bias._version,
+            self.bias.data_ptr(),
+        )
+        if not self.training and self._cache is not None and self._cache[0] == key:
+            return self._cache[1], self._cache[2]
+        weight = self.weight.reshape(-1)[self.index]
+        bias = self.bias.repeat_interleave(ORDER)
+        if self.training or torch.is_grad_enabled():
+            self._cache = None
+        else:
+            self._cache = (key, weight, bias)
+        return weight, bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight, bias = self.expanded()
+        return F.conv2d(x, weight, bias, padding=self.padding)
+
+    def train(self, mode: bool = True) -> _ExpandedConv:
+        self._cache = None
+        return super().train(mode)
+
+
+class LiftingConv(_ExpandedConv):
+    """Plain image → C4 feature map: the kernel applied in its four rotations."""
+
+    def __init__(self, in_channels: int, out_fields: int, kernel_size: int, padding: int = 0):
+        super().__init__(
+            (out_fields, in_channels, kernel_size, kernel_size),
+            lifting_index(out_fields, in_channels, kernel_size),
+            out_fields,
+            padding,
+            fan_in=in_channels * kernel_size**2,
+        )
+
+
+class GroupConv(_ExpandedConv):
+    """C4 feature map → C4 feature map with rotated, cyclically shifted kernels."""
+
+    def __init__(self, in_fields: int, out_fields: int, kernel_size: int, padding: int = 0):
+        super().__init__(
+            (out_fields, in_fields, ORDER, kernel_size, kernel_size),
+            group_index(out_fields, in_fields, kernel_size),
+            out_fields,
+            padding,
+            fan_in=in_fields * ORDER * kernel_size**2,
+        )
+
+
+class RotationMaxPool(nn.Module):
+    """Max over the rotation axis of ``(B, C*4, H, W)``: the invariant read-out."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        return x.view(b, c // ORDER, ORDER, h, w).amax(dim=2)

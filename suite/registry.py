@@ -1,0 +1,117 @@
+"""The variant registry: a variant is one decorated factory; the runner knows models only here."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from suite.errors import UsageError
+
+FAMILIES = ("baseline", "hand-rolled", "escnn", "e3nn", "plugin")
+SYMMETRIES = ("none", "C4", "D4")
+AUGMENTATIONS = ("none", "c4", "so2")
+
+Factory = Callable[..., torch.nn.Module]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What a variant declares: how to build it, what it claims, how it wants to be trained."""
+
+    name: str
+    description: str
+    family: str
+    claims: str
+    augment: str
+    factory: Factory
+    module: str
+
+    def build(self, **kwargs) -> torch.nn.Module:
+        """The model; keyword arguments that are None are dropped so factory defaults apply."""
+        return self.factory(**{k: v for k, v in kwargs.items() if v is not None})
+
+
+_REGISTRY: dict[str, Variant] = {}
+
+
+def register(
+    name: str,
+    *,
+    description: str,
+    family: str,
+    claims: str = "none",
+    augment: str = "none",
+) -> Callable[[Factory], Factory]:
+    """Decorator that registers ``factory(budget=None) -> nn.Module`` under ``name``."""
+    for value, allowed, what in (
+        (claims, SYMMETRIES, "claims"),
+        (augment, AUGMENTATIONS, "augment"),
+    ):
+        if value not in allowed:
+            raise ValueError(f"variant {name!r}: {what}={value!r}, expected one of {allowed}")
+    if not family:
+        raise ValueError(f"variant {name!r}: family must not be empty")
+
+    def decorate(factory: Factory) -> Factory:
+        if name in _REGISTRY:
+            raise ValueError(
+                f"variant {name!r} is already registered (by {_REGISTRY[name].module}); pick another name"
+            )
+        _REGISTRY[name] = Variant(name, description, family, claims, augment, factory, factory.__module__)
+        return factory
+
+    return decorate
+
+
+def unregister(name: str) -> None:
+    """Remove a variant (tests and failed plugins use it)."""
+    _REGISTRY.pop(name, None)
+
+
+def names(pattern: str = "*") -> list[str]:
+    """Registered names matching an fnmatch pattern, sorted."""
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
+
+
+def family_order(names_: list[str]) -> list[str]:
+    """Names grouped by family (baseline first, plugins last), then alphabetically."""
+
+    def key(name: str) -> tuple[int, str]:
+        family = _REGISTRY[name].family
+        return (FAMILIES.index(family) if family in FAMILIES else len(FAMILIES), name)
+
+    return sorted(names_, key=key)
+
+
+def get_variant(name: str) -> Variant:
+    if name not in _REGISTRY:
+        raise UsageError(f"unknown variant {name!r}; known variants: {', '.join(names())}")
+    return _REGISTRY[name]
+
+
+def get(name: str, **kwargs) -> torch.nn.Module:
+    """Build the model registered as ``name``."""
+    return get_variant(name).build(**kwargs)
+
+
+def select(spec: str | None) -> list[str]:
+    """Names from a comma-separated list of names or patterns; None or 'all' means every one."""
+    if spec is None or spec.strip() in ("", "all"):
+        return family_order(names())
+    chosen: list[str] = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        matches = names(part) if any(c in part for c in "*?[") else [get_variant(part).name]
+        if not matches:
+            raise UsageError(f"no variant matches {part!r}; known variants: {', '.join(names())}")
+        chosen.extend(m for m in matches if m not in chosen)
+    return chosen
+
+
+def count_params(model: torch.nn.Module) -> int:
+    """Trainable parameters (escnn's basis coefficients, not its expanded filters)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

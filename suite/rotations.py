@@ -1,0 +1,70 @@
+"""Rotations of image batches on their own device: exact quarter turns and bilinear angles."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def rot90(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Rotate ``(..., H, W)`` by ``k`` quarter turns counter-clockwise, exactly (no interpolation)."""
+    return torch.rot90(x, k % 4, dims=(-2, -1))
+
+
+def _quarter_turn_indices(height: int, width: int, device: torch.device) -> torch.Tensor:
+    """Flat pixel indices ``(4, H*W)``: row k gathers an image rotated by k quarter turns."""
+    grid = torch.arange(height * width, device=device).view(height, width)
+    return torch.stack([rot90(grid, k).reshape(-1) for k in range(4)])
+
+
+def rot90_per_sample(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Rotate each image ``x[i]`` (``(B, C, H, W)``, square) by ``k[i]`` quarter turns in one gather."""
+    batch, channels, height, width = x.shape
+    if height != width:
+        raise ValueError("per-sample quarter turns need square images")
+    index = _quarter_turn_indices(height, width, x.device)[k.to(x.device) % 4]  # (B, H*W)
+    index = index.unsqueeze(1).expand(batch, channels, height * width)
+    return x.reshape(batch, channels, -1).gather(2, index).view_as(x)
+
+
+def rotate(x: torch.Tensor, degrees: float | torch.Tensor) -> torch.Tensor:
+    """Rotate ``(B, C, H, W)`` counter-clockwise about the centre, bilinear, zeros outside.
+
+    ``degrees`` is one angle or one per image. Same sense as :func:`rot90`, so rotating by 90
+    here agrees with ``rot90(x, 1)`` up to float rounding.
+    """
+    batch = x.shape[0]
+    angle = torch.as_tensor(degrees, dtype=torch.float32, device=x.device) * (math.pi / 180.0)
+    angle = angle.expand(batch) if angle.dim() == 0 else angle
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    zero = torch.zeros_like(cos)
+    # affine_grid maps output coordinates (x right, y down) to input coordinates.
+    theta = torch.stack([torch.stack([cos, -sin, zero], -1), torch.stack([sin, cos, zero], -1)], 1)
+    grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def rotate_exact_or_bilinear(x: torch.Tensor, degrees: float) -> torch.Tensor:
+    """Exact ``rot90`` at multiples of 90°, bilinear otherwise."""
+    if float(degrees) % 90 == 0:
+        return rot90(x, int(round(float(degrees) / 90)))
+    return rotate(x, degrees)
+
+
+def augment(x: torch.Tensor, policy: str, generator: torch.Generator) -> torch.Tensor:
+    """A train-time augmentation policy applied to a whole batch on its device.
+
+    ``none``: unchanged; ``c4``: an independent random multiple of 90° per image;
+    ``so2``: an independent uniform angle in [0°, 360°) per image (bilinear).
+    Random draws come from ``generator`` (on the CPU) so they do not depend on the device.
+    """
+    if policy == "none":
+        return x
+    batch = x.shape[0]
+    if policy == "c4":
+        return rot90_per_sample(x, torch.randint(0, 4, (batch,), generator=generator))
+    if policy == "so2":
+        return rotate(x, torch.rand(batch, generator=generator) * 360.0)
+    raise ValueError(f"unknown augmentation policy {policy!r}; expected none, c4 or so2")

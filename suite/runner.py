@@ -1,0 +1,336 @@
+"""The run: every (variant, seed) unit trained under one recipe, measured, written as it finishes.
+
+A run directory holds ``manifest.json`` (config, environment, unit status), one JSON file per
+finished unit under ``units/``, per-epoch checkpoints under ``checkpoints/``, and the tidy
+``metrics.csv`` and ``history.csv`` assembled from the unit files after every unit. All writes
+are atomic, so an interrupted run can be resumed with nothing lost and nothing half-written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from suite import registry
+from suite.atomic import write_json_atomic, write_text_atomic
+from suite.data import MNIST, load_mnist
+from suite.environment import describe, resolve_device
+from suite.errors import SuiteError, UsageError
+from suite.evaluate import C4_ANGLES, accuracy, invariance_error
+from suite.profiles import get_profile
+from suite.train import DivergedError, EpochRecord, Recipe, seed_everything, train
+
+METRIC_FIELDS = ("variant", "seed", "metric", "angle", "value")
+# wall_s: cumulative training seconds up to the end of the epoch (evaluation excluded)
+HISTORY_FIELDS = ("variant", "seed", "epoch", "loss", "acc_0", "acc_c4_mean", "epoch_s", "wall_s")
+
+
+@dataclass
+class RunConfig:
+    """Everything that decides a run's numbers; stored in the manifest so a resume repeats it."""
+
+    variants: list[str]
+    profile: str = "quick"
+    seeds: list[int] = field(default_factory=lambda: [0])
+    recipe: Recipe = field(default_factory=Recipe)
+    device: str = "auto"
+    budget: int | None = None
+    data_dir: str | None = None
+    download: bool = False
+    plugins: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["recipe"] = self.recipe.as_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> RunConfig:
+        raw = dict(raw)
+        raw["recipe"] = Recipe(**raw["recipe"])
+        return cls(**raw)
+
+
+def unit_name(variant: str, seed: int) -> str:
+    return f"{variant}__seed{seed}"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _csv_text(rows: list[dict], fields: tuple[str, ...]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+class Run:
+    """One run directory and the work it still has to do."""
+
+    def __init__(self, out: Path, config: RunConfig, manifest: dict):
+        self.out = out
+        self.config = config
+        self.manifest = manifest
+
+    # --- creating and reopening ------------------------------------------------------------
+
+    @classmethod
+    def create(cls, out: Path, config: RunConfig, command: list[str], force: bool = False) -> Run:
+        out = Path(out)
+        if out.exists() and any(out.iterdir()) and not force:
+            raise SuiteError(
+                f"run directory {out} already exists; pass --resume {out} to finish it "
+                "or --force to start it again"
+            )
+        _check_writable(out)
+        if force:
+            for stale in ("units", "checkpoints"):
+                for path in sorted((out / stale).glob("*")) if (out / stale).is_dir() else []:
+                    path.unlink()
+        manifest = {
+            "command": command,
+            "config": config.to_dict(),
+            "started": _now(),
+            "finished": None,
+            "wall_s": None,
+            "units": {unit_name(v, s): {"status": "pending"} for v in config.variants for s in config.seeds},
+        }
+        run = cls(out, config, manifest)
+        run.save_manifest()
+        return run
+
+    @classmethod
+    def open(cls, out: Path, command: list[str]) -> Run:
+        out = Path(out)
+        path = out / "manifest.json"
+        if not path.is_file():
+            raise SuiteError(f"--resume {out}: no manifest.json there; is it a run directory?")
+        try:
+            manifest = json.loads(path.read_text())
+            config = RunConfig.from_dict(manifest["config"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise SuiteError(f"--resume {out}: manifest.json is unreadable ({exc})") from exc
+        _check_writable(out)
+        manifest.setdefault("resumed", []).append({"command": command, "at": _now()})
+        for unit in manifest["units"].values():
+            if unit["status"] != "done":
+                unit["status"] = "pending"
+        return cls(out, config, manifest)
+
+    # --- bookkeeping ---------------------------------------------------------------------
+
+    def save_manifest(self) -> None:
+        write_json_atomic(self.out / "manifest.json", self.manifest)
+
+    def unit_path(self, name: str) -> Path:
+        return self.out / "units" / f"{name}.json"
+
+    def checkpoint_path(self, name: str) -> Path:
+        return self.out / "checkpoints" / f"{name}.pt"
+
+    def assemble(self) -> None:
+        """Rebuild ``metrics.csv`` and ``history.csv`` from the finished units, in run order."""
+        metrics: list[dict] = []
+        history: list[dict] = []
+        for name in self.manifest["units"]:
+            path = self.unit_path(name)
+            if path.is_file():
+                result = json.loads(path.read_text())
+                metrics.extend(result["metrics"])
+                history.extend(result["history"])
+        write_text_atomic(self.out / "metrics.csv", _csv_text(metrics, METRIC_FIELDS))
+        write_text_atomic(self.out / "history.csv", _csv_text(history, HISTORY_FIELDS))
+
+    # --- the work ------------------------------------------------------------------------
+
+    def execute(self, progress: bool = True) -> int:
+        """Train and measure every pending unit; returns the number of failed units."""
+        config = self.config
+        profile = get_profile(config.profile)
+        device = resolve_device(config.device)
+        for variant in config.variants:
+            registry.get_variant(variant)  # fail before any training on an unknown name
+        self.manifest["environment"] = describe(device)
+        data = load_mnist(Path(config.data_dir) if config.data_dir else None, download=config.download)
+        if profile.train_size is not None:
+            data = data.subset(profile.train_size, profile.test_size or len(data.test_x))
+        self.manifest["data"] = data.source
+        data = data.to(device)
+        began = time.perf_counter()
+        pending = [n for n, u in self.manifest["units"].items() if u["status"] != "done"]
+        total = len(self.manifest["units"])
+        try:
+            for name in pending:
+                variant, seed = name.rsplit("__seed", 1)
+                position = list(self.manifest["units"]).index(name) + 1
+                self._run_unit(
+                    name,
+                    variant,
+                    int(seed),
+                    data,
+                    device,
+                    profile.invariance_batch,
+                    progress,
+                    f"[{position}/{total}] {variant} seed {seed}",
+                )
+        except KeyboardInterrupt:
+            self.manifest["interrupted"] = _now()
+            self.save_manifest()
+            raise
+        self.manifest["finished"] = _now()
+        self.manifest["wall_s"] = round(
+            (self.manifest.get("wall_s_before") or 0) + time.perf_counter() - began, 1
+        )
+        self.save_manifest()
+        self.assemble()
+        return sum(u["status"] == "failed" for u in self.manifest["units"].values())
+
+    def _run_unit(
+        self,
+        name: str,
+        variant: str,
+        seed: int,
+        data: MNIST,
+        device: torch.device,
+        invariance_batch: int,
+        progress: bool,
+        label: str,
+    ) -> None:
+        unit = self.manifest["units"][name]
+        unit.update(status="running", started=_now())
+        self.save_manifest()
+        began = time.perf_counter()
+        try:
+            result = train_and_measure(
+                variant,
+                seed,
+                data,
+                device,
+                self.config,
+                invariance_batch,
+                self.checkpoint_path(name),
+                progress,
+                label,
+            )
+        except (DivergedError, torch.OutOfMemoryError, Exception) as exc:  # noqa: B014
+            reason = f"{type(exc).__name__}: {exc}".strip()
+            unit.update(
+                status="failed",
+                reason=reason.splitlines()[0][:500],
+                traceback=traceback.format_exc(limit=8),
+            )
+            self.save_manifest()
+            _log(f"{label}: FAILED ({unit['reason']}); continuing with the others")
+            return
+        write_json_atomic(self.unit_path(name), result)
+        unit.update(status="done", seconds=round(time.perf_counter() - began, 1), finished=_now())
+        unit.pop("reason", None)
+        unit.pop("traceback", None)
+        self.save_manifest()
+        self.assemble()
+        accs = {int(r["angle"]): r["value"] for r in result["metrics"] if r["metric"] == "acc"}
+        shown = ", ".join(f"{a}°={accs[a]:.2f}%" for a in C4_ANGLES)
+        _log(f"{label}: done in {unit['seconds']:.0f} s: {shown}")
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise SuiteError(
+            f"output directory {out} is not writable ({exc.strerror}); pass --out with a writable path"
+        ) from exc
+
+
+def train_and_measure(
+    variant: str,
+    seed: int,
+    data: MNIST,
+    device: torch.device,
+    config: RunConfig,
+    invariance_batch: int,
+    checkpoint: Path | None,
+    progress: bool,
+    label: str,
+) -> dict:
+    """Build, train and evaluate one (variant, seed); returns its metric and history rows."""
+    spec = registry.get_variant(variant)
+    seed_everything(seed)
+    model = spec.build(budget=config.budget).to(device)
+
+    def on_epoch(record: EpochRecord, trained: torch.nn.Module) -> dict:
+        c4 = [accuracy(trained, data.test_x, data.test_y, a) for a in C4_ANGLES]
+        return {"acc_0": c4[0], "acc_c4_mean": sum(c4) / 4}
+
+    epochs = train(model, data, config.recipe, spec.augment, seed, checkpoint, progress, label, on_epoch)
+    history_rows = []
+    train_seconds = 0.0
+    for record in epochs:
+        train_seconds += record.seconds
+        history_rows.append(
+            {
+                "variant": variant,
+                "seed": seed,
+                "epoch": record.epoch,
+                "loss": round(record.loss, 6),
+                **record.extra,
+                "epoch_s": round(record.seconds, 3),
+                "wall_s": round(train_seconds, 3),
+            }
+        )
+    rows = measure(model, data, invariance_batch)
+    rows.append({"metric": "params", "angle": "", "value": registry.count_params(model)})
+    rows.append(
+        {
+            "metric": "train_s_per_epoch",
+            "angle": "",
+            "value": round(train_seconds / max(len(epochs), 1), 3),
+        }
+    )
+    for row in rows:
+        row.update(variant=variant, seed=seed)
+    return {"metrics": [{k: r[k] for k in METRIC_FIELDS} for r in rows], "history": history_rows}
+
+
+def measure(model: torch.nn.Module, data: MNIST, invariance_batch: int) -> list[dict]:
+    """Accuracy at the four exact quarter turns, their mean and minimum, and invariance error."""
+    rows = []
+    c4 = []
+    for angle in C4_ANGLES:
+        value = accuracy(model, data.test_x, data.test_y, angle)
+        c4.append(value)
+        rows.append({"metric": "acc", "angle": angle, "value": value})
+    rows.append({"metric": "acc_c4_mean", "angle": "", "value": sum(c4) / 4})
+    rows.append({"metric": "acc_c4_min", "angle": "", "value": min(c4)})
+    rows.append(
+        {
+            "metric": "invariance_err",
+            "angle": "",
+            "value": invariance_error(model, data.test_x[:invariance_batch]),
+        }
+    )
+    return rows
+
+
+def validate_positive(name: str, value: int | None) -> None:
+    if value is not None and value <= 0:
+        raise UsageError(f"{name} must be a positive integer, got {value}")

@@ -1,0 +1,171 @@
+"""One training recipe for every variant: deterministic per seed, data on the device, resumable."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from suite.data import MNIST
+from suite.rotations import augment
+
+# Offsets keep the per-epoch streams of shuffling and augmentation independent of each other.
+_SHUFFLE_STREAM = 1_000_003
+_AUGMENT_STREAM = 2_000_029
+NAN_CHECK_EVERY = 100  # steps between host reads of the running loss (catches NaN within an epoch)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The tutorial's recipe: AdamW, lr 5e-4, weight decay 0.01, batch 64, 5 epochs."""
+
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class DivergedError(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class EpochRecord:
+    """One finished epoch; ``extra`` holds what ``on_epoch`` measured (kept in checkpoints)."""
+
+    epoch: int
+    loss: float
+    seconds: float
+    extra: dict = field(default_factory=dict)
+
+
+def to_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``(B, 28, 28)`` → float ``(B, 1, 28, 28)`` in [0, 1], no normalisation."""
+    return images.unsqueeze(1).float().div_(255.0)
+
+
+def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
+    """A CPU generator for one epoch: the same for every variant, independent of resumption."""
+    return torch.Generator().manual_seed(seed * 7_919 + epoch * stream)
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The shuffling order of epoch ``epoch`` under ``seed`` (identical for all variants)."""
+    return torch.randperm(n, generator=epoch_generator(seed, epoch, _SHUFFLE_STREAM))
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+
+
+def train_epoch(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    data: MNIST,
+    recipe: Recipe,
+    policy: str,
+    seed: int,
+    epoch: int,
+    progress: bool = True,
+    description: str = "",
+) -> float:
+    """One pass over the training set; returns the mean loss. Raises DivergedError on NaN/inf."""
+    model.train()
+    device = data.train_x.device
+    order = epoch_order(len(data.train_x), seed, epoch).to(device)
+    aug_gen = epoch_generator(seed, epoch, _AUGMENT_STREAM)
+    steps = math.ceil(len(order) / recipe.batch_size)
+    running = torch.zeros((), device=device)
+    bar = tqdm(range(steps), desc=description, leave=False, disable=not progress or None, unit="step")
+    for step in bar:
+        index = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
+        x = augment(to_input(data.train_x[index]), policy, aug_gen)
+        loss = F.cross_entropy(model(x), data.train_y[index])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        running += loss.detach()
+        if (step + 1) % NAN_CHECK_EVERY == 0 or step + 1 == steps:
+            mean = running.item() / (step + 1)
+            if not math.isfinite(mean):
+                raise DivergedError(f"loss became {mean} in epoch {epoch + 1}, step {step + 1}")
+            bar.set_postfix(loss=f"{mean:.4f}")
+    return running.item() / steps
+
+
+def save_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    epoch: int,
+    history: list[EpochRecord],
+) -> None:
+    """State after ``epoch`` epochs, written atomically (tensors and plain values only)."""
+    from suite.atomic import write_atomic
+
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epochs_done": epoch,
+        "history": [asdict(h) for h in history],
+    }
+    write_atomic(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(
+    path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
+) -> tuple[int, list[EpochRecord]]:
+    """Restore a checkpoint without executing code (``weights_only=True``)."""
+    state = torch.load(path, map_location=device, weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return int(state["epochs_done"]), [EpochRecord(**h) for h in state["history"]]
+
+
+def train(
+    model: torch.nn.Module,
+    data: MNIST,
+    recipe: Recipe,
+    policy: str,
+    seed: int,
+    checkpoint: Path | None = None,
+    progress: bool = True,
+    description: str = "",
+    on_epoch: Callable[[EpochRecord, torch.nn.Module], dict] | None = None,
+) -> list[EpochRecord]:
+    """Train ``model`` in place under ``recipe``; resume from ``checkpoint`` when it exists.
+
+    ``on_epoch`` measures each finished epoch (test accuracy for the training history); what it
+    returns is stored in the record and the checkpoint, so a resumed run keeps the whole history.
+    """
+    optimizer = make_optimizer(model, recipe)
+    history: list[EpochRecord] = []
+    start = 0
+    if checkpoint is not None and checkpoint.exists():
+        start, history = load_checkpoint(checkpoint, model, optimizer, data.train_x.device)
+    for epoch in range(start, recipe.epochs):
+        began = time.perf_counter()
+        label = f"{description} epoch {epoch + 1}/{recipe.epochs}".strip()
+        loss = train_epoch(model, optimizer, data, recipe, policy, seed, epoch, progress, label)
+        record = EpochRecord(epoch + 1, loss, time.perf_counter() - began)
+        history.append(record)
+        if on_epoch is not None:
+            record.extra.update(on_epoch(record, model))
+        if checkpoint is not None:
+            model.train()  # escnn's eval mode adds cached filters to the state dict
+            save_checkpoint(checkpoint, model, optimizer, epoch + 1, history)
+    return history

