@@ -112,10 +112,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"interrupted; finish it with: suite run --resume {run.out}", file=sys.stderr)
         return 130
-    print(f"results: {run.out / 'metrics.csv'}", file=sys.stderr)
+    from suite.report import write_report
+
+    try:
+        write_report(run.out)
+    except SuiteError as exc:  # e.g. every unit failed: nothing to report, the reasons are logged
+        print(f"no report: {exc}", file=sys.stderr)
+    print(f"results: {run.out / 'summary.md'}", file=sys.stderr)
     if failed:
         print(f"{failed} unit(s) failed; reasons are in {run.out / 'manifest.json'}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from suite.report import write_report
+
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise SuiteError(f"{run_dir}: no such run directory")
+    for path in write_report(run_dir):
+        print(path)
     return 0
 
 
@@ -169,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p_run.set_defaults(func=cmd_run)
 
+    p_plot = commands.add_parser("plot", help="rebuild summary.md and plots/ from a run's CSVs")
+    p_plot.add_argument("run_dir", metavar="RUN_DIR")
+    p_plot.set_defaults(func=cmd_plot)
     return parser
 
 

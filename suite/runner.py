@@ -22,15 +22,29 @@ import torch
 
 from suite import registry
 from suite.atomic import write_json_atomic, write_text_atomic
+from suite.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant
 from suite.data import MNIST, load_mnist
 from suite.environment import describe, resolve_device
 from suite.errors import SuiteError, UsageError
-from suite.evaluate import C4_ANGLES, accuracy, invariance_error
+from suite.evaluate import (
+    C4_ANGLES,
+    DEFAULT_SWEEP,
+    accuracy,
+    confusion,
+    invariance_error,
+    predict,
+    random_angles,
+)
 from suite.profiles import get_profile
 from suite.train import DivergedError, EpochRecord, Recipe, seed_everything, train
 
 METRIC_FIELDS = ("variant", "seed", "metric", "angle", "value")
 # wall_s: cumulative training seconds up to the end of the epoch (evaluation excluded)
+PREDICTION_FIELDS = ("variant", "seed", "index", "label", "angle", "predicted")
+SAMPLE_FIELDS = ("index", "label", "pixels_hex")
+SAMPLE_ANGLES = (0, 45, 90, 135, 180)
+CONFUSION_FIELDS = ("variant", "seed", "condition", "true", "predicted", "count")
+HISTORY_TEST_DIGITS = 2_000  # per-epoch accuracies use the first 2,000 test digits (speed)
 HISTORY_FIELDS = ("variant", "seed", "epoch", "loss", "acc_0", "acc_c4_mean", "epoch_s", "wall_s")
 
 
@@ -47,6 +61,7 @@ class RunConfig:
     data_dir: str | None = None
     download: bool = False
     plugins: list[str] = field(default_factory=list)
+    angles: list[float] = field(default_factory=lambda: list(DEFAULT_SWEEP))
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -146,16 +161,24 @@ class Run:
 
     def assemble(self) -> None:
         """Rebuild ``metrics.csv`` and ``history.csv`` from the finished units, in run order."""
-        metrics: list[dict] = []
-        history: list[dict] = []
+        tables: dict[str, list[dict]] = {"metrics": [], "history": [], "confusion": [], "predictions": []}
         for name in self.manifest["units"]:
             path = self.unit_path(name)
             if path.is_file():
                 result = json.loads(path.read_text())
-                metrics.extend(result["metrics"])
-                history.extend(result["history"])
-        write_text_atomic(self.out / "metrics.csv", _csv_text(metrics, METRIC_FIELDS))
-        write_text_atomic(self.out / "history.csv", _csv_text(history, HISTORY_FIELDS))
+                for key, rows in tables.items():
+                    rows.extend(result.get(key, []))
+        bench_rows: list[dict] = []
+        for path in sorted((self.out / "units").glob("bench__*.json")):
+            bench_rows.extend(json.loads(path.read_text()))
+        write_text_atomic(self.out / "throughput.csv", _csv_text(bench_rows, THROUGHPUT_FIELDS))
+        for key, fields in (
+            ("metrics", METRIC_FIELDS),
+            ("history", HISTORY_FIELDS),
+            ("confusion", CONFUSION_FIELDS),
+            ("predictions", PREDICTION_FIELDS),
+        ):
+            write_text_atomic(self.out / f"{key}.csv", _csv_text(tables[key], fields))
 
     # --- the work ------------------------------------------------------------------------
 
@@ -171,10 +194,21 @@ class Run:
         if profile.train_size is not None:
             data = data.subset(profile.train_size, profile.test_size or len(data.test_x))
         self.manifest["data"] = data.source
+        self.manifest["test_digits"] = len(data.test_x)
+        self.manifest["train_digits"] = len(data.train_x)
+        self.manifest["variants"] = {
+            name: {
+                k: getattr(registry.get_variant(name), k)
+                for k in ("family", "claims", "augment", "description")
+            }
+            for name in config.variants
+        }
+        write_samples(self.out / "samples.csv", data)
         data = data.to(device)
         began = time.perf_counter()
         pending = [n for n, u in self.manifest["units"].items() if u["status"] != "done"]
         total = len(self.manifest["units"])
+        previous = self.manifest.get("wall_s_before") or 0
         try:
             for name in pending:
                 variant, seed = name.rsplit("__seed", 1)
@@ -189,17 +223,45 @@ class Run:
                     progress,
                     f"[{position}/{total}] {variant} seed {seed}",
                 )
+            self._run_benchmarks(device, profile.name, progress)
         except KeyboardInterrupt:
             self.manifest["interrupted"] = _now()
+            self.manifest["wall_s_before"] = round(previous + time.perf_counter() - began, 1)
             self.save_manifest()
             raise
         self.manifest["finished"] = _now()
-        self.manifest["wall_s"] = round(
-            (self.manifest.get("wall_s_before") or 0) + time.perf_counter() - began, 1
-        )
+        self.manifest["wall_s"] = round(previous + time.perf_counter() - began, 1)
         self.save_manifest()
         self.assemble()
-        return sum(u["status"] == "failed" for u in self.manifest["units"].values())
+        units = self.manifest["units"].values()
+        benches = self.manifest.get("bench", {}).values()
+        return sum(u["status"] == "failed" for u in [*units, *benches])
+
+    def _run_benchmarks(self, device: torch.device, profile: str, progress: bool) -> None:
+        """Cost of each variant (once, not per seed): parameters, FLOPs, throughput."""
+        status = self.manifest.setdefault("bench", {})
+        settings = bench_settings(profile, device)
+        for variant in self.config.variants:
+            path = self.out / "units" / f"bench__{variant}.json"
+            if status.get(variant, {}).get("status") == "done" and path.is_file():
+                continue
+            began = time.perf_counter()
+            try:
+                rows = benchmark_variant(variant, device, settings, self.config.budget)
+            except Exception as exc:  # noqa: BLE001 - one variant's failure must not sink the rest
+                reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+                status[variant] = {"status": "failed", "reason": reason}
+                self.save_manifest()
+                _log(f"benchmark {variant}: FAILED ({reason})")
+                continue
+            write_json_atomic(path, rows)
+            status[variant] = {"status": "done", "seconds": round(time.perf_counter() - began, 1)}
+            self.save_manifest()
+            best = max(r["samples_per_s"] for r in rows if r["bench"] == "infer")
+            _log(
+                f"benchmark {variant}: {rows[0]['flops'] / 1e6:.2f} MFLOPs/image, "
+                f"up to {best:,.0f} images/s inference"
+            )
 
     def _run_unit(
         self,
@@ -249,6 +311,13 @@ class Run:
         _log(f"{label}: done in {unit['seconds']:.0f} s: {shown}")
 
 
+def bench_settings(profile: str, device: torch.device) -> BenchSettings:
+    """Short sweeps for the smoke profile; the full sweep otherwise."""
+    if profile == "smoke":
+        return BenchSettings(infer_batches=(1, 64), train_batches=(64,), warmup=1, repeats=3)
+    return BenchSettings.for_device(device)
+
+
 def _check_writable(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -277,8 +346,10 @@ def train_and_measure(
     seed_everything(seed)
     model = spec.build(budget=config.budget).to(device)
 
+    test_x, test_y = data.test_x[:HISTORY_TEST_DIGITS], data.test_y[:HISTORY_TEST_DIGITS]
+
     def on_epoch(record: EpochRecord, trained: torch.nn.Module) -> dict:
-        c4 = [accuracy(trained, data.test_x, data.test_y, a) for a in C4_ANGLES]
+        c4 = [accuracy(trained, test_x, test_y, a) for a in C4_ANGLES]
         return {"acc_0": c4[0], "acc_c4_mean": sum(c4) / 4}
 
     epochs = train(model, data, config.recipe, spec.augment, seed, checkpoint, progress, label, on_epoch)
@@ -297,7 +368,8 @@ def train_and_measure(
                 "wall_s": round(train_seconds, 3),
             }
         )
-    rows = measure(model, data, invariance_batch)
+    rows, confusions = measure(model, data, invariance_batch, config.angles)
+    predictions = sample_predictions(model, data)
     rows.append({"metric": "params", "angle": "", "value": registry.count_params(model)})
     rows.append(
         {
@@ -306,29 +378,72 @@ def train_and_measure(
             "value": round(train_seconds / max(len(epochs), 1), 3),
         }
     )
-    for row in rows:
+    for row in [*rows, *confusions, *predictions]:
         row.update(variant=variant, seed=seed)
-    return {"metrics": [{k: r[k] for k in METRIC_FIELDS} for r in rows], "history": history_rows}
+    return {
+        "metrics": [{k: r[k] for k in METRIC_FIELDS} for r in rows],
+        "history": history_rows,
+        "confusion": [{k: r[k] for k in CONFUSION_FIELDS} for r in confusions],
+        "predictions": [{k: r[k] for k in PREDICTION_FIELDS} for r in predictions],
+    }
 
 
-def measure(model: torch.nn.Module, data: MNIST, invariance_batch: int) -> list[dict]:
-    """Accuracy at the four exact quarter turns, their mean and minimum, and invariance error."""
+def sample_indices(labels: torch.Tensor) -> list[int]:
+    """The first test digit of each class, for the prediction grid."""
+    return [int((labels == c).nonzero()[0]) for c in range(10) if (labels == c).any()]
+
+
+def write_samples(path: Path, data: MNIST) -> None:
+    """The sample digits' pixels (hex), so plots need neither the data set nor a model."""
+    rows = [
+        {"index": i, "label": int(data.test_y[i]), "pixels_hex": data.test_x[i].cpu().numpy().tobytes().hex()}
+        for i in sample_indices(data.test_y)
+    ]
+    write_text_atomic(path, _csv_text(rows, SAMPLE_FIELDS))
+
+
+def sample_predictions(model: torch.nn.Module, data: MNIST) -> list[dict]:
+    indices = sample_indices(data.test_y)
+    images = data.test_x[indices]
     rows = []
-    c4 = []
-    for angle in C4_ANGLES:
-        value = accuracy(model, data.test_x, data.test_y, angle)
-        c4.append(value)
-        rows.append({"metric": "acc", "angle": angle, "value": value})
+    for angle in SAMPLE_ANGLES:
+        predicted = predict(model, images, angle).tolist()
+        rows.extend(
+            {"index": i, "label": int(data.test_y[i]), "angle": angle, "predicted": p}
+            for i, p in zip(indices, predicted, strict=True)
+        )
+    return rows
+
+
+def measure(
+    model: torch.nn.Module, data: MNIST, invariance_batch: int, angles: list[float]
+) -> tuple[list[dict], list[dict]]:
+    """Accuracy over the angle sweep (exact at quarter turns), C4 mean and minimum, random-angle
+    accuracy, invariance error; and confusion counts at 90° and at random angles."""
+    rows = []
+    acc = {}
+    for angle in sorted(set(angles) | set(C4_ANGLES)):
+        acc[angle] = accuracy(model, data.test_x, data.test_y, angle)
+        rows.append({"metric": "acc", "angle": angle, "value": acc[angle]})
+    c4 = [acc[a] for a in C4_ANGLES]
     rows.append({"metric": "acc_c4_mean", "angle": "", "value": sum(c4) / 4})
     rows.append({"metric": "acc_c4_min", "angle": "", "value": min(c4)})
-    rows.append(
-        {
-            "metric": "invariance_err",
-            "angle": "",
-            "value": invariance_error(model, data.test_x[:invariance_batch]),
-        }
-    )
-    return rows
+    random_pred = predict(model, data.test_x, random_angles(len(data.test_x)))
+    random_acc = 100.0 * (random_pred == data.test_y).float().mean().item()
+    rows.append({"metric": "acc_random", "angle": "", "value": random_acc})
+    invariance = invariance_error(model, data.test_x[:invariance_batch])
+    rows.append({"metric": "invariance_err", "angle": "", "value": invariance})
+    confusions = []
+    conditions = (("rot90", predict(model, data.test_x, 90)), ("random", random_pred))
+    for condition, predicted in conditions:
+        counts = confusion(predicted, data.test_y)
+        confusions.extend(
+            {"condition": condition, "true": t, "predicted": p, "count": int(counts[t, p])}
+            for t in range(10)
+            for p in range(10)
+            if counts[t, p] > 0
+        )
+    return rows, confusions
 
 
 def validate_positive(name: str, value: int | None) -> None:

@@ -1,0 +1,177 @@
+"""Cost of a variant: parameters, FLOPs per image, throughput (inference, training), peak memory.
+
+Timings follow timm's benchmark: synthetic input, warm-up steps, ``torch.cuda.synchronize()``
+before reading the clock, the median of repeated timed steps, a batch-size sweep, and a retry
+with half the batch on out-of-memory.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+from suite import registry
+from suite.environment import device_name
+
+THROUGHPUT_FIELDS = (
+    "variant", "bench", "form", "device", "device_name", "threads", "torch", "dtype", "layout",
+    "compiled", "batch_size", "samples_per_s", "step_ms", "params", "flops", "peak_mem_mb",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What to measure; ``suite run`` uses a short sweep, ``suite bench`` the full one."""
+
+    infer_batches: tuple[int, ...] = (1, 64, 1024)
+    train_batches: tuple[int, ...] = (64, 1024)
+    warmup: int = 3
+    repeats: int = 10
+    amp_bf16: bool = False
+    channels_last: bool = False
+    compile: bool = False
+
+    @classmethod
+    def for_device(cls, device: torch.device, **overrides) -> BenchSettings:
+        if device.type == "cuda":
+            defaults = dict(
+                infer_batches=(1, 64, 1024, 8192), train_batches=(64, 1024, 8192), warmup=10, repeats=40
+            )
+            defaults.update(overrides)
+            return cls(**defaults)
+        return cls(**overrides)
+
+
+def flops_per_image(model: torch.nn.Module, device: torch.device | str = "cpu") -> int:
+    """Floating-point operations of one eval-mode forward pass on one 28×28 image."""
+    model.eval()
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.rand(1, 1, 28, 28, device=device))
+    return int(counter.get_total_flops())
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_steps(step: Callable[[], object], device: torch.device, warmup: int, repeats: int) -> float:
+    """Median seconds of ``step`` over ``repeats`` timed calls after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        step()
+    _synchronize(device)
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        step()
+        _synchronize(device)
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def _input(batch: int, device: torch.device, settings: BenchSettings) -> torch.Tensor:
+    x = torch.rand(batch, 1, 28, 28, device=device)
+    if settings.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def _autocast(device: torch.device, settings: BenchSettings):
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=settings.amp_bf16)
+
+
+def infer_step(
+    model: torch.nn.Module, x: torch.Tensor, device: torch.device, settings: BenchSettings
+) -> Callable[[], object]:
+    def step() -> object:
+        with torch.inference_mode(), _autocast(device, settings):
+            return model(x)
+
+    return step
+
+
+def train_step(
+    model: torch.nn.Module, x: torch.Tensor, device: torch.device, settings: BenchSettings
+) -> Callable[[], object]:
+    labels = torch.randint(0, 10, (x.shape[0],), device=device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.01)
+
+    def step() -> object:
+        with _autocast(device, settings):
+            loss = F.cross_entropy(model(x), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def forms_of(model: torch.nn.Module, bench: str) -> dict[str, torch.nn.Module]:
+    """The forms a model is measured in: as trained (``native``) and, for escnn, ``exported``."""
+    forms = {"native": model}
+    if bench == "infer" and hasattr(model, "export"):
+        model.train()  # escnn caches non-leaf filters in eval mode, which cannot be deep-copied
+        forms["exported"] = copy.deepcopy(model).export()
+    return forms
+
+
+def measure_throughput(
+    model: torch.nn.Module, bench: str, batch: int, device: torch.device, settings: BenchSettings
+) -> tuple[int, float, float | None]:
+    """(batch actually used, median step seconds, peak MB on CUDA); halves the batch on OOM."""
+    while True:
+        try:
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats(device)
+            x = _input(batch, device, settings)
+            model.train(bench == "train")
+            make = train_step if bench == "train" else infer_step
+            seconds = time_steps(make(model, x, device, settings), device, settings.warmup, settings.repeats)
+            peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+            return batch, seconds, peak
+        except torch.OutOfMemoryError:
+            if batch == 1:
+                raise
+            batch //= 2
+
+
+def benchmark_variant(
+    name: str, device: torch.device, settings: BenchSettings, budget: int | None = None
+) -> list[dict]:
+    """Throughput rows for one variant over both benches, its forms and the batch sweep."""
+    torch.manual_seed(0)
+    base = registry.get(name, budget=budget).to(device)
+    params = registry.count_params(base)
+    flops = flops_per_image(base, device)
+    rows = []
+    for bench, batches in (("infer", settings.infer_batches), ("train", settings.train_batches)):
+        for form, module in forms_of(base, bench).items():
+            if settings.channels_last:
+                for p in module.parameters():
+                    if p.dim() == 4:
+                        p.data = p.data.contiguous(memory_format=torch.channels_last)
+            runnable = torch.compile(module) if settings.compile else module
+            for batch in batches:
+                used, seconds, peak = measure_throughput(runnable, bench, batch, device, settings)
+                rows.append({
+                    "variant": name, "bench": bench, "form": form, "device": device.type,
+                    "device_name": device_name(device), "threads": torch.get_num_threads(),
+                    "torch": torch.__version__,
+                    "dtype": "bf16-autocast" if settings.amp_bf16 else "fp32",
+                    "layout": "channels_last" if settings.channels_last else "contiguous",
+                    "compiled": settings.compile, "batch_size": used,
+                    "samples_per_s": round(used / seconds, 1), "step_ms": round(seconds * 1e3, 4),
+                    "params": params, "flops": flops,
+                    "peak_mem_mb": "" if peak is None else round(peak, 2),
+                })  # fmt: skip
+    return rows
