@@ -19,6 +19,7 @@ def build_plain_cnn(budget: int | None = None) -> nn.Module:
     "cnn",
     description="plain CNN, no augmentation: the baseline that fails on rotated digits",
     family="baseline",
+    core=True,
 )
 def cnn(budget: int | None = None) -> nn.Module:
     return build_plain_cnn(budget)
@@ -29,6 +30,17 @@ def cnn(budget: int | None = None) -> nn.Module:
     description="the same CNN trained on inputs rotated by random multiples of 90°",
     family="baseline",
     augment="c4",
+    core=True,
 )
 def cnn_aug(budget: int | None = None) -> nn.Module:
+    return build_plain_cnn(budget)
+
+
+@register(
+    "cnn-aug-so2",
+    description="the same CNN trained on inputs rotated by uniformly random angles (bilinear)",
+    family="baseline",
+    augment="so2",
+)
+def cnn_aug_so2(budget: int | None = None) -> nn.Module:
     return build_plain_cnn(budget)

@@ -11,6 +11,7 @@ from suite.registry import register
     description="escnn R2Conv on rot2dOnR2(N=4) regular fields, group pooling",
     family="escnn",
     claims="C4",
+    core=True,
 )
 def escnn_c4(budget: int | None = None) -> EscnnCNN:
     return build_escnn(lambda: gspaces.rot2dOnR2(N=4), budget)

@@ -46,6 +46,7 @@ class GroupCNN(nn.Module):
     description="group CNN from scratch: lifting conv + group convs, rotated shifted kernels",
     family="hand-rolled",
     claims="C4",
+    core=True,
 )
 def gcnn_c4(budget: int | None = None) -> nn.Module:
     widths = GCNN_WIDTHS if budget is None else fit_widths(GCNN_WIDTHS, gcnn_params, budget)

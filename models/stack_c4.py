@@ -31,6 +31,7 @@ class RotatedStackCNN(nn.Module):
     description="one shared CNN on the 4 rotated copies of the input, max over rotations",
     family="hand-rolled",
     claims="C4",
+    core=True,
 )
 def stack_c4(budget: int | None = None) -> nn.Module:
     widths = CNN_WIDTHS if budget is None else fit_widths(CNN_WIDTHS, plain_cnn_params, budget)

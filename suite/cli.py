@@ -71,11 +71,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from suite import registry
+    from suite.evaluate import parse_angles, sweep
     from suite.profiles import get_profile
-    from suite.runner import Run, RunConfig
+    from suite.runner import Run, RunConfig, load_run_data
     from suite.train import Recipe
 
     command = ["suite", *sys.argv[1:]]
+    data = None
     if args.resume:
         if args.force:
             raise UsageError("--resume and --force contradict each other; pick one")
@@ -85,13 +87,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         profile = get_profile(args.profile)
         plugins = [str(Path(p).resolve()) for p in args.plugin]
         load_variants(plugins)
+        if args.lr is not None and not args.lr > 0:
+            raise UsageError(f"--lr must be a positive number, got {args.lr}")
         recipe = Recipe(
             epochs=args.epochs or profile.epochs,
             batch_size=args.batch_size or Recipe.batch_size,
             lr=args.lr or Recipe.lr,
         )
         config = RunConfig(
-            variants=registry.select(args.variants),
+            variants=registry.select(args.variants or profile.variants),
             profile=profile.name,
             seeds=list(range(args.seeds or profile.seeds)),
             recipe=recipe,
@@ -100,15 +104,17 @@ def cmd_run(args: argparse.Namespace) -> int:
             data_dir=str(args.data_dir) if args.data_dir else None,
             download=args.download,
             plugins=plugins,
+            angles=list(parse_angles(args.angles) if args.angles else sweep(profile.sweep_step)),
         )
         from suite.environment import resolve_device
 
-        resolve_device(config.device)  # a bad --device fails before anything is written
+        resolve_device(config.device)  # bad input fails before anything is written
+        data = load_run_data(config)
         out = Path(args.out) if args.out else default_run_dir(profile.name)
         run = Run.create(out, config, command, force=args.force)
     print(f"run directory: {run.out}", file=sys.stderr)
     try:
-        failed = run.execute(progress=not args.no_progress)
+        failed = run.execute(progress=not args.no_progress, data=data)
     except KeyboardInterrupt:
         print(f"interrupted; finish it with: suite run --resume {run.out}", file=sys.stderr)
         return 130
@@ -143,13 +149,22 @@ def default_run_dir(profile: str) -> Path:
 # --- parser --------------------------------------------------------------------------------
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage fault as one line (exit code 2), not usage + message."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"suite: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="suite",
         description="Compare ways to make an MNIST classifier invariant to 90° rotations (C4).",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser
+    )
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--variants", help="comma-separated names or patterns (default: all)")
@@ -173,6 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--epochs", type=positive_int, help="override the profile's epochs")
     p_run.add_argument("--batch-size", type=positive_int, help="training batch (default 64)")
     p_run.add_argument("--lr", type=float, help="AdamW learning rate (default 5e-4)")
+    p_run.add_argument(
+        "--angles", help="test angles: 0,45,90 or 0:360:15 (default: every 30° quick, 15° full)"
+    )
     p_run.add_argument("--device", default="auto", help="auto (default) | cpu | cuda")
     p_run.add_argument("--out", help="run directory (default: results/<time>-<profile>)")
     p_run.add_argument("--data-dir", help="folder with torchvision's MNIST/raw IDX files")
@@ -189,6 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_plot = commands.add_parser("plot", help="rebuild summary.md and plots/ from a run's CSVs")
     p_plot.add_argument("run_dir", metavar="RUN_DIR")
     p_plot.set_defaults(func=cmd_plot)
+
+    from suite import bench_cli, conformance
+
+    conformance.add_command(commands)
+    bench_cli.add_command(commands)
     return parser
 
 

@@ -10,6 +10,13 @@ from suite.train import to_input
 
 C4_ANGLES = (0, 90, 180, 270)
 DEFAULT_SWEEP = tuple(range(0, 360, 15))
+
+
+def sweep(step: int) -> tuple[int, ...]:
+    """Every ``step`` degrees from 0 to below 360."""
+    return tuple(range(0, 360, step))
+
+
 RANDOM_ANGLE_SEED = 20_240_601  # one fixed draw of angles for acc_random, the same for every run
 EVAL_BATCH = 1000
 

@@ -16,12 +16,16 @@ class Profile:
     test_size: int | None  # None: all 10,000
     invariance_batch: int
     description: str
+    sweep_step: int = 15  # degrees between the continuous test angles
+    variants: str = "core"  # which variants run when --variants is not given
 
 
 PROFILES = {
-    "smoke": Profile("smoke", 1, 1, 512, 256, 64, "a few hundred digits, one epoch: seconds"),
-    "quick": Profile("quick", 5, 1, None, None, 500, "all of MNIST, the tutorial's 5 epochs, 1 seed"),
-    "full": Profile("full", 10, 3, None, None, 1000, "all of MNIST, 10 epochs, 3 seeds: the reference"),
+    "smoke": Profile("smoke", 1, 1, 512, 256, 64, "a few hundred digits, one epoch: seconds", 15),
+    "quick": Profile("quick", 5, 1, None, None, 500, "all of MNIST, the tutorial's 5 epochs, 1 seed", 30),
+    "full": Profile(
+        "full", 10, 3, None, None, 1000, "all of MNIST, 10 epochs, 3 seeds: the reference", 15, "all"
+    ),
 }
 
 

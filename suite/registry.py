@@ -28,6 +28,7 @@ class Variant:
     augment: str
     factory: Factory
     module: str
+    core: bool = False
 
     def build(self, **kwargs) -> torch.nn.Module:
         """The model; keyword arguments that are None are dropped so factory defaults apply."""
@@ -44,8 +45,12 @@ def register(
     family: str,
     claims: str = "none",
     augment: str = "none",
+    core: bool = False,
 ) -> Callable[[Factory], Factory]:
-    """Decorator that registers ``factory(budget=None) -> nn.Module`` under ``name``."""
+    """Decorator that registers ``factory(budget=None) -> nn.Module`` under ``name``.
+
+    ``core`` marks the five variants the default ``quick`` run compares.
+    """
     for value, allowed, what in (
         (claims, SYMMETRIES, "claims"),
         (augment, AUGMENTATIONS, "augment"),
@@ -60,7 +65,7 @@ def register(
             raise ValueError(
                 f"variant {name!r} is already registered (by {_REGISTRY[name].module}); pick another name"
             )
-        _REGISTRY[name] = Variant(name, description, family, claims, augment, factory, factory.__module__)
+        _REGISTRY[name] = Variant(name, description, family, claims, augment, factory, factory.__module__, core)
         return factory
 
     return decorate
@@ -98,9 +103,12 @@ def get(name: str, **kwargs) -> torch.nn.Module:
 
 
 def select(spec: str | None) -> list[str]:
-    """Names from a comma-separated list of names or patterns; None or 'all' means every one."""
+    """Names from a comma-separated list of names or patterns; ``all`` (or None) means every one,
+    ``core`` the five core variants."""
     if spec is None or spec.strip() in ("", "all"):
         return family_order(names())
+    if spec.strip() == "core":
+        return family_order([n for n in names() if _REGISTRY[n].core])
     chosen: list[str] = []
     for part in (p.strip() for p in spec.split(",")):
         if not part:

@@ -63,7 +63,7 @@ class RunResults:
         t = self.throughput
         if t.empty:
             return None
-        rows = t[(t.variant == variant) & (t.bench == "infer")]
+        rows = t[(t.variant == variant) & (t.bench == "infer") & (t.form != "twin")]
         if form is not None:
             rows = rows[rows.form == form]
         if rows.empty:

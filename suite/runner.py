@@ -25,7 +25,7 @@ from suite.atomic import write_json_atomic, write_text_atomic
 from suite.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant
 from suite.data import MNIST, load_mnist
 from suite.environment import describe, resolve_device
-from suite.errors import SuiteError, UsageError
+from suite.errors import SuiteError
 from suite.evaluate import (
     C4_ANGLES,
     DEFAULT_SWEEP,
@@ -143,10 +143,13 @@ class Run:
             raise SuiteError(f"--resume {out}: manifest.json is unreadable ({exc})") from exc
         _check_writable(out)
         manifest.setdefault("resumed", []).append({"command": command, "at": _now()})
-        for unit in manifest["units"].values():
-            if unit["status"] != "done":
+        run = cls(out, config, manifest)
+        for name, unit in manifest["units"].items():
+            if run.unit_path(name).is_file():  # its result was written: nothing to redo
+                unit["status"] = "done"
+            elif unit["status"] != "done":
                 unit["status"] = "pending"
-        return cls(out, config, manifest)
+        return run
 
     # --- bookkeeping ---------------------------------------------------------------------
 
@@ -182,7 +185,7 @@ class Run:
 
     # --- the work ------------------------------------------------------------------------
 
-    def execute(self, progress: bool = True) -> int:
+    def execute(self, progress: bool = True, data: MNIST | None = None) -> int:
         """Train and measure every pending unit; returns the number of failed units."""
         config = self.config
         profile = get_profile(config.profile)
@@ -190,9 +193,7 @@ class Run:
         for variant in config.variants:
             registry.get_variant(variant)  # fail before any training on an unknown name
         self.manifest["environment"] = describe(device)
-        data = load_mnist(Path(config.data_dir) if config.data_dir else None, download=config.download)
-        if profile.train_size is not None:
-            data = data.subset(profile.train_size, profile.test_size or len(data.test_x))
+        data = data or load_run_data(config)
         self.manifest["data"] = data.source
         self.manifest["test_digits"] = len(data.test_x)
         self.manifest["train_digits"] = len(data.train_x)
@@ -311,10 +312,21 @@ class Run:
         _log(f"{label}: done in {unit['seconds']:.0f} s: {shown}")
 
 
+def load_run_data(config: RunConfig) -> MNIST:
+    """The verified digits a run trains on (the profile's subset for ``smoke``)."""
+    profile = get_profile(config.profile)
+    data = load_mnist(Path(config.data_dir) if config.data_dir else None, download=config.download)
+    if profile.train_size is not None:
+        data = data.subset(profile.train_size, profile.test_size or len(data.test_x))
+    return data
+
+
 def bench_settings(profile: str, device: torch.device) -> BenchSettings:
     """Short sweeps for the smoke profile; the full sweep otherwise."""
     if profile == "smoke":
         return BenchSettings(infer_batches=(1, 64), train_batches=(64,), warmup=1, repeats=3)
+    if device.type == "cpu":  # training at batch 1024 is for `suite bench`; keep runs short
+        return BenchSettings(train_batches=(64,))
     return BenchSettings.for_device(device)
 
 
@@ -444,8 +456,3 @@ def measure(
             if counts[t, p] > 0
         )
     return rows, confusions
-
-
-def validate_positive(name: str, value: int | None) -> None:
-    if value is not None and value <= 0:
-        raise UsageError(f"{name} must be a positive integer, got {value}")

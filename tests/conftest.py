@@ -11,6 +11,13 @@ import models
 from suite.data import MNIST, load_mnist
 
 models.load_all()
+# Extra variants to put through the conformance tests: C4SUITE_PLUGINS=path/a.py:path/b.py
+for _plugin in filter(None, os.environ.get("C4SUITE_PLUGINS", "").split(os.pathsep)):
+    from pathlib import Path
+
+    from suite.plugins import load_plugin
+
+    load_plugin(Path(_plugin))
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 

@@ -1,0 +1,125 @@
+"""``suite bench``: re-measure costs and print the ratios the suite's claims rest on."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from pathlib import Path
+
+import torch
+
+from suite import registry
+from suite.atomic import write_text_atomic
+from suite.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant, ratios
+from suite.environment import describe, device_name, resolve_device
+from suite.errors import UsageError
+
+
+def _batches(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UsageError(f"--batches {text!r}: expected sizes like 1,64,1024") from None
+    if not values or min(values) <= 0:
+        raise UsageError(f"--batches {text!r}: expected positive sizes like 1,64,1024")
+    return values
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from suite.cli import load_variants, parse_budget
+
+    load_variants(args.plugin)
+    device = resolve_device(args.device)
+    if args.amp not in (None, "bf16"):
+        raise UsageError(f"--amp {args.amp!r}: only bf16 is supported")
+    overrides = {"amp_bf16": args.amp == "bf16", "channels_last": args.channels_last, "compile": args.compile}
+    if args.batches:
+        overrides["infer_batches"] = overrides["train_batches"] = _batches(args.batches)
+    if args.repeats:
+        overrides["repeats"] = args.repeats
+    settings = BenchSettings.for_device(device, **overrides)
+    variants = registry.select(args.variants or "cnn,stack-c4,gcnn-c4,escnn-c4")
+    print(
+        f"device: {device_name(device)} ({device.type}), {torch.get_num_threads()} threads, "
+        f"torch {torch.__version__}; {settings}"
+    )
+    rows: list[dict] = []
+    for name in variants:
+        measured = benchmark_variant(name, device, settings, parse_budget(args.budget))
+        rows.extend(measured)
+        for r in measured:
+            print(
+                f"{name:12} {r['bench']:5} {r['form']:8} batch {r['batch_size']:>5}: "
+                f"{r['samples_per_s']:>10,.0f} img/s  {r['step_ms']:9.3f} ms/step  "
+                f"{r['flops'] / 1e6:.2f} MFLOPs/img"
+            )
+    print("\nratios (same run, same device):")
+    found = ratios(rows)
+    for r in found:
+        print(f"  {r['variant']:12} {r['ratio']:34} batch {r['batch_size']:>5}: {r['value']:.3f}")
+    pipeline = None
+    if args.pipeline:
+        from suite.data import load_mnist
+        from suite.pipeline_bench import compare_pipelines
+
+        pipeline = compare_pipelines(load_mnist(), device, args.pipeline_images)
+        print(f"\npipeline, cnn-aug, {pipeline['images']:,} training images on {device.type}:")
+        print(f"  on-device, no augmentation   {pipeline['on_device_no_aug_s']:.2f} s")
+        print(f"  on-device, C4 augmentation   {pipeline['on_device_c4_aug_s']:.2f} s")
+        print(
+            f"  torchvision DataLoader + per-sample RandomRotation  {pipeline['torchvision_c4_aug_s']:.2f} s"
+        )
+        print(f"  augmentation cost ratio (aug / no aug): {pipeline['aug_cost_ratio']:.3f}")
+        print(f"  speed-up vs torchvision pipeline:       {pipeline['speedup_vs_torchvision']:.2f}x")
+    if args.out:
+        out = Path(args.out)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=THROUGHPUT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text_atomic(out / "throughput.csv", buffer.getvalue())
+        write_text_atomic(
+            out / "bench.json",
+            json.dumps(
+                {
+                    "environment": describe(device),
+                    "settings": vars(settings) if hasattr(settings, "__dict__") else str(settings),
+                    "ratios": found,
+                    "pipeline": pipeline,
+                },
+                indent=2,
+                default=str,
+            ),
+        )
+        print(f"\nwritten: {out / 'throughput.csv'}, {out / 'bench.json'}")
+    return 0
+
+
+def add_command(commands) -> None:
+    p = commands.add_parser("bench", help="measure parameters, FLOPs, throughput; print ratios")
+    p.add_argument("--variants", help="names or patterns (default: cnn,stack-c4,gcnn-c4,escnn-c4)")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE.py")
+    p.add_argument("--budget", help="'tutorial' (default) or e.g. 100k")
+    p.add_argument("--device", default="auto", help="auto (default) | cpu | cuda")
+    p.add_argument("--batches", help="batch sizes, e.g. 1,64,1024 (default: CPU 1,64,1024; CUDA up to 8192)")
+    p.add_argument("--repeats", type=int, help="timed repetitions per point (default 10; CUDA 40)")
+    p.add_argument("--amp", help="bf16: autocast to bfloat16")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory layout")
+    p.add_argument("--compile", action="store_true", help="torch.compile the modules")
+    p.add_argument(
+        "--pipeline",
+        action="store_true",
+        help="also compare data pipelines (on-device vs torchvision DataLoader)",
+    )
+    p.add_argument(
+        "--pipeline-images",
+        type=int,
+        default=12_800,
+        help="training images per pipeline measurement (default 12,800)",
+    )
+    p.add_argument("--out", help="also write throughput.csv and bench.json into this folder")
+    p.set_defaults(func=cmd_bench)

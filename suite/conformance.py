@@ -1,0 +1,117 @@
+"""Checks every variant must pass: output shape, a training step that learns, its claimed symmetry.
+
+C4 claims: logits unchanged (< 1e-4) under every ``rot90``; D4 claims: also under mirror flips.
+The error at 45° (bilinear) is reported for information: no variant here claims it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+import torch.nn.functional as F
+
+from suite import registry
+from suite.errors import SuiteError
+from suite.rotations import rot90, rotate
+
+TOLERANCE = 1e-4
+GROUP_ELEMENTS = {
+    "C4": [lambda x, k=k: rot90(x, k) for k in (1, 2, 3)],
+    "D4": [lambda x, k=k: rot90(x, k) for k in (1, 2, 3)]
+    + [lambda x, k=k: rot90(torch.flip(x, dims=(-1,)), k) for k in range(4)],
+}
+
+
+def mirror(x: torch.Tensor) -> torch.Tensor:
+    return torch.flip(x, dims=(-1,))
+
+
+@torch.no_grad()
+def max_logit_change(model: torch.nn.Module, x: torch.Tensor, transform) -> float:
+    model.eval()
+    return (model(transform(x)) - model(x)).abs().max().item()
+
+
+def symmetry_errors(model: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
+    """Largest logit change under quarter turns, mirror flips (with any quarter turn), and 45°."""
+    return {
+        "rot90": max(max_logit_change(model, x, f) for f in GROUP_ELEMENTS["C4"]),
+        "mirror": max(max_logit_change(model, x, lambda v, k=k: rot90(mirror(v), k)) for k in range(4)),
+        "rot45": max_logit_change(model, x, lambda v: rotate(v, 45.0)),
+    }
+
+
+def claim_holds(claims: str, errors: dict[str, float]) -> bool:
+    if claims == "none":
+        return True
+    if claims == "C4":
+        return errors["rot90"] < TOLERANCE
+    if claims == "D4":
+        return errors["rot90"] < TOLERANCE and errors["mirror"] < TOLERANCE
+    raise SuiteError(f"no numerical check for the claim {claims!r}")
+
+
+def training_step_lowers_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> bool:
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    before = F.cross_entropy(model(x), y)
+    optimizer.zero_grad()
+    before.backward()
+    optimizer.step()
+    with torch.no_grad():
+        return F.cross_entropy(model(x), y).item() < before.item()
+
+
+def check_variant(name: str, x: torch.Tensor, y: torch.Tensor, budget: int | None = None) -> dict:
+    """One row of ``suite check``: shape, learning, parameters and the claimed symmetry."""
+    spec = registry.get_variant(name)
+    torch.manual_seed(0)
+    model = spec.build(budget=budget)
+    with torch.no_grad():
+        out = model.eval()(x)
+    errors = symmetry_errors(model, x)
+    return {
+        "name": name,
+        "claims": spec.claims,
+        "params": registry.count_params(model),
+        "shape_ok": tuple(out.shape) == (len(x), 10) and out.dtype == torch.float32,
+        "learns": training_step_lowers_loss(model, x, y),
+        **errors,
+        "claim_holds": claim_holds(spec.claims, errors),
+    }
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from suite.cli import load_variants, parse_budget
+    from suite.data import load_mnist
+
+    load_variants(args.plugin)
+    data = load_mnist()
+    x = data.test_x[:32].unsqueeze(1).float() / 255.0
+    y = data.test_y[:32]
+    budget = parse_budget(args.budget)
+    print(
+        f"{'variant':14} {'claims':6} {'params':>8}  shape  learns  {'rot90 err':>9}  "
+        f"{'mirror err':>10}  {'45° err':>8}  verdict"
+    )
+    failed = 0
+    for name in registry.select(args.variants):
+        r = check_variant(name, x, y, budget)
+        ok = r["shape_ok"] and r["learns"] and r["claim_holds"]
+        failed += not ok
+        print(
+            f"{name:14} {r['claims']:6} {r['params']:>8,}  {'ok' if r['shape_ok'] else 'BAD':5}  "
+            f"{'ok' if r['learns'] else 'NO':6}  {r['rot90']:9.1e}  {r['mirror']:10.1e}  "
+            f"{r['rot45']:8.1e}  {'pass' if ok else 'FAIL'}"
+        )
+    print(f"(claims are checked to {TOLERANCE:g}; the 45° error is reported, not claimed)")
+    return 1 if failed else 0
+
+
+def add_command(commands) -> None:
+    p = commands.add_parser("check", help="check shape, learning and claimed symmetry of variants")
+    p.add_argument("--variants", help="comma-separated names or patterns (default: all)")
+    p.add_argument("--plugin", action="append", default=[], metavar="FILE.py")
+    p.add_argument("--budget", help="'tutorial' (default) or e.g. 100k")
+    p.set_defaults(func=cmd_check)

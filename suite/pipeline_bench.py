@@ -1,0 +1,93 @@
+"""Data pipelines compared in one process: an epoch of ``cnn-aug`` on the on-device pipeline,
+the same without augmentation, and the common torchvision alternative (``datasets.MNIST`` +
+``DataLoader`` + per-sample PIL ``RandomRotation``)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from suite import registry
+from suite.data import _IDX_FILES, MNIST
+from suite.train import Recipe, make_optimizer, train_epoch
+
+
+def write_idx_layout(data: MNIST, root: Path) -> None:
+    """The digits as torchvision's ``MNIST/raw`` IDX files, so ``datasets.MNIST`` reads them."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    arrays = {"train_x": data.train_x, "train_y": data.train_y, "test_x": data.test_x, "test_y": data.test_y}
+    for key, stem in _IDX_FILES.items():
+        array = arrays[key].cpu().numpy().astype(np.uint8)
+        header = (0x0800 | array.ndim).to_bytes(4, "big") + b"".join(
+            d.to_bytes(4, "big") for d in array.shape
+        )
+        (raw / stem).write_bytes(header + array.tobytes())
+
+
+def torchvision_epoch(
+    model: torch.nn.Module, root: Path, recipe: Recipe, images: int, device: torch.device
+) -> float:
+    """Seconds for ``images`` training images through torchvision's per-sample pipeline."""
+    from torchvision import datasets, transforms
+
+    quarter_turns = transforms.RandomChoice([transforms.RandomRotation((a, a)) for a in (0, 90, 180, 270)])
+    dataset = datasets.MNIST(
+        str(root),
+        train=True,
+        download=False,
+        transform=transforms.Compose([quarter_turns, transforms.ToTensor()]),
+    )
+    subset = torch.utils.data.Subset(dataset, range(images))
+    loader = torch.utils.data.DataLoader(
+        subset, batch_size=recipe.batch_size, shuffle=True, num_workers=0, pin_memory=device.type == "cuda"
+    )
+    optimizer = make_optimizer(model, recipe)
+    model.train()
+    began = time.perf_counter()
+    for x, y in loader:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        loss = F.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - began
+
+
+def on_device_epoch(model: torch.nn.Module, data: MNIST, recipe: Recipe, policy: str) -> float:
+    device = data.train_x.device
+    optimizer = make_optimizer(model, recipe)
+    began = time.perf_counter()
+    train_epoch(model, optimizer, data, recipe, policy, seed=0, epoch=0, progress=False)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - began
+
+
+def compare_pipelines(data: MNIST, device: torch.device, images: int = 12_800) -> dict:
+    """Seconds per ``images`` training images for the three pipelines, and the two ratios."""
+    recipe = Recipe()
+    subset = data.subset(images, 1).to(device)
+
+    def fresh() -> torch.nn.Module:
+        torch.manual_seed(0)
+        return registry.get("cnn-aug").to(device)
+
+    on_device_epoch(fresh(), subset.subset(recipe.batch_size * 5, 1), recipe, "c4")  # warm-up
+    plain = on_device_epoch(fresh(), subset, recipe, "none")
+    augmented = on_device_epoch(fresh(), subset, recipe, "c4")
+    with tempfile.TemporaryDirectory() as tmp:
+        write_idx_layout(data.subset(images, 1), Path(tmp))
+        loader = torchvision_epoch(fresh(), Path(tmp), recipe, images, device)
+    return {
+        "images": images, "device": device.type,
+        "on_device_no_aug_s": plain, "on_device_c4_aug_s": augmented, "torchvision_c4_aug_s": loader,
+        "aug_cost_ratio": augmented / plain, "speedup_vs_torchvision": loader / augmented,
+    }  # fmt: skip

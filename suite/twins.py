@@ -1,0 +1,69 @@
+"""Plain-CNN twins: an equivariant network after filter expansion *is* a plain CNN.
+
+The twin of a variant has the same expanded layer widths, kernels and pooling, but free,
+freshly initialised ``Conv2d`` weights; its throughput is the limit the equivariant form should
+reach. Built automatically: escnn models through ``export()``, hand-rolled group convolutions
+by swapping each expanded-filter layer for a ``Conv2d`` of the same shape.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+def _is_expanded_conv(module: nn.Module) -> bool:
+    return hasattr(module, "expanded") and hasattr(module, "padding")
+
+
+def _swap_expanded_convs(module: nn.Module) -> int:
+    swapped = 0
+    for name, child in module.named_children():
+        if _is_expanded_conv(child):
+            weight, _ = child.expanded()
+            out_ch, in_ch, k, _ = weight.shape
+            conv = nn.Conv2d(in_ch, out_ch, k, padding=child.padding).to(weight.device)
+            setattr(module, name, conv)
+            swapped += 1
+        else:
+            swapped += _swap_expanded_convs(child)
+    return swapped
+
+
+def _reinit_convs(module: nn.Module) -> int:
+    count = 0
+    for child in module.modules():
+        if isinstance(child, nn.Conv2d):
+            child.reset_parameters()
+            count += 1
+    return count
+
+
+@torch.no_grad()
+def plain_twin(model: nn.Module) -> nn.Module | None:
+    """The plain-CNN twin of an equivariant model, or None for models with no expanded filters."""
+    model.train()  # escnn's eval-mode caches cannot be deep-copied
+    if hasattr(model, "export"):
+        twin = copy.deepcopy(model).export()
+        _reinit_convs(twin)
+        return twin.eval()
+    twin = copy.deepcopy(model).eval()
+    return twin if _swap_expanded_convs(twin) else None
+
+
+def expansion_modules(model: nn.Module) -> list[nn.Module]:
+    """The layers that rebuild their filters from free weights on every training step."""
+    found = [m for m in model.modules() if _is_expanded_conv(m)]
+    found += [m for m in model.modules() if hasattr(m, "expand_parameters")]  # escnn R2Conv
+    return found
+
+
+def expand_all(modules: list[nn.Module]) -> None:
+    """Run only the filter expansion of each layer, as a training step does."""
+    for m in modules:
+        if hasattr(m, "expand_parameters"):
+            m.expand_parameters()
+        else:
+            m.expanded()

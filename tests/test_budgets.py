@@ -1,0 +1,22 @@
+"""Parameter budgets: every variant scales its widths to within ±5% of the budget."""
+
+import pytest
+
+from suite import registry
+from suite.cli import parse_budget
+from suite.errors import UsageError
+
+
+@pytest.mark.parametrize("name", registry.family_order(registry.names()))
+def test_100k_budget_within_five_percent(name):
+    params = registry.count_params(registry.get(name, budget=100_000))
+    assert abs(params - 100_000) <= 5_000, params
+
+
+def test_parse_budget():
+    assert parse_budget("tutorial") is None and parse_budget(None) is None
+    assert parse_budget("100k") == 100_000 and parse_budget("1.5m") == 1_500_000
+    assert parse_budget("20000") == 20_000
+    for bad in ("lots", "10", "k"):
+        with pytest.raises(UsageError):
+            parse_budget(bad)

@@ -1,0 +1,68 @@
+"""The angle sweep, random-angle protocol and benchmark schema."""
+
+import pytest
+import torch
+
+from suite import registry
+from suite.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant
+from suite.data import MNIST
+from suite.errors import UsageError
+from suite.evaluate import parse_angles, random_angles
+from suite.runner import measure
+
+
+@pytest.fixture(scope="module")
+def small(mnist) -> MNIST:
+    return mnist.subset(64, 300)
+
+
+def _acc(rows):
+    return {r["angle"]: r["value"] for r in rows if r["metric"] == "acc"}
+
+
+@pytest.mark.parametrize("name", ["gcnn-c4", "stack-c4", "escnn-c4"])
+def test_sweep_of_a_c4_model_repeats_every_quarter_turn(name, small):
+    torch.manual_seed(1)
+    model = registry.get(name)
+    rows, confusions = measure(model, small, 32, [0, 15, 105, 195, 285])
+    acc = _acc(rows)
+    assert acc[0] == acc[90] == acc[180] == acc[270]
+    assert acc[15] == acc[105] == acc[195] == acc[285]
+    assert sum(c["count"] for c in confusions if c["condition"] == "random") == 300
+    scalars = {r["metric"]: r["value"] for r in rows if r["angle"] == ""}
+    assert scalars["invariance_err"] < 1e-4
+    assert {"acc_c4_mean", "acc_c4_min", "acc_random"} <= set(scalars)
+
+
+def test_sweep_of_the_plain_cnn_depends_on_the_angle(small):
+    torch.manual_seed(1)
+    rows, _ = measure(registry.get("cnn"), small, 32, [0, 45])
+    scalars = {r["metric"]: r["value"] for r in rows if r["angle"] == ""}
+    assert scalars["invariance_err"] > 1e-3
+
+
+def test_random_angles_are_fixed_and_uniform():
+    a, b = random_angles(10_000), random_angles(10_000)
+    assert torch.equal(a, b)
+    assert 0 <= a.min() and a.max() < 360 and abs(a.mean().item() - 180) < 5
+
+
+def test_parse_angles():
+    assert parse_angles("0:360:90") == (0, 90, 180, 270)
+    assert parse_angles("45, 405, -90") == (45, 270)
+    for bad in ("", "a,b", "0:360:0", "1:2"):
+        with pytest.raises(UsageError, match="--angles"):
+            parse_angles(bad)
+
+
+def test_benchmark_rows_follow_the_schema():
+    settings = BenchSettings(infer_batches=(1, 8), train_batches=(8,), warmup=1, repeats=2)
+    cnn = benchmark_variant("cnn", torch.device("cpu"), settings)
+    stack = benchmark_variant("stack-c4", torch.device("cpu"), settings)
+    escnn = benchmark_variant("escnn-c4", torch.device("cpu"), settings)
+    for row in cnn + stack + escnn:
+        assert tuple(row) == THROUGHPUT_FIELDS
+        assert row["samples_per_s"] > 0 and row["step_ms"] > 0 and row["flops"] > 0
+    assert {(r["bench"], r["batch_size"]) for r in cnn} == {("infer", 1), ("infer", 8), ("train", 8)}
+    assert 3.5 < stack[0]["flops"] / cnn[0]["flops"] < 4.5  # the stack runs the CNN four times
+    assert {r["form"] for r in escnn if r["bench"] == "infer"} == {"native", "exported"}

@@ -1,0 +1,213 @@
+"""Bad input → one line; failures isolated; interrupted runs resume to the same numbers."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SMOKE = ["run", "--profile", "smoke", "--no-progress", "--variants", "cnn,gcnn-c4", "--epochs", "3"]
+
+
+def suite(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "suite.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout
+    )
+
+
+def accuracy_rows(run_dir: Path) -> list[tuple]:
+    with open(run_dir / "metrics.csv") as handle:
+        return [
+            (r["variant"], r["seed"], r["metric"], r["angle"], r["value"])
+            for r in csv.DictReader(handle)
+            if r["metric"].startswith("acc") or r["metric"] == "invariance_err"
+        ]
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "fragment"),
+    [
+        (["run", "--variants", "nope"], 2, "unknown variant 'nope'; known variants: "),
+        (["run", "--profile", "huge"], 2, "unknown profile 'huge'"),
+        (["run", "--epochs", "0"], 2, "--epochs: expected a positive integer, got 0"),
+        (["run", "--batch-size", "-3"], 2, "--batch-size: expected a positive integer"),
+        (["run", "--seeds", "x"], 2, "--seeds: expected a positive integer, got 'x'"),
+        (["run", "--angles", "0:360:0"], 2, "--angles '0:360:0'"),
+        (["run", "--budget", "lots"], 2, "--budget 'lots'"),
+        (["run", "--data-dir", "/nonexistent-dir"], 1, "--data-dir /nonexistent-dir: no such directory"),
+        (["plot", "/nonexistent-dir"], 1, "no such run directory"),
+        (["list", "--plugin", "/nonexistent.py"], 1, "--plugin /nonexistent.py: no such file"),
+    ],
+)
+def test_bad_input_gives_one_line_and_an_exit_code(args, code, fragment):
+    done = suite(*args)
+    assert done.returncode == code, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_cuda_without_a_gpu_is_refused():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")  # the refusal only exists without one
+    done = suite("run", "--device", "cuda", "--profile", "smoke")
+    assert done.returncode == 2 and "no CUDA GPU" in done.stderr
+
+
+def test_incomplete_data_dir_and_unwritable_out(tmp_path):
+    (tmp_path / "MNIST" / "raw").mkdir(parents=True)
+    done = suite("run", "--profile", "smoke", "--data-dir", str(tmp_path))
+    assert done.returncode == 1 and "train-images-idx3-ubyte" in done.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    done = suite("run", "--profile", "smoke", "--out", str(blocker / "run"))
+    assert done.returncode == 1 and "is not writable" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_plot_on_a_directory_without_results(tmp_path):
+    done = suite("plot", str(tmp_path))
+    assert done.returncode == 1 and "no metrics.csv" in done.stderr
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ref") / "run"
+    done = suite(*SMOKE, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_existing_run_directory_is_refused_without_resume_or_force(reference):
+    done = suite(*SMOKE, "--out", str(reference))
+    assert done.returncode == 1 and "--resume" in done.stderr and "--force" in done.stderr
+
+
+def test_same_seed_gives_identical_accuracy_rows(reference, tmp_path):
+    done = suite(*SMOKE, "--out", str(tmp_path / "again"))
+    assert done.returncode == 0, done.stderr
+    assert accuracy_rows(tmp_path / "again") == accuracy_rows(reference)
+
+
+def test_sigint_then_resume_equals_an_uninterrupted_run(reference, tmp_path):
+    out = tmp_path / "interrupted"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "suite.cli", *SMOKE, "--out", str(out)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+    def first_unit_done() -> bool:
+        try:
+            manifest = json.loads((out / "manifest.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return manifest["units"]["cnn__seed0"]["status"] == "done"
+
+    deadline = time.monotonic() + 180
+    while not first_unit_done() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr.decode()
+    assert "suite run --resume" in stderr.decode()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["units"]["cnn__seed0"]["status"] == "done"
+    assert manifest["units"]["gcnn-c4__seed0"]["status"] in ("pending", "running")
+    done = suite("run", "--resume", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "cnn seed 0" not in done.stderr  # the finished unit is not trained again
+    assert accuracy_rows(out) == accuracy_rows(reference)
+
+
+def test_checkpoint_resumes_mid_variant(reference, tmp_path):
+    """A unit killed after an epoch continues from its checkpoint to the same numbers."""
+    import shutil
+
+    out = tmp_path / "partial"
+    shutil.copytree(reference, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    # Roll gcnn-c4 back to "killed after epoch 1": keep only an epoch-1 checkpoint.
+    (out / "units" / "gcnn-c4__seed0.json").unlink()
+    manifest["units"]["gcnn-c4__seed0"]["status"] = "running"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    done = suite(*SMOKE[:-2], "--epochs", "1", "--out", str(tmp_path / "one-epoch"))
+    assert done.returncode == 0, done.stderr
+    shutil.copy(
+        tmp_path / "one-epoch" / "checkpoints" / "gcnn-c4__seed0.pt",
+        out / "checkpoints" / "gcnn-c4__seed0.pt",
+    )
+    done = suite("run", "--resume", str(out))
+    assert done.returncode == 0, done.stderr
+    assert accuracy_rows(out) == accuracy_rows(reference)
+
+    def epoch_seconds(run_dir):
+        with open(run_dir / "history.csv") as handle:
+            return {(r["variant"], r["epoch"]): r["epoch_s"] for r in csv.DictReader(handle)}
+
+    # Epoch 1 was restored from the one-epoch run's checkpoint, not trained again.
+    restored = epoch_seconds(out)[("gcnn-c4", "1")]
+    assert restored == epoch_seconds(tmp_path / "one-epoch")[("gcnn-c4", "1")]
+
+
+NAN_PLUGIN = """
+import torch
+from suite.registry import register
+
+
+class Exploding(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, x):
+        return torch.nn.functional.avg_pool2d(x, 28).flatten(1).repeat(1, 10) * self.scale / 0.0
+
+
+@register("nan-test", description="produces NaN logits", family="plugin")
+def nan_test(budget=None):
+    return Exploding()
+"""
+
+
+def test_a_nan_variant_fails_alone(tmp_path):
+    plugin = tmp_path / "nan_plugin.py"
+    plugin.write_text(NAN_PLUGIN)
+    out = tmp_path / "run"
+    done = suite(
+        "run",
+        "--profile",
+        "smoke",
+        "--no-progress",
+        "--plugin",
+        str(plugin),
+        "--variants",
+        "nan-test,cnn",
+        "--out",
+        str(out),
+    )
+    assert done.returncode == 1
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["units"]["nan-test__seed0"]["status"] == "failed"
+    assert "loss became nan" in manifest["units"]["nan-test__seed0"]["reason"]
+    assert manifest["units"]["cnn__seed0"]["status"] == "done"
+    assert {r[0] for r in accuracy_rows(out)} == {"cnn"}
+    assert "nan-test" in (out / "summary.md").read_text()  # reported as failed
+
+
+def test_checkpoints_load_without_executing_code(reference):
+    import torch
+
+    state = torch.load(reference / "checkpoints" / "cnn__seed0.pt", weights_only=True)
+    assert state["epochs_done"] == 3 and len(state["history"]) == 3
