@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models._budget import TUTORIAL_PARAMS, fit_widths
+from models._budget import fit_widths
 
 with warnings.catch_warnings():  # py3nj is dropped on purpose: it only serves SO(3)
     warnings.filterwarnings("ignore", message=".*py3nj.*")
@@ -74,8 +74,20 @@ def _param_count(gspace_factory: Callable[[], gspaces.GSpace2D], fields: tuple[i
     return sum(p.numel() for p in model.parameters())
 
 
-def build_escnn(gspace_factory: Callable[[], gspaces.GSpace2D], budget: int | None = None) -> EscnnCNN:
+GSPACES = {
+    "C4": lambda: gspaces.rot2dOnR2(N=4),
+    "C8": lambda: gspaces.rot2dOnR2(N=8),
+    "D4": lambda: gspaces.flipRot2dOnR2(N=4),
+}
+# fit_fields(group, 13_978) per group, stored so builds skip the search (the tests check them)
+TUTORIAL_FIELDS = {"C4": (6, 13, 13), "C8": (5, 9, 9), "D4": (5, 9, 9)}
+
+
+def fit_fields(group: str, budget: int) -> tuple[int, ...]:
+    return fit_widths(BASE_FIELDS, lambda f: _param_count(GSPACES[group], f), budget)
+
+
+def build_escnn(group: str, budget: int | None = None) -> EscnnCNN:
     """Regular-field widths scaled so the parameters land closest to ``budget``."""
-    budget = TUTORIAL_PARAMS if budget is None else budget
-    fields = fit_widths(BASE_FIELDS, lambda f: _param_count(gspace_factory, f), budget)
-    return EscnnCNN(gspace_factory(), fields)  # type: ignore[arg-type]
+    fields = TUTORIAL_FIELDS[group] if budget is None else fit_fields(group, budget)
+    return EscnnCNN(GSPACES[group](), fields)  # type: ignore[arg-type]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from models._escnn import EscnnCNN, build_escnn, gspaces
+from torch import nn
+
 from suite.registry import register
 
 
@@ -13,5 +14,7 @@ from suite.registry import register
     claims="C4",
     core=True,
 )
-def escnn_c4(budget: int | None = None) -> EscnnCNN:
-    return build_escnn(lambda: gspaces.rot2dOnR2(N=4), budget)
+def escnn_c4(budget: int | None = None) -> nn.Module:
+    from models._escnn import build_escnn  # escnn is imported only when the model is built
+
+    return build_escnn("C4", budget)

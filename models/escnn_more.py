@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from models._escnn import EscnnCNN, build_escnn, gspaces
+from torch import nn
+
 from suite.registry import register
 
 
@@ -12,8 +13,10 @@ from suite.registry import register
     family="escnn",
     claims="C4",
 )
-def escnn_c8(budget: int | None = None) -> EscnnCNN:
-    return build_escnn(lambda: gspaces.rot2dOnR2(N=8), budget)
+def escnn_c8(budget: int | None = None) -> nn.Module:
+    from models._escnn import build_escnn
+
+    return build_escnn("C8", budget)
 
 
 @register(
@@ -22,5 +25,7 @@ def escnn_c8(budget: int | None = None) -> EscnnCNN:
     family="escnn",
     claims="D4",
 )
-def escnn_d4(budget: int | None = None) -> EscnnCNN:
-    return build_escnn(lambda: gspaces.flipRot2dOnR2(N=4), budget)
+def escnn_d4(budget: int | None = None) -> nn.Module:
+    from models._escnn import build_escnn
+
+    return build_escnn("D4", budget)

@@ -212,7 +212,7 @@ def read_idx(path: Path) -> np.ndarray:
     expected = int(np.prod(dims))
     if len(raw) - offset != expected:
         raise SuiteError(f"{path}: holds {len(raw) - offset} bytes of data, header says {expected}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
+    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims).copy()
 
 
 def read_data_dir(data_dir: Path) -> dict[str, np.ndarray]:

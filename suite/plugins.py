@@ -36,4 +36,23 @@ def load_plugin(path: Path) -> list[str]:
         raise SuiteError(
             f"--plugin {path}: registers no variant; decorate a factory with @suite.registry.register(...)"
         )
+    for name in added:
+        _check_output(path, name, added)
     return added
+
+
+def _check_output(path: Path, name: str, added: list[str]) -> None:
+    """Build the plugin's variant once and check it maps (2, 1, 28, 28) to (2, 10) logits."""
+    import torch
+
+    try:
+        model = registry.get(name).eval()
+        with torch.no_grad():
+            out = model(torch.rand(2, 1, 28, 28))
+        fault = None if tuple(out.shape) == (2, 10) else f"returns shape {tuple(out.shape)}"
+    except Exception as exc:  # noqa: BLE001 - reported in one line
+        fault = f"fails on a (2, 1, 28, 28) input: {type(exc).__name__}: {exc}"
+    if fault:
+        for added_name in added:
+            registry.unregister(added_name)
+        raise SuiteError(f"--plugin {path}: variant {name!r} {fault}; expected (B, 10) logits")

@@ -65,7 +65,9 @@ def register(
             raise ValueError(
                 f"variant {name!r} is already registered (by {_REGISTRY[name].module}); pick another name"
             )
-        _REGISTRY[name] = Variant(name, description, family, claims, augment, factory, factory.__module__, core)
+        _REGISTRY[name] = Variant(
+            name, description, family, claims, augment, factory, factory.__module__, core
+        )
         return factory
 
     return decorate

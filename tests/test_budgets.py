@@ -20,3 +20,13 @@ def test_parse_budget():
     for bad in ("lots", "10", "k"):
         with pytest.raises(UsageError):
             parse_budget(bad)
+
+
+def test_stored_tutorial_widths_are_what_the_fit_finds():
+    from models import _e3nn, _escnn
+    from models._budget import TUTORIAL_PARAMS, fit_widths
+
+    for group, fields in _escnn.TUTORIAL_FIELDS.items():
+        assert _escnn.fit_fields(group, TUTORIAL_PARAMS) == fields, group
+    fitted = fit_widths(_e3nn.BASE_WIDTHS, _e3nn.e3nn_params, TUTORIAL_PARAMS)
+    assert fitted == _e3nn.TUTORIAL_WIDTHS

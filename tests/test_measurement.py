@@ -65,4 +65,35 @@ def test_benchmark_rows_follow_the_schema():
         assert row["samples_per_s"] > 0 and row["step_ms"] > 0 and row["flops"] > 0
     assert {(r["bench"], r["batch_size"]) for r in cnn} == {("infer", 1), ("infer", 8), ("train", 8)}
     assert 3.5 < stack[0]["flops"] / cnn[0]["flops"] < 4.5  # the stack runs the CNN four times
-    assert {r["form"] for r in escnn if r["bench"] == "infer"} == {"native", "exported"}
+    assert {r["form"] for r in escnn if r["bench"] == "infer"} == {"native", "exported", "twin"}
+    assert {r["form"] for r in escnn if r["bench"] == "train"} == {"native", "twin"}
+    assert {r["form"] for r in stack} == {"native"}  # no expanded filters, so no twin
+
+
+def test_twins_match_the_expanded_shapes():
+    from suite.twins import plain_twin
+
+    torch.manual_seed(0)
+    for name in ("gcnn-c4", "escnn-c4"):
+        model = registry.get(name)
+        twin = plain_twin(model)
+        convs = [m for m in twin.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert len(convs) == 3
+        x = torch.rand(4, 1, 28, 28)
+        with torch.no_grad():
+            assert twin(x).shape == (4, 10)
+    assert plain_twin(registry.get("cnn")) is None
+
+
+def test_ratios_from_rows():
+    from suite.benchmark import ratios
+
+    rows = [
+        {"variant": "v", "bench": "infer", "form": "native", "batch_size": 64, "samples_per_s": 90.0},
+        {"variant": "v", "bench": "infer", "form": "twin", "batch_size": 64, "samples_per_s": 100.0},
+        {"variant": "v", "bench": "train", "form": "native", "batch_size": 64, "step_ms": 10.0},
+        {"variant": "v", "bench": "train", "form": "twin", "batch_size": 64, "step_ms": 6.0},
+    ]
+    found = {r["ratio"]: r["value"] for r in ratios(rows)}
+    assert found["infer native / twin"] == pytest.approx(0.9)
+    assert found["train expansion overhead share"] == pytest.approx(0.4)
