@@ -104,6 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             data_dir=str(args.data_dir) if args.data_dir else None,
             download=args.download,
             plugins=plugins,
+            bench=not args.no_bench,
             angles=list(parse_angles(args.angles) if args.angles else sweep(profile.sweep_step)),
         )
         from suite.environment import resolve_device
@@ -202,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run")
     p_run.add_argument("--force", action="store_true", help="overwrite an existing run directory")
     p_run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p_run.add_argument(
+        "--no-bench", action="store_true", help="skip the cost benchmark after training (no throughput.csv)"
+    )
     p_run.set_defaults(func=cmd_run)
 
     p_plot = commands.add_parser("plot", help="rebuild summary.md and plots/ from a run's CSVs")

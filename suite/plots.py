@@ -181,15 +181,16 @@ def digits_plot(r, out: Path) -> Path | None:
             ax.set_xticks([])
             ax.set_yticks([])
             rows = p[(p["index"] == sample.index) & (p.angle == angle)].set_index("variant")
-            text = " ".join(f"{v.split('-')[0][:3]}:{int(rows.predicted.get(v, -1))}" for v in variants)
+            text = " ".join(str(int(rows.predicted.get(v, -1))) for v in variants)
             ax.set_xlabel(text, fontsize=6)
             if i == 0:
                 ax.set_title(f"{angle}°", fontsize=9)
             if j == 0:
                 ax.set_ylabel(f"true {sample.label}", fontsize=9)
     fig.suptitle(
-        "Test digits rotated, with each variant's prediction (seed "
-        f"{p.seed.min()}; " + ", ".join(variants) + ")",
+        "Test digits rotated; under each, the predictions of: "
+        + ", ".join(variants)
+        + f" (seed {p.seed.min()})",
         fontsize=8,
     )
     return _save(fig, out / "digit_predictions.png")
@@ -227,8 +228,7 @@ def confusion_plot(r, out: Path) -> Path | None:
     for ax in list(axes.flat)[len(variants) :]:
         ax.axis("off")
     fig.suptitle(
-        "Confusion at random angles (% of each true digit, summed over seeds): "
-        "invariant models confuse 6 and 9",
+        "Confusion at random angles (% of each true digit, summed over seeds)",
         fontsize=9,
     )
     return _save(fig, out / "confusion_random.png")

@@ -232,6 +232,38 @@ def claims_table(r: RunResults) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["claim", "measured evidence", "verdict"])
 
 
+def six_nine_table(r: RunResults) -> pd.DataFrame:
+    """How often each variant confuses 6 and 9 (percent of that true digit), per condition."""
+    c = r.confusion
+    if c.empty:
+        return pd.DataFrame()
+    rows = []
+    for v in r.variants:
+        mine = c[c.variant == v]
+        row = {"variant": f"`{v}`", "claims": r.info(v, "claims")}
+        for condition, label in (("rot90", "at 90°"), ("random", "at random angles")):
+            sel = mine[mine.condition == condition]
+            for true, pred in ((6, 9), (9, 6)):
+                total = sel[sel.true == true]["count"].sum()
+                wrong = sel[(sel.true == true) & (sel.predicted == pred)]["count"].sum()
+                row[f"{true}→{pred} {label}"] = f"{100 * wrong / total:.1f}" if total else "–"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def twin_table(r: RunResults) -> pd.DataFrame:
+    from suite.ratios import ratios
+
+    if r.throughput.empty:
+        return pd.DataFrame()
+    found = ratios(r.throughput.to_dict("records"))
+    return pd.DataFrame([
+        {"variant": f"`{x['variant']}`", "ratio": x["ratio"], "batch": x["batch_size"],
+         "value": f"{x['value']:.3f}"}
+        for x in found
+    ])  # fmt: skip
+
+
 def failures(r: RunResults) -> list[str]:
     return [
         f"- `{name}`: {u.get('reason', 'unknown')}"
@@ -270,6 +302,21 @@ def summary_markdown(r: RunResults) -> str:
         "## Claims",
         "",
         _markdown(claims_table(r)),
+        "",
+        "## 6 and 9",
+        "",
+        "A C4-invariant model cannot tell a digit from its 180° turn, and a 6 turned 180° looks "
+        "like a 9; how often each model actually confuses them (percent of the true digit):",
+        "",
+        _markdown(six_nine_table(r)),
+        "",
+        "## Equivariance at the cost of a plain CNN",
+        "",
+        "Inference throughput of each equivariant variant relative to its plain-CNN twin (same "
+        "expanded layer widths, free weights), and the share of a training step spent expanding "
+        "filters (1 − twin step time / native step time):",
+        "",
+        _markdown(twin_table(r)),
         "",
     ]
     failed = failures(r)

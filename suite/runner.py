@@ -62,6 +62,7 @@ class RunConfig:
     download: bool = False
     plugins: list[str] = field(default_factory=list)
     angles: list[float] = field(default_factory=lambda: list(DEFAULT_SWEEP))
+    bench: bool = True  # measure each variant's cost after training (throughput.csv)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -224,7 +225,8 @@ class Run:
                     progress,
                     f"[{position}/{total}] {variant} seed {seed}",
                 )
-            self._run_benchmarks(device, profile.name, progress)
+            if config.bench:
+                self._run_benchmarks(device, profile.name, progress)
         except KeyboardInterrupt:
             self.manifest["interrupted"] = _now()
             self.manifest["wall_s_before"] = round(previous + time.perf_counter() - began, 1)

@@ -26,7 +26,7 @@ def suite(*args: str) -> subprocess.CompletedProcess:
 def test_readme_example_runs_as_a_plugin(tmp_path):
     plugin = tmp_path / "my_variant.py"
     plugin.write_text(readme_example())
-    listed = suite("list", "--plugin", str(plugin))
+    listed = suite("list", "--plugin", str(plugin), "--variants", "my-avg-c4")
     assert listed.returncode == 0 and "my-avg-c4" in listed.stdout, listed.stderr
     checked = suite("check", "--plugin", str(plugin), "--variants", "my-avg-c4")
     assert checked.returncode == 0 and "pass" in checked.stdout, checked.stdout + checked.stderr

@@ -12,13 +12,35 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SMOKE = ["run", "--profile", "smoke", "--no-progress", "--variants", "cnn,gcnn-c4", "--epochs", "3"]
+SMOKE = [
+    "run",
+    "--profile",
+    "smoke",
+    "--no-progress",
+    "--no-bench",
+    "--variants",
+    "cnn,gcnn-c4",
+    "--epochs",
+    "3",
+]
 
 
 def suite(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "suite.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout
     )
+
+
+def run_main(capsys, *args: str) -> tuple[int, str]:
+    """The CLI in this process: its exit code and what it printed on stderr."""
+    from suite.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:  # argparse's usage errors
+        code = exit_.code
+    return code, capsys.readouterr().err
 
 
 def accuracy_rows(run_dir: Path) -> list[tuple]:
@@ -45,37 +67,58 @@ def accuracy_rows(run_dir: Path) -> list[tuple]:
         (["list", "--plugin", "/nonexistent.py"], 1, "--plugin /nonexistent.py: no such file"),
     ],
 )
-def test_bad_input_gives_one_line_and_an_exit_code(args, code, fragment):
-    done = suite(*args)
-    assert done.returncode == code, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and fragment in lines[0], done.stderr
-    assert "Traceback" not in done.stderr
+def test_bad_input_gives_one_line_and_an_exit_code(args, code, fragment, capsys):
+    returned, stderr = run_main(capsys, *args)
+    assert returned == code, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], stderr
+    assert "Traceback" not in stderr
 
 
-def test_cuda_without_a_gpu_is_refused():
+def test_bad_input_from_a_real_process_has_no_traceback():
+    done = suite("run", "--variants", "nope")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+
+
+def test_cuda_request_matches_the_machine(capsys, monkeypatch):
     import torch
 
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU")  # the refusal only exists without one
-    done = suite("run", "--device", "cuda", "--profile", "smoke")
-    assert done.returncode == 2 and "no CUDA GPU" in done.stderr
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # as on a CPU-only machine
+    code, stderr = run_main(capsys, "run", "--device", "cuda", "--profile", "smoke")
+    assert code == 2 and "no CUDA GPU" in stderr and len(stderr.strip().splitlines()) == 1
 
 
-def test_incomplete_data_dir_and_unwritable_out(tmp_path):
+def test_incomplete_data_dir_and_unwritable_out(tmp_path, capsys):
     (tmp_path / "MNIST" / "raw").mkdir(parents=True)
-    done = suite("run", "--profile", "smoke", "--data-dir", str(tmp_path))
-    assert done.returncode == 1 and "train-images-idx3-ubyte" in done.stderr
+    code, stderr = run_main(capsys, "run", "--profile", "smoke", "--data-dir", str(tmp_path))
+    assert code == 1 and "train-images-idx3-ubyte" in stderr
+    assert not (tmp_path / "results").exists()
     blocker = tmp_path / "file"
     blocker.write_text("")
-    done = suite("run", "--profile", "smoke", "--out", str(blocker / "run"))
-    assert done.returncode == 1 and "is not writable" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+    code, stderr = run_main(capsys, "run", "--profile", "smoke", "--out", str(blocker / "run"))
+    assert code == 1 and "is not writable" in stderr
+    assert len(stderr.strip().splitlines()) == 1
 
 
-def test_plot_on_a_directory_without_results(tmp_path):
-    done = suite("plot", str(tmp_path))
-    assert done.returncode == 1 and "no metrics.csv" in done.stderr
+def test_checksum_mismatch_in_data_dir(tmp_path, capsys, mnist):
+    from suite.data import _IDX_FILES
+    from tests.test_data import _arrays, _write_idx
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    arrays = _arrays(mnist)
+    arrays["train_y"] = arrays["train_y"].copy()
+    arrays["train_y"][0] = (arrays["train_y"][0] + 1) % 10
+    for key, stem in _IDX_FILES.items():
+        _write_idx(raw / stem, arrays[key], gz=False)
+    code, stderr = run_main(capsys, "run", "--profile", "smoke", "--data-dir", str(tmp_path))
+    assert code == 1 and "SHA-256" in stderr and len(stderr.strip().splitlines()) == 1
+
+
+def test_plot_on_a_directory_without_results(tmp_path, capsys):
+    code, stderr = run_main(capsys, "plot", str(tmp_path))
+    assert code == 1 and "no metrics.csv" in stderr
 
 
 @pytest.fixture(scope="module")
