@@ -6,18 +6,15 @@ import torch
 from torch import nn
 
 from models._budget import fit_widths
-from models._layers import CNN_WIDTHS, cnn_features, plain_cnn_params
+from models._layers import CNN_WIDTHS, PlainCNN, plain_cnn_params
 from suite.registry import register
 
 
-class RotatedStackCNN(nn.Module):
-    """Invariant because the set {rot90ᵏ x} is the same for every rotated input."""
+class RotatedStackCNN(PlainCNN):
+    """The plain CNN's layers on the four quarter turns of the input, max over the copies.
 
-    def __init__(self, widths: tuple[int, int, int] = CNN_WIDTHS, num_classes: int = 10):
-        super().__init__()
-        self.widths = tuple(widths)
-        self.features = cnn_features(self.widths)
-        self.head = nn.Linear(self.widths[2], num_classes)
+    Invariant because the set {rot90ᵏ x} is the same for every rotated input.
+    """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch = x.shape[0]
