@@ -264,6 +264,21 @@ def twin_table(r: RunResults) -> pd.DataFrame:
     ])  # fmt: skip
 
 
+def run_status(r: RunResults) -> list[str]:
+    """A warning paragraph when the run has not finished every unit."""
+    units = r.manifest.get("units", {})
+    unfinished = [n for n, u in units.items() if u.get("status") != "done"]
+    if r.manifest.get("finished") and not unfinished:
+        return []
+    if not unfinished:
+        return ["**Status: training finished; the cost benchmark has not completed.**", ""]
+    return [
+        f"**Status: incomplete run: {len(units) - len(unfinished)} of {len(units)} units done; "
+        f"not done: {', '.join(unfinished)}. Finish it with `suite run --resume {r.dir}`.**",
+        "",
+    ]
+
+
 def failures(r: RunResults) -> list[str]:
     return [
         f"- `{name}`: {u.get('reason', 'unknown')}"
@@ -286,6 +301,7 @@ def summary_markdown(r: RunResults) -> str:
         f"{env.get('cpu_threads', '?')} CPU threads), torch {env.get('versions', {}).get('torch', '?')}  ",
         f"Whole-run wall time: {m.get('wall_s', '?')} s; commit {env.get('git', {}).get('commit', '?')}",
         "",
+        *run_status(r),
         f"Accuracies are percentages on {m.get('test_digits', 10_000):,} MNIST test digits "
         f"(trained on {m.get('train_digits', 60_000):,}), mean ± std over seeds; "
         "90°-multiples use exact `rot90`, other angles bilinear rotation; *random angle*: each digit "
