@@ -115,7 +115,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         run = Run.create(out, config, command, force=args.force)
     print(f"run directory: {run.out}", file=sys.stderr)
     try:
-        failed = run.execute(progress=not args.no_progress, data=data)
+        failed = run.execute(progress=not args.no_progress, data=data, jobs=args.jobs)
     except KeyboardInterrupt:
         print(f"interrupted; finish it with: suite run --resume {run.out}", file=sys.stderr)
         return 130
@@ -203,6 +203,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run")
     p_run.add_argument("--force", action="store_true", help="overwrite an existing run directory")
     p_run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p_run.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="units trained at once, each in its own process (default 1; on a GPU 8-16 is faster)",
+    )
     p_run.add_argument(
         "--no-bench", action="store_true", help="skip the cost benchmark after training (no throughput.csv)"
     )

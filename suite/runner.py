@@ -186,8 +186,8 @@ class Run:
 
     # --- the work ------------------------------------------------------------------------
 
-    def execute(self, progress: bool = True, data: MNIST | None = None) -> int:
-        """Train and measure every pending unit; returns the number of failed units."""
+    def execute(self, progress: bool = True, data: MNIST | None = None, jobs: int = 1) -> int:
+        """Train and measure every pending unit (``jobs`` at a time); returns the number of failures."""
         config = self.config
         profile = get_profile(config.profile)
         device = resolve_device(config.device)
@@ -206,25 +206,18 @@ class Run:
             for name in config.variants
         }
         write_samples(self.out / "samples.csv", data)
-        data = data.to(device)
         began = time.perf_counter()
         pending = [n for n, u in self.manifest["units"].items() if u["status"] != "done"]
-        total = len(self.manifest["units"])
         previous = self.manifest.get("wall_s_before") or 0
+        jobs = max(1, min(jobs, len(pending)))
+        self.manifest.setdefault("jobs", {})[_now()] = jobs  # per-epoch seconds depend on it
         try:
-            for name in pending:
-                variant, seed = name.rsplit("__seed", 1)
-                position = list(self.manifest["units"]).index(name) + 1
-                self._run_unit(
-                    name,
-                    variant,
-                    int(seed),
-                    data,
-                    device,
-                    profile.invariance_batch,
-                    progress,
-                    f"[{position}/{total}] {variant} seed {seed}",
-                )
+            if jobs > 1:
+                self._train_parallel(pending, profile.invariance_batch, jobs, progress)
+            else:
+                data = data.to(device)
+                for name in pending:
+                    self._run_unit(name, data, device, profile.invariance_batch, progress)
             if config.bench:
                 self._run_benchmarks(device, profile.name, progress)
         except KeyboardInterrupt:
@@ -239,6 +232,32 @@ class Run:
         units = self.manifest["units"].values()
         benches = self.manifest.get("bench", {}).values()
         return sum(u["status"] == "failed" for u in [*units, *benches])
+
+    def _label(self, name: str) -> str:
+        variant, seed = name.rsplit("__seed", 1)
+        position = list(self.manifest["units"]).index(name) + 1
+        return f"[{position}/{len(self.manifest['units'])}] {variant} seed {seed}"
+
+    def _train_parallel(self, pending: list[str], invariance_batch: int, jobs: int, progress: bool) -> None:
+        """Train ``pending`` units in ``jobs`` worker processes; record each as it finishes."""
+        from tqdm.auto import tqdm
+
+        from suite.parallel import UnitTask, run_parallel
+
+        tasks = []
+        for name in pending:
+            variant, seed = name.rsplit("__seed", 1)
+            tasks.append(
+                UnitTask(name, variant, int(seed), invariance_batch, str(self.checkpoint_path(name)))
+            )
+            self.manifest["units"][name].update(status="running", started=_now())
+        self.save_manifest()
+        _log(f"training {len(tasks)} units, {jobs} at a time")
+        bar = tqdm(total=len(tasks), desc="units", unit="unit", disable=not progress or None)
+        for outcome in run_parallel(self.config.to_dict(), tasks, jobs):
+            self._record(outcome.name, outcome.seconds, outcome.result, outcome.reason, outcome.traceback)
+            bar.update(1)
+        bar.close()
 
     def _run_benchmarks(self, device: torch.device, profile: str, progress: bool) -> None:
         """Cost of each variant (once, not per seed): parameters, FLOPs, throughput."""
@@ -267,24 +286,17 @@ class Run:
             )
 
     def _run_unit(
-        self,
-        name: str,
-        variant: str,
-        seed: int,
-        data: MNIST,
-        device: torch.device,
-        invariance_batch: int,
-        progress: bool,
-        label: str,
+        self, name: str, data: MNIST, device: torch.device, invariance_batch: int, progress: bool
     ) -> None:
-        unit = self.manifest["units"][name]
-        unit.update(status="running", started=_now())
+        variant, seed = name.rsplit("__seed", 1)
+        label = self._label(name)
+        self.manifest["units"][name].update(status="running", started=_now())
         self.save_manifest()
         began = time.perf_counter()
         try:
             result = train_and_measure(
                 variant,
-                seed,
+                int(seed),
                 data,
                 device,
                 self.config,
@@ -294,17 +306,29 @@ class Run:
                 label,
             )
         except (DivergedError, torch.OutOfMemoryError, Exception) as exc:  # noqa: B014
-            reason = f"{type(exc).__name__}: {exc}".strip()
-            unit.update(
-                status="failed",
-                reason=reason.splitlines()[0][:500],
-                traceback=traceback.format_exc(limit=8),
-            )
+            reason = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
+            self._record(name, time.perf_counter() - began, None, reason, traceback.format_exc(limit=8))
+            return
+        self._record(name, time.perf_counter() - began, result)
+
+    def _record(
+        self,
+        name: str,
+        seconds: float,
+        result: dict | None,
+        reason: str | None = None,
+        trace: str | None = None,
+    ) -> None:
+        """Write a finished unit's result (or its failure) and update the manifest."""
+        unit = self.manifest["units"][name]
+        label = self._label(name)
+        if result is None:
+            unit.update(status="failed", reason=reason or "unknown", traceback=trace or "")
             self.save_manifest()
             _log(f"{label}: FAILED ({unit['reason']}); continuing with the others")
             return
         write_json_atomic(self.unit_path(name), result)
-        unit.update(status="done", seconds=round(time.perf_counter() - began, 1), finished=_now())
+        unit.update(status="done", seconds=round(seconds, 1), finished=_now())
         unit.pop("reason", None)
         unit.pop("traceback", None)
         self.save_manifest()
