@@ -15,6 +15,7 @@ from suite.atomic import write_text_atomic
 from suite.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant, ratios
 from suite.environment import describe, device_name, resolve_device
 from suite.errors import UsageError
+from suite.ratios import option_ratios
 
 
 def _batches(text: str | None) -> tuple[int, ...] | None:
@@ -29,38 +30,60 @@ def _batches(text: str | None) -> tuple[int, ...] | None:
     return values
 
 
+def _measure(
+    variants: list[str], device: torch.device, settings: BenchSettings, budget: str | None
+) -> list[dict]:
+    """Benchmark each variant under ``settings``, printing every row as it is measured."""
+    from suite.cli import parse_budget
+
+    rows: list[dict] = []
+    for name in variants:
+        measured = benchmark_variant(name, device, settings, parse_budget(budget))
+        rows.extend(measured)
+        for r in measured:
+            print(
+                f"{name:12} {r['bench']:5} {r['form']:8} {r['dtype']:>13} {r['layout']:>13} "
+                f"{'compiled' if r['compiled'] else 'eager':8} batch {r['batch_size']:>5}: "
+                f"{r['samples_per_s']:>10,.0f} img/s  {r['step_ms']:9.3f} ms/step  "
+                f"{r['flops'] / 1e6:.2f} MFLOPs/img"
+            )
+    return rows
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    from suite.cli import load_variants, parse_budget
+    from suite.cli import load_variants
 
     load_variants(args.plugin)
     device = resolve_device(args.device)
     if args.amp not in (None, "bf16"):
         raise UsageError(f"--amp {args.amp!r}: only bf16 is supported")
-    overrides = {"amp_bf16": args.amp == "bf16", "channels_last": args.channels_last, "compile": args.compile}
+    options = {"amp_bf16": args.amp == "bf16", "channels_last": args.channels_last, "compile": args.compile}
+    overrides: dict = {}
     if args.batches:
         overrides["infer_batches"] = overrides["train_batches"] = _batches(args.batches)
     if args.repeats:
         overrides["repeats"] = args.repeats
-    settings = BenchSettings.for_device(device, **overrides)
+    default = BenchSettings.for_device(device, **overrides)
+    settings = BenchSettings.for_device(device, **overrides, **options)
     variants = registry.select(args.variants or "cnn,stack-c4,gcnn-c4,escnn-c4")
     print(
         f"device: {device_name(device)} ({device.type}), {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}; {settings}"
     )
-    rows: list[dict] = []
-    for name in variants:
-        measured = benchmark_variant(name, device, settings, parse_budget(args.budget))
-        rows.extend(measured)
-        for r in measured:
-            print(
-                f"{name:12} {r['bench']:5} {r['form']:8} batch {r['batch_size']:>5}: "
-                f"{r['samples_per_s']:>10,.0f} img/s  {r['step_ms']:9.3f} ms/step  "
-                f"{r['flops'] / 1e6:.2f} MFLOPs/img"
-            )
+    with_options = any(options.values())
+    default_rows = _measure(variants, device, default, args.budget) if with_options else []
+    rows = _measure(variants, device, settings, args.budget)
     print("\nratios (same run, same device):")
     found = ratios(rows)
     for r in found:
         print(f"  {r['variant']:12} {r['ratio']:34} batch {r['batch_size']:>5}: {r['value']:.3f}")
+    compared = option_ratios(default_rows, rows)
+    if compared:
+        chosen = ", ".join(k for k, v in options.items() if v)
+        print(f"\nthroughput with {chosen} / default (same run, same device):")
+        for r in compared:
+            where = f"{r['variant']:12} {r['bench']:5} {r['form']:8} batch {r['batch_size']:>5}"
+            print(f"  {where}: {r['value']:.3f}")
     pipeline = None
     if args.pipeline:
         from suite.data import load_mnist
@@ -80,7 +103,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=THROUGHPUT_FIELDS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows([*default_rows, *rows])
         write_text_atomic(out / "throughput.csv", buffer.getvalue())
         write_text_atomic(
             out / "bench.json",
@@ -89,6 +112,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                     "environment": describe(device),
                     "settings": vars(settings) if hasattr(settings, "__dict__") else str(settings),
                     "ratios": found,
+                    "option_ratios": compared,
                     "pipeline": pipeline,
                 },
                 indent=2,

@@ -39,3 +39,16 @@ def ratios(rows: list[dict]) -> list[dict]:
                     }
                 )
     return out
+
+
+def option_ratios(default_rows: list[dict], option_rows: list[dict]) -> list[dict]:
+    """Throughput with the chosen options (bf16, channels-last, compile) over the default, for
+    each variant, bench, form and batch measured both ways."""
+    key = ("variant", "bench", "form", "batch_size")
+    default = {tuple(r[k] for k in key): r for r in default_rows}
+    out = []
+    for row in option_rows:
+        base = default.get(tuple(row[k] for k in key))
+        if base is not None:
+            out.append({**{k: row[k] for k in key}, "value": row["samples_per_s"] / base["samples_per_s"]})
+    return out

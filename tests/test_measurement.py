@@ -97,3 +97,16 @@ def test_ratios_from_rows():
     found = {r["ratio"]: r["value"] for r in ratios(rows)}
     assert found["infer native / twin"] == pytest.approx(0.9)
     assert found["train expansion overhead share"] == pytest.approx(0.4)
+
+
+def test_option_ratios_pair_rows_measured_both_ways():
+    from suite.ratios import option_ratios
+
+    def row(form, batch, speed):
+        return {"variant": "v", "bench": "infer", "form": form, "batch_size": batch, "samples_per_s": speed}
+
+    default = [row("native", 64, 100.0), row("twin", 64, 50.0)]
+    with_bf16 = [row("native", 64, 150.0), row("native", 1024, 900.0)]  # 1024: no default to compare
+    assert option_ratios(default, with_bf16) == [
+        {"variant": "v", "bench": "infer", "form": "native", "batch_size": 64, "value": 1.5}
+    ]
