@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -54,7 +55,11 @@ def package_versions() -> dict[str, str]:
 
 
 def git_commit() -> dict[str, object]:
-    """The commit of the checkout the suite runs from, and whether it had local changes."""
+    """The commit of the checkout the suite runs from, and whether it had local changes.
+
+    A copy without ``.git`` (an exported tree on a remote machine) can name its commit in
+    ``$C4SUITE_COMMIT``.
+    """
 
     def git(*args: str) -> str:
         return subprocess.run(
@@ -64,7 +69,7 @@ def git_commit() -> dict[str, object]:
     try:
         return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
     except (OSError, subprocess.SubprocessError):
-        return {"commit": "unknown", "dirty": None}
+        return {"commit": os.environ.get("C4SUITE_COMMIT", "unknown"), "dirty": None}
 
 
 def describe(device: torch.device) -> dict[str, object]:
