@@ -41,6 +41,8 @@ def package_versions() -> dict[str, str]:
         "torch",
         "torchvision",
         "escnn",
+        "lie_learn",
+        "scikit-learn",
         "e3nn",
         "numpy",
         "pandas",
