@@ -59,9 +59,11 @@ def package_versions() -> dict[str, str]:
 def git_commit() -> dict[str, object]:
     """The commit of the checkout the suite runs from, and whether it had local changes.
 
-    A copy without ``.git`` (an exported tree on a remote machine) can name its commit in
-    ``$C4SUITE_COMMIT``.
+    A copied tree (on a remote machine, where ``.git`` may be absent or stale) names its commit
+    in ``$C4SUITE_COMMIT``, which then takes precedence.
     """
+    if os.environ.get("C4SUITE_COMMIT"):
+        return {"commit": os.environ["C4SUITE_COMMIT"], "dirty": None}
 
     def git(*args: str) -> str:
         return subprocess.run(
@@ -71,7 +73,7 @@ def git_commit() -> dict[str, object]:
     try:
         return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
     except (OSError, subprocess.SubprocessError):
-        return {"commit": os.environ.get("C4SUITE_COMMIT", "unknown"), "dirty": None}
+        return {"commit": "unknown", "dirty": None}
 
 
 def describe(device: torch.device) -> dict[str, object]:

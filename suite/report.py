@@ -287,6 +287,14 @@ def failures(r: RunResults) -> list[str]:
     ]
 
 
+def _jobs_note(manifest: dict) -> str:
+    """How many units trained at once, when more than one (per-epoch seconds then share a device)."""
+    jobs = max((manifest.get("jobs") or {}).values(), default=1)
+    if jobs <= 1:
+        return ""
+    return f" (units trained {jobs} at a time with `--jobs`: train s/epoch was measured under that sharing)"
+
+
 def summary_markdown(r: RunResults) -> str:
     m = r.manifest
     env = m.get("environment", {})
@@ -299,7 +307,8 @@ def summary_markdown(r: RunResults) -> str:
         f"{config.get('recipe', {})}  ",
         f"Device: {env.get('device', '?')} ({env.get('device_name', '?')}, "
         f"{env.get('cpu_threads', '?')} CPU threads), torch {env.get('versions', {}).get('torch', '?')}  ",
-        f"Whole-run wall time: {m.get('wall_s', '?')} s; commit {env.get('git', {}).get('commit', '?')}",
+        f"{'Whole-run' if m.get('finished') else 'So far, the'} wall time: {m.get('wall_s', '?')} s"
+        f"{_jobs_note(m)}; commit {env.get('git', {}).get('commit', '?')}",
         "",
         *run_status(r),
         f"Accuracies are percentages on {m.get('test_digits', 10_000):,} MNIST test digits "

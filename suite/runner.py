@@ -208,7 +208,8 @@ class Run:
         write_samples(self.out / "samples.csv", data)
         began = time.perf_counter()
         pending = [n for n, u in self.manifest["units"].items() if u["status"] != "done"]
-        previous = self.manifest.get("wall_s_before") or 0
+        # wall_s accumulates over resumptions: the time the whole run has taken so far
+        previous = self.manifest.get("wall_s") or self.manifest.pop("wall_s_before", 0) or 0
         jobs = max(1, min(jobs, len(pending)))
         self.manifest.setdefault("jobs", {})[_now()] = jobs  # per-epoch seconds depend on it
         try:
@@ -222,7 +223,7 @@ class Run:
                 self._run_benchmarks(device, profile.name, progress)
         except KeyboardInterrupt:
             self.manifest["interrupted"] = _now()
-            self.manifest["wall_s_before"] = round(previous + time.perf_counter() - began, 1)
+            self.manifest["wall_s"] = round(previous + time.perf_counter() - began, 1)
             self.save_manifest()
             raise
         self.manifest["finished"] = _now()

@@ -49,8 +49,11 @@ def plain_twin(model: nn.Module) -> nn.Module | None:
         twin = copy.deepcopy(model).export()
         _reinit_convs(twin)
         return twin.eval()
+    if not any(_is_expanded_conv(m) for m in model.modules()):
+        return None  # nothing to swap; some modules (e3nn's compiled ones) cannot even be copied
     twin = copy.deepcopy(model).eval()
-    return twin if _swap_expanded_convs(twin) else None
+    _swap_expanded_convs(twin)
+    return twin
 
 
 def expansion_modules(model: nn.Module) -> list[nn.Module]:

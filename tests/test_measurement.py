@@ -110,3 +110,10 @@ def test_option_ratios_pair_rows_measured_both_ways():
     assert option_ratios(default, with_bf16) == [
         {"variant": "v", "bench": "infer", "form": "native", "batch_size": 64, "value": 1.5}
     ]
+
+
+def test_models_without_expanded_filters_have_no_twin_and_are_not_copied():
+    """e3nn's compiled modules cannot be deep-copied: the twin builder must not try."""
+    from suite.twins import plain_twin
+
+    assert plain_twin(registry.get("e3nn-o2")) is None

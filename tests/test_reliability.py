@@ -168,9 +168,11 @@ def test_sigint_then_resume_equals_an_uninterrupted_run(reference, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["units"]["cnn__seed0"]["status"] == "done"
     assert manifest["units"]["gcnn-c4__seed0"]["status"] in ("pending", "running")
+    interrupted_after = manifest["wall_s"]
     done = suite("run", "--resume", str(out))
     assert done.returncode == 0, done.stderr
     assert "cnn seed 0" not in done.stderr  # the finished unit is not trained again
+    assert json.loads((out / "manifest.json").read_text())["wall_s"] > interrupted_after > 0
     assert accuracy_rows(out) == accuracy_rows(reference)
 
 
