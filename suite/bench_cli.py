@@ -98,6 +98,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         )
         print(f"  augmentation cost ratio (aug / no aug): {pipeline['aug_cost_ratio']:.3f}")
         print(f"  speed-up vs torchvision pipeline:       {pipeline['speedup_vs_torchvision']:.2f}x")
+        print(
+            f"  batches alone (no model): on-device {pipeline['batches_only_on_device_s']:.3f} s, "
+            f"torchvision {pipeline['batches_only_torchvision_s']:.3f} s: "
+            f"{pipeline['batches_only_speedup']:.1f}x"
+        )
     if args.out:
         out = Path(args.out)
         buffer = io.StringIO()

@@ -67,16 +67,26 @@ def _synchronize(device: torch.device) -> None:
 
 def time_steps(step: Callable[[], object], device: torch.device, warmup: int, repeats: int) -> float:
     """Median seconds of ``step`` over ``repeats`` timed calls after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        step()
+    return time_interleaved({"step": step}, device, warmup, repeats)["step"]
+
+
+def time_interleaved(
+    steps: dict[str, Callable[[], object]], device: torch.device, warmup: int, repeats: int
+) -> dict[str, float]:
+    """Median seconds of each step, timed in alternation (A B A B ...) so that a machine's
+    drift (other load, clocks) falls on every form alike and their ratio stays fair."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
     _synchronize(device)
-    times = []
+    times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeats):
-        began = time.perf_counter()
-        step()
-        _synchronize(device)
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+        for name, step in steps.items():
+            began = time.perf_counter()
+            step()
+            _synchronize(device)
+            times[name].append(time.perf_counter() - began)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def _input(batch: int, device: torch.device, settings: BenchSettings) -> torch.Tensor:
@@ -131,20 +141,30 @@ def forms_of(model: torch.nn.Module, bench: str) -> dict[str, torch.nn.Module]:
 
 
 def measure_throughput(
-    model: torch.nn.Module, bench: str, batch: int, device: torch.device, settings: BenchSettings
-) -> tuple[int, float, float | None]:
-    """(batch actually used, median step seconds, peak MB on CUDA); halves the batch on OOM."""
+    modules: dict[str, torch.nn.Module], bench: str, batch: int, device: torch.device, settings: BenchSettings
+) -> tuple[int, dict[str, float], dict[str, float | None]]:
+    """(batch actually used, median step seconds and peak MB on CUDA per form); the forms are
+    timed interleaved; the batch is halved on out-of-memory."""
     while True:
         try:
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-                torch.cuda.reset_peak_memory_stats(device)
             x = _input(batch, device, settings)
-            model.train(bench == "train")
             make = train_step if bench == "train" else infer_step
-            seconds = time_steps(make(model, x, device, settings), device, settings.warmup, settings.repeats)
-            peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-            return batch, seconds, peak
+            steps = {}
+            for form, module in modules.items():
+                module.train(bench == "train")
+                steps[form] = make(module, x, device, settings)
+            peaks: dict[str, float | None] = {}
+            for form, step in steps.items():
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                    torch.cuda.reset_peak_memory_stats(device)
+                    step()
+                    torch.cuda.synchronize(device)
+                    peaks[form] = torch.cuda.max_memory_allocated(device) / 2**20
+                else:
+                    peaks[form] = None
+            seconds = time_interleaved(steps, device, settings.warmup, settings.repeats)
+            return batch, seconds, peaks
         except torch.OutOfMemoryError:
             if batch == 1:
                 raise
@@ -161,14 +181,16 @@ def benchmark_variant(
     flops = flops_per_image(base, device)
     rows = []
     for bench, batches in (("infer", settings.infer_batches), ("train", settings.train_batches)):
+        runnable = {}
         for form, module in forms_of(base, bench).items():
             if settings.channels_last:
                 for p in module.parameters():
                     if p.dim() == 4:
                         p.data = p.data.contiguous(memory_format=torch.channels_last)
-            runnable = torch.compile(module) if settings.compile else module
-            for batch in batches:
-                used, seconds, peak = measure_throughput(runnable, bench, batch, device, settings)
+            runnable[form] = torch.compile(module) if settings.compile else module
+        for batch in batches:
+            used, seconds, peaks = measure_throughput(runnable, bench, batch, device, settings)
+            for form in runnable:
                 rows.append({
                     "variant": name, "bench": bench, "form": form, "device": device.type,
                     "device_name": device_name(device), "threads": torch.get_num_threads(),
@@ -176,8 +198,8 @@ def benchmark_variant(
                     "dtype": "bf16-autocast" if settings.amp_bf16 else "fp32",
                     "layout": "channels_last" if settings.channels_last else "contiguous",
                     "compiled": settings.compile, "batch_size": used,
-                    "samples_per_s": round(used / seconds, 1), "step_ms": round(seconds * 1e3, 4),
-                    "params": params, "flops": flops,
-                    "peak_mem_mb": "" if peak is None else round(peak, 2),
+                    "samples_per_s": round(used / seconds[form], 1),
+                    "step_ms": round(seconds[form] * 1e3, 4), "params": params, "flops": flops,
+                    "peak_mem_mb": "" if peaks[form] is None else round(peaks[form], 2),
                 })  # fmt: skip
     return rows

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 from suite import registry
 from suite.data import _IDX_FILES, MNIST
-from suite.train import Recipe, make_optimizer, train_epoch
+from suite.rotations import augment
+from suite.train import Recipe, make_optimizer, to_input, train_epoch
 
 
 def write_idx_layout(data: MNIST, root: Path) -> None:
@@ -30,10 +31,8 @@ def write_idx_layout(data: MNIST, root: Path) -> None:
         (raw / stem).write_bytes(header + array.tobytes())
 
 
-def torchvision_epoch(
-    model: torch.nn.Module, root: Path, recipe: Recipe, images: int, device: torch.device
-) -> float:
-    """Seconds for ``images`` training images through torchvision's per-sample pipeline."""
+def torchvision_loader(root: Path, recipe: Recipe, images: int, device: torch.device):
+    """torchvision's usual MNIST pipeline: per-sample PIL quarter turns, ``DataLoader`` batches."""
     from torchvision import datasets, transforms
 
     quarter_turns = transforms.RandomChoice([transforms.RandomRotation((a, a)) for a in (0, 90, 180, 270)])
@@ -44,9 +43,16 @@ def torchvision_epoch(
         transform=transforms.Compose([quarter_turns, transforms.ToTensor()]),
     )
     subset = torch.utils.data.Subset(dataset, range(images))
-    loader = torch.utils.data.DataLoader(
+    return torch.utils.data.DataLoader(
         subset, batch_size=recipe.batch_size, shuffle=True, num_workers=0, pin_memory=device.type == "cuda"
     )
+
+
+def torchvision_epoch(
+    model: torch.nn.Module, root: Path, recipe: Recipe, images: int, device: torch.device
+) -> float:
+    """Seconds for ``images`` training images through torchvision's per-sample pipeline."""
+    loader = torchvision_loader(root, recipe, images, device)
     optimizer = make_optimizer(model, recipe)
     model.train()
     began = time.perf_counter()
@@ -59,6 +65,35 @@ def torchvision_epoch(
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter() - began
+
+
+def torchvision_batches(root: Path, recipe: Recipe, images: int, device: torch.device) -> float:
+    """Seconds to produce the augmented batches alone (no model), torchvision's way."""
+    began = time.perf_counter()
+    for x, y in torchvision_loader(root, recipe, images, device):
+        batch = (x.to(device, non_blocking=True), y.to(device, non_blocking=True))
+    del batch
+    _sync(device)
+    return time.perf_counter() - began
+
+
+def on_device_batches(data: MNIST, recipe: Recipe) -> float:
+    """Seconds to produce the augmented batches alone (no model), as ``train_epoch`` does."""
+    device = data.train_x.device
+    generator = torch.Generator().manual_seed(0)
+    began = time.perf_counter()
+    order = torch.randperm(len(data.train_x), generator=generator).to(device)
+    for start in range(0, len(order), recipe.batch_size):
+        index = order[start : start + recipe.batch_size]
+        batch = (augment(to_input(data.train_x[index]), "c4", generator), data.train_y[index])
+    del batch
+    _sync(device)
+    return time.perf_counter() - began
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def on_device_epoch(model: torch.nn.Module, data: MNIST, recipe: Recipe, policy: str) -> float:
@@ -86,8 +121,12 @@ def compare_pipelines(data: MNIST, device: torch.device, images: int = 12_800) -
     with tempfile.TemporaryDirectory() as tmp:
         write_idx_layout(data.subset(images, 1), Path(tmp))
         loader = torchvision_epoch(fresh(), Path(tmp), recipe, images, device)
+        loader_batches = torchvision_batches(Path(tmp), recipe, images, device)
+    device_batches = on_device_batches(subset, recipe)
     return {
         "images": images, "device": device.type,
         "on_device_no_aug_s": plain, "on_device_c4_aug_s": augmented, "torchvision_c4_aug_s": loader,
         "aug_cost_ratio": augmented / plain, "speedup_vs_torchvision": loader / augmented,
+        "batches_only_on_device_s": device_batches, "batches_only_torchvision_s": loader_batches,
+        "batches_only_speedup": loader_batches / device_batches,
     }  # fmt: skip

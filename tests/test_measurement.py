@@ -117,3 +117,20 @@ def test_models_without_expanded_filters_have_no_twin_and_are_not_copied():
     from suite.twins import plain_twin
 
     assert plain_twin(registry.get("e3nn-o2")) is None
+
+
+def test_pipeline_comparison_reports_every_timing_and_ratio(mnist):
+    """`suite bench --pipeline` on a few batches: the three epochs, the batches-only timings and
+    the ratios derived from them (values depend on the machine; their consistency does not)."""
+    from suite.pipeline_bench import compare_pipelines
+
+    found = compare_pipelines(mnist, torch.device("cpu"), images=256)
+    seconds = [k for k in found if k.endswith("_s")]
+    assert len(seconds) == 5 and all(found[k] > 0 for k in seconds)
+    assert found["aug_cost_ratio"] == pytest.approx(found["on_device_c4_aug_s"] / found["on_device_no_aug_s"])
+    assert found["speedup_vs_torchvision"] == pytest.approx(
+        found["torchvision_c4_aug_s"] / found["on_device_c4_aug_s"]
+    )
+    assert found["batches_only_speedup"] == pytest.approx(
+        found["batches_only_torchvision_s"] / found["batches_only_on_device_s"]
+    )
