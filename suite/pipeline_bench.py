@@ -14,8 +14,8 @@ import torch.nn.functional as F
 
 from suite import registry
 from suite.data import _IDX_FILES, MNIST
-from suite.rotations import augment
-from suite.train import Recipe, make_optimizer, to_input, train_epoch
+from suite.rotations import apply_augmentation, draw_augmentation
+from suite.train import Recipe, make_optimizer, to_device, to_input, train_epoch
 
 
 def write_idx_layout(data: MNIST, root: Path) -> None:
@@ -82,10 +82,12 @@ def on_device_batches(data: MNIST, recipe: Recipe) -> float:
     device = data.train_x.device
     generator = torch.Generator().manual_seed(0)
     began = time.perf_counter()
-    order = torch.randperm(len(data.train_x), generator=generator).to(device)
+    order = to_device(torch.randperm(len(data.train_x), generator=generator), device)
+    draws = to_device(draw_augmentation("c4", len(order), generator), device)
     for start in range(0, len(order), recipe.batch_size):
         index = order[start : start + recipe.batch_size]
-        batch = (augment(to_input(data.train_x[index]), "c4", generator), data.train_y[index])
+        x = apply_augmentation(to_input(data.train_x[index]), "c4", draws[start : start + recipe.batch_size])
+        batch = (x, data.train_y[index])
     del batch
     _sync(device)
     return time.perf_counter() - began

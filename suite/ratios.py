@@ -4,27 +4,27 @@ from __future__ import annotations
 
 
 def ratios(rows: list[dict]) -> list[dict]:
-    """Per variant with a twin: inference throughput vs the twin at the largest common batch,
-    and the training-step overhead of filter expansion (share of the native step time)."""
+    """Per variant with a twin and per batch size: inference throughput vs the twin, and the
+    training-step overhead of filter expansion (share of the native step time)."""
     out = []
     for variant in dict.fromkeys(r["variant"] for r in rows):
         mine = [r for r in rows if r["variant"] == variant]
         twin_infer = {r["batch_size"]: r for r in mine if r["bench"] == "infer" and r["form"] == "twin"}
         if not twin_infer:
             continue
-        for form in ("exported", "native"):
+        for form in ("exported", "native"):  # escnn's exported module when there is one
             infer = {r["batch_size"]: r for r in mine if r["bench"] == "infer" and r["form"] == form}
             common = sorted(set(infer) & set(twin_infer))
+            out.extend(
+                {
+                    "variant": variant,
+                    "ratio": f"infer {form} / twin",
+                    "batch_size": b,
+                    "value": infer[b]["samples_per_s"] / twin_infer[b]["samples_per_s"],
+                }
+                for b in common
+            )
             if common:
-                b = common[-1]
-                out.append(
-                    {
-                        "variant": variant,
-                        "ratio": f"infer {form} / twin",
-                        "batch_size": b,
-                        "value": infer[b]["samples_per_s"] / twin_infer[b]["samples_per_s"],
-                    }
-                )
                 break
         train = {(r["form"], r["batch_size"]): r for r in mine if r["bench"] == "train"}
         for (form, b), row in sorted(train.items()):

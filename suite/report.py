@@ -257,11 +257,16 @@ def twin_table(r: RunResults) -> pd.DataFrame:
     if r.throughput.empty:
         return pd.DataFrame()
     found = ratios(r.throughput.to_dict("records"))
-    return pd.DataFrame([
-        {"variant": f"`{x['variant']}`", "ratio": x["ratio"], "batch": x["batch_size"],
-         "value": f"{x['value']:.3f}"}
-        for x in found
-    ])  # fmt: skip
+    if not found:
+        return pd.DataFrame()
+    rows: dict[tuple[str, str], dict] = {}  # one row per (variant, ratio), one column per batch
+    for x in found:
+        first = {"variant": f"`{x['variant']}`", "ratio": x["ratio"]}
+        row = rows.setdefault((x["variant"], x["ratio"]), first)
+        row[f"batch {x['batch_size']}"] = f"{x['value']:.3f}"
+    table = pd.DataFrame(list(rows.values()))
+    batches = sorted((c for c in table.columns if c.startswith("batch ")), key=lambda c: int(c.split()[1]))
+    return table[["variant", "ratio", *batches]].fillna("–")
 
 
 def run_status(r: RunResults) -> list[str]:

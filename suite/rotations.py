@@ -53,6 +53,33 @@ def rotate_exact_or_bilinear(x: torch.Tensor, degrees: float) -> torch.Tensor:
     return rotate(x, degrees)
 
 
+def draw_augmentation(policy: str, count: int, generator: torch.Generator) -> torch.Tensor | None:
+    """The random part of ``policy`` for ``count`` images, drawn on the CPU from ``generator``:
+    quarter turns (``c4``) or angles in degrees (``so2``); None for ``none``.
+
+    Drawing a whole epoch at once gives the same numbers as drawing batch by batch, and lets the
+    training loop move them to the device once instead of once per step (a host synchronisation).
+    """
+    if policy == "none":
+        return None
+    if policy == "c4":
+        return torch.randint(0, 4, (count,), generator=generator)
+    if policy == "so2":
+        return torch.rand(count, generator=generator) * 360.0
+    raise ValueError(f"unknown augmentation policy {policy!r}; expected none, c4 or so2")
+
+
+def apply_augmentation(x: torch.Tensor, policy: str, draws: torch.Tensor | None) -> torch.Tensor:
+    """Rotate the batch ``x`` by its ``draws`` (from :func:`draw_augmentation`), on x's device."""
+    if policy == "none":
+        return x
+    if policy == "c4":
+        return rot90_per_sample(x, draws)
+    if policy == "so2":
+        return rotate(x, draws)
+    raise ValueError(f"unknown augmentation policy {policy!r}; expected none, c4 or so2")
+
+
 def augment(x: torch.Tensor, policy: str, generator: torch.Generator) -> torch.Tensor:
     """A train-time augmentation policy applied to a whole batch on its device.
 
@@ -60,11 +87,4 @@ def augment(x: torch.Tensor, policy: str, generator: torch.Generator) -> torch.T
     ``so2``: an independent uniform angle in [0°, 360°) per image (bilinear).
     Random draws come from ``generator`` (on the CPU) so they do not depend on the device.
     """
-    if policy == "none":
-        return x
-    batch = x.shape[0]
-    if policy == "c4":
-        return rot90_per_sample(x, torch.randint(0, 4, (batch,), generator=generator))
-    if policy == "so2":
-        return rotate(x, torch.rand(batch, generator=generator) * 360.0)
-    raise ValueError(f"unknown augmentation policy {policy!r}; expected none, c4 or so2")
+    return apply_augmentation(x, policy, draw_augmentation(policy, x.shape[0], generator))

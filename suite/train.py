@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from suite.data import MNIST
-from suite.rotations import augment
+from suite.rotations import apply_augmentation, draw_augmentation
 
 # Offsets keep the per-epoch streams of shuffling and augmentation independent of each other.
 _SHUFFLE_STREAM = 1_000_003
@@ -63,6 +63,13 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=epoch_generator(seed, epoch, _SHUFFLE_STREAM))
 
 
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor on ``device`` without making the host wait (pinned, non-blocking on CUDA)."""
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -86,14 +93,17 @@ def train_epoch(
     """One pass over the training set; returns the mean loss. Raises DivergedError on NaN/inf."""
     model.train()
     device = data.train_x.device
-    order = epoch_order(len(data.train_x), seed, epoch).to(device)
-    aug_gen = epoch_generator(seed, epoch, _AUGMENT_STREAM)
+    order = to_device(epoch_order(len(data.train_x), seed, epoch), device)
+    draws = draw_augmentation(policy, len(order), epoch_generator(seed, epoch, _AUGMENT_STREAM))
+    if draws is not None:  # moved once per epoch: no host synchronisation inside the loop
+        draws = to_device(draws, device)
     steps = math.ceil(len(order) / recipe.batch_size)
     running = torch.zeros((), device=device)
     bar = tqdm(range(steps), desc=description, leave=False, disable=not progress or None, unit="step")
     for step in bar:
-        index = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
-        x = augment(to_input(data.train_x[index]), policy, aug_gen)
+        batch = slice(step * recipe.batch_size, (step + 1) * recipe.batch_size)
+        index = order[batch]
+        x = apply_augmentation(to_input(data.train_x[index]), policy, None if draws is None else draws[batch])
         loss = F.cross_entropy(model(x), data.train_y[index])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

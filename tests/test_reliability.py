@@ -263,10 +263,10 @@ def test_parallel_workers_match_a_serial_run_and_isolate_failures(reference, tmp
     plugin = tmp_path / "nan_plugin.py"
     plugin.write_text(NAN_PLUGIN)
     out = tmp_path / "parallel"
-    args = [*SMOKE[:-4], "--variants", "cnn,nan-test,gcnn-c4", *SMOKE[-2:]]
-    done = suite(*args, "--plugin", str(plugin), "--jobs", "3", "--out", str(out))
+    args = [*SMOKE[:-4], "--variants", "nan-test,cnn", *SMOKE[-2:]]
+    done = suite(*args, "--plugin", str(plugin), "--jobs", "2", "--out", str(out))
     assert done.returncode == 1, done.stderr
-    assert "3 at a time" in done.stderr
+    assert "2 at a time" in done.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["units"]["nan-test__seed0"]["status"] == "failed"
     assert "loss became nan" in manifest["units"]["nan-test__seed0"]["reason"]
@@ -274,4 +274,4 @@ def test_parallel_workers_match_a_serial_run_and_isolate_failures(reference, tmp
     def accuracies(run_dir):  # invariance_err may differ in the last bits: other thread counts
         return [row for row in accuracy_rows(run_dir) if row[2].startswith("acc")]
 
-    assert accuracies(out) == accuracies(reference)
+    assert accuracies(out) == [row for row in accuracies(reference) if row[0] == "cnn"]
