@@ -36,14 +36,16 @@ def positive_int(text: str) -> int:
     return value
 
 
-def load_variants(plugins: list[str]) -> None:
-    """Import the bundled variants, then each ``--plugin`` file."""
+def load_variants(plugins: list[str]) -> list[str]:
+    """Import the bundled variants, then each ``--plugin`` file; returns the plugins' variants."""
     import models
     from suite.plugins import load_plugin
 
     models.load_all()
+    added: list[str] = []
     for path in plugins:
-        load_plugin(Path(path))
+        added += load_plugin(Path(path))
+    return added
 
 
 # --- commands ------------------------------------------------------------------------------
@@ -86,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         profile = get_profile(args.profile)
         plugins = [str(Path(p).resolve()) for p in args.plugin]
-        load_variants(plugins)
+        from_plugins = load_variants(plugins)
         if args.lr is not None and not args.lr > 0:
             raise UsageError(f"--lr must be a positive number, got {args.lr}")
         recipe = Recipe(
@@ -95,7 +97,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             lr=args.lr or Recipe.lr,
         )
         config = RunConfig(
-            variants=registry.select(args.variants or profile.variants),
+            # without --variants: the profile's, plus every variant the --plugin files register
+            variants=registry.select(args.variants)
+            if args.variants
+            else list(dict.fromkeys([*registry.select(profile.variants), *from_plugins])),
             profile=profile.name,
             seeds=list(range(args.seeds or profile.seeds)),
             recipe=recipe,
@@ -168,7 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--variants", help="comma-separated names or patterns (default: all)")
+        p.add_argument(
+            "--variants",
+            help="comma-separated names, patterns, 'core' or 'all' (default: all; for run, the "
+            "profile's variants plus those of --plugin files)",
+        )
         p.add_argument(
             "--plugin",
             action="append",
