@@ -60,7 +60,8 @@ def flops_per_image(model: torch.nn.Module, device: torch.device | str = "cpu") 
     return int(counter.get_total_flops())
 
 
-def _synchronize(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (a no-op on the CPU), before reading a clock."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -78,13 +79,13 @@ def time_interleaved(
     for step in steps.values():
         for _ in range(warmup):
             step()
-    _synchronize(device)
+    synchronize(device)
     times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeats):
         for name, step in steps.items():
             began = time.perf_counter()
             step()
-            _synchronize(device)
+            synchronize(device)
             times[name].append(time.perf_counter() - began)
     return {name: statistics.median(t) for name, t in times.items()}
 
@@ -159,7 +160,7 @@ def measure_throughput(
                     torch.cuda.empty_cache()
                     torch.cuda.reset_peak_memory_stats(device)
                     step()
-                    torch.cuda.synchronize(device)
+                    synchronize(device)
                     peaks[form] = torch.cuda.max_memory_allocated(device) / 2**20
                 else:
                     peaks[form] = None

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import torch
 
+from suite.errors import failure_reason
+
 
 @dataclass
 class UnitTask:
@@ -76,7 +78,7 @@ def _train_unit(task: UnitTask) -> UnitOutcome:
             task.name,
         )
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which records the failure
-        reason = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
+        reason = failure_reason(exc)
         return UnitOutcome(
             task.name, time.perf_counter() - began, None, reason, traceback.format_exc(limit=8)
         )
@@ -104,7 +106,7 @@ def run_parallel(config: dict, tasks: list[UnitTask], jobs: int) -> Iterator[Uni
                 try:
                     yield future.result()
                 except Exception as exc:  # noqa: BLE001 - a dead worker fails its unit, not the run
-                    reason = f"worker process failed: {type(exc).__name__}: {exc}".splitlines()[0][:500]
+                    reason = failure_reason(exc, "worker process failed: ")
                     yield UnitOutcome(task.name, 0.0, None, reason)
         executor.shutdown(wait=True)
     except BaseException:

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from suite import registry
+from suite.benchmark import synchronize
 from suite.data import _IDX_FILES, MNIST
 from suite.rotations import apply_augmentation, draw_augmentation
 from suite.train import Recipe, make_optimizer, to_device, to_input, train_epoch
@@ -62,8 +63,7 @@ def torchvision_epoch(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    synchronize(device)
     return time.perf_counter() - began
 
 
@@ -73,7 +73,7 @@ def torchvision_batches(root: Path, recipe: Recipe, images: int, device: torch.d
     for x, y in torchvision_loader(root, recipe, images, device):
         batch = (x.to(device, non_blocking=True), y.to(device, non_blocking=True))
     del batch
-    _sync(device)
+    synchronize(device)
     return time.perf_counter() - began
 
 
@@ -89,13 +89,8 @@ def on_device_batches(data: MNIST, recipe: Recipe) -> float:
         x = apply_augmentation(to_input(data.train_x[index]), "c4", draws[start : start + recipe.batch_size])
         batch = (x, data.train_y[index])
     del batch
-    _sync(device)
+    synchronize(device)
     return time.perf_counter() - began
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def on_device_epoch(model: torch.nn.Module, data: MNIST, recipe: Recipe, policy: str) -> float:
@@ -103,8 +98,7 @@ def on_device_epoch(model: torch.nn.Module, data: MNIST, recipe: Recipe, policy:
     optimizer = make_optimizer(model, recipe)
     began = time.perf_counter()
     train_epoch(model, optimizer, data, recipe, policy, seed=0, epoch=0, progress=False)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    synchronize(device)
     return time.perf_counter() - began
 
 

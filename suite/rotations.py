@@ -54,8 +54,9 @@ def rotate_exact_or_bilinear(x: torch.Tensor, degrees: float) -> torch.Tensor:
 
 
 def draw_augmentation(policy: str, count: int, generator: torch.Generator) -> torch.Tensor | None:
-    """The random part of ``policy`` for ``count`` images, drawn on the CPU from ``generator``:
-    quarter turns (``c4``) or angles in degrees (``so2``); None for ``none``.
+    """The random part of ``policy`` for ``count`` images, drawn on the CPU from ``generator`` so
+    that it does not depend on the device: an independent quarter turn per image (``c4``), a
+    uniform angle in [0°, 360°) per image (``so2``, applied bilinearly), or None (``none``).
 
     Drawing a whole epoch at once gives the same numbers as drawing batch by batch, and lets the
     training loop move them to the device once instead of once per step (a host synchronisation).
@@ -78,13 +79,3 @@ def apply_augmentation(x: torch.Tensor, policy: str, draws: torch.Tensor | None)
     if policy == "so2":
         return rotate(x, draws)
     raise ValueError(f"unknown augmentation policy {policy!r}; expected none, c4 or so2")
-
-
-def augment(x: torch.Tensor, policy: str, generator: torch.Generator) -> torch.Tensor:
-    """A train-time augmentation policy applied to a whole batch on its device.
-
-    ``none``: unchanged; ``c4``: an independent random multiple of 90° per image;
-    ``so2``: an independent uniform angle in [0°, 360°) per image (bilinear).
-    Random draws come from ``generator`` (on the CPU) so they do not depend on the device.
-    """
-    return apply_augmentation(x, policy, draw_augmentation(policy, x.shape[0], generator))

@@ -25,7 +25,7 @@ from suite.atomic import write_json_atomic, write_text_atomic
 from suite.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant
 from suite.data import MNIST, load_mnist
 from suite.environment import describe, resolve_device
-from suite.errors import SuiteError
+from suite.errors import SuiteError, failure_reason
 from suite.evaluate import (
     C4_ANGLES,
     DEFAULT_SWEEP,
@@ -272,7 +272,7 @@ class Run:
             try:
                 rows = benchmark_variant(variant, device, settings, self.config.budget)
             except Exception as exc:  # noqa: BLE001 - one variant's failure must not sink the rest
-                reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+                reason = failure_reason(exc)
                 status[variant] = {"status": "failed", "reason": reason}
                 self.save_manifest()
                 _log(f"benchmark {variant}: FAILED ({reason})")
@@ -307,7 +307,7 @@ class Run:
                 label,
             )
         except (DivergedError, torch.OutOfMemoryError, Exception) as exc:  # noqa: B014
-            reason = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:500]
+            reason = failure_reason(exc)
             self._record(name, time.perf_counter() - began, None, reason, traceback.format_exc(limit=8))
             return
         self._record(name, time.perf_counter() - began, result)
