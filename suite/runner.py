@@ -80,6 +80,12 @@ def unit_name(variant: str, seed: int) -> str:
     return f"{variant}__seed{seed}"
 
 
+def parse_unit_name(name: str) -> tuple[str, int]:
+    """The (variant, seed) of a :func:`unit_name`."""
+    variant, seed = name.rsplit("__seed", 1)
+    return variant, int(seed)
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -235,7 +241,7 @@ class Run:
         return sum(u["status"] == "failed" for u in [*units, *benches])
 
     def _label(self, name: str) -> str:
-        variant, seed = name.rsplit("__seed", 1)
+        variant, seed = parse_unit_name(name)
         position = list(self.manifest["units"]).index(name) + 1
         return f"[{position}/{len(self.manifest['units'])}] {variant} seed {seed}"
 
@@ -247,10 +253,8 @@ class Run:
 
         tasks = []
         for name in pending:
-            variant, seed = name.rsplit("__seed", 1)
-            tasks.append(
-                UnitTask(name, variant, int(seed), invariance_batch, str(self.checkpoint_path(name)))
-            )
+            variant, seed = parse_unit_name(name)
+            tasks.append(UnitTask(name, variant, seed, invariance_batch, str(self.checkpoint_path(name))))
             self.manifest["units"][name].update(status="running", started=_now())
         self.save_manifest()
         _log(f"training {len(tasks)} units, {jobs} at a time")
@@ -289,7 +293,7 @@ class Run:
     def _run_unit(
         self, name: str, data: MNIST, device: torch.device, invariance_batch: int, progress: bool
     ) -> None:
-        variant, seed = name.rsplit("__seed", 1)
+        variant, seed = parse_unit_name(name)
         label = self._label(name)
         self.manifest["units"][name].update(status="running", started=_now())
         self.save_manifest()
@@ -297,7 +301,7 @@ class Run:
         try:
             result = train_and_measure(
                 variant,
-                int(seed),
+                seed,
                 data,
                 device,
                 self.config,
