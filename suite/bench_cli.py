@@ -15,6 +15,7 @@ from suite.atomic import write_text_atomic
 from suite.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant, ratios
 from suite.environment import describe, device_name, resolve_device
 from suite.errors import UsageError
+from suite.layout import LAYOUTS, resolve_layout
 from suite.ratios import option_ratios
 
 
@@ -57,21 +58,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     if args.amp not in (None, "bf16"):
         raise UsageError(f"--amp {args.amp!r}: only bf16 is supported")
-    options = {"amp_bf16": args.amp == "bf16", "channels_last": args.channels_last, "compile": args.compile}
     overrides: dict = {}
     if args.batches:
         overrides["infer_batches"] = overrides["train_batches"] = _batches(args.batches)
     if args.repeats:
         overrides["repeats"] = args.repeats
     default = BenchSettings.for_device(device, **overrides)
+    options: dict = {"amp_bf16": args.amp == "bf16", "compile": args.compile}
+    if args.layout is not None:
+        options["channels_last"] = resolve_layout(args.layout, device) == "channels-last"
     settings = BenchSettings.for_device(device, **overrides, **options)
     variants = registry.select(args.variants or "cnn,stack-c4,gcnn-c4,escnn-c4")
     print(
         f"device: {device_name(device)} ({device.type}), {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}; {settings}"
     )
-    with_options = any(options.values())
-    default_rows = _measure(variants, device, default, args.budget) if with_options else []
+    options_named = ("amp_bf16", "channels_last", "compile")
+    changed = [k for k in options_named if getattr(settings, k) != getattr(default, k)]
+    default_rows = _measure(variants, device, default, args.budget) if changed else []
     rows = _measure(variants, device, settings, args.budget)
     print("\nratios (same run, same device):")
     found = ratios(rows)
@@ -79,7 +83,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"  {r['variant']:12} {r['ratio']:34} batch {r['batch_size']:>5}: {r['value']:.3f}")
     compared = option_ratios(default_rows, rows)
     if compared:
-        chosen = ", ".join(k for k, v in options.items() if v)
+        chosen = ", ".join(f"{k}={getattr(settings, k)}" for k in changed)
         print(f"\nthroughput with {chosen} / default (same run, same device):")
         for r in compared:
             where = f"{r['variant']:12} {r['bench']:5} {r['form']:8} batch {r['batch_size']:>5}"
@@ -89,8 +93,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from suite.data import load_mnist
         from suite.pipeline_bench import compare_pipelines
 
-        pipeline = compare_pipelines(load_mnist(), device, args.pipeline_images)
-        print(f"\npipeline, cnn-aug, {pipeline['images']:,} training images on {device.type}:")
+        pipeline = compare_pipelines(
+            load_mnist(), device, args.pipeline_images, args.layout or "auto", args.pipeline_rounds
+        )
+        print(
+            f"\npipeline, cnn-aug, {pipeline['images']:,} training images on {device.type}, "
+            f"{pipeline['layout']}, in {pipeline['rounds']} interleaved rounds:"
+        )
         print(f"  on-device, no augmentation   {pipeline['on_device_no_aug_s']:.2f} s")
         print(f"  on-device, C4 augmentation   {pipeline['on_device_c4_aug_s']:.2f} s")
         print(
@@ -129,6 +138,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def add_command(commands) -> None:
+    from suite.cli import positive_int
+
     p = commands.add_parser("bench", help="measure parameters, FLOPs, throughput; print ratios")
     p.add_argument("--variants", help="names or patterns (default: cnn,stack-c4,gcnn-c4,escnn-c4)")
     p.add_argument("--plugin", action="append", default=[], metavar="FILE.py")
@@ -137,7 +148,18 @@ def add_command(commands) -> None:
     p.add_argument("--batches", help="batch sizes, e.g. 1,64,1024 (default: CPU 1,64,1024; CUDA up to 8192)")
     p.add_argument("--repeats", type=int, help="timed repetitions per point (default 10; CUDA 40)")
     p.add_argument("--amp", help="bf16: autocast to bfloat16")
-    p.add_argument("--channels-last", action="store_true", help="channels-last memory layout")
+    p.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        help="memory layout to compare against the default (auto: channels-last on CPU, contiguous on CUDA)",
+    )
+    p.add_argument(
+        "--channels-last",
+        dest="layout",
+        action="store_const",
+        const="channels-last",
+        help="same as --layout channels-last",
+    )
     p.add_argument("--compile", action="store_true", help="torch.compile the modules")
     p.add_argument(
         "--pipeline",
@@ -146,9 +168,15 @@ def add_command(commands) -> None:
     )
     p.add_argument(
         "--pipeline-images",
-        type=int,
+        type=positive_int,
         default=12_800,
         help="training images per pipeline measurement (default 12,800)",
+    )
+    p.add_argument(
+        "--pipeline-rounds",
+        type=positive_int,
+        default=4,
+        help="interleaved rounds the pipeline images are split into (default 4)",
     )
     p.add_argument("--out", help="also write throughput.csv and bench.json into this folder")
     p.set_defaults(func=cmd_bench)

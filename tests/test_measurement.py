@@ -68,6 +68,21 @@ def test_benchmark_rows_follow_the_schema():
     assert {r["form"] for r in escnn if r["bench"] == "infer"} == {"native", "exported", "twin"}
     assert {r["form"] for r in escnn if r["bench"] == "train"} == {"native", "twin"}
     assert {r["form"] for r in stack} == {"native"}  # no expanded filters, so no twin
+    assert {r["layout"] for r in cnn} == {"contiguous"}
+    assert BenchSettings.for_device(torch.device("cpu")).channels_last  # as `suite run` trains on CPU
+
+
+def test_bench_compares_a_layout_against_the_default(capsys):
+    """`suite bench --layout contiguous` on CPU measures both layouts in one run and prints the ratios."""
+    from suite.cli import main
+
+    assert main(["bench", "--device", "cpu", "--variants", "cnn", "--batches", "4", "--repeats", "1",
+                 "--layout", "contiguous"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "channels_last" in out and "contiguous" in out
+    assert "throughput with channels_last=False / default" in out
+    compared = [line for line in out.splitlines() if line.strip().startswith("cnn ") and "batch" in line]
+    assert len(compared) >= 6  # 2 layouts x (infer 1 batch + train 1 batch) rows + 2 ratio lines
 
 
 def test_twins_match_the_expanded_shapes():
@@ -124,7 +139,8 @@ def test_pipeline_comparison_reports_every_timing_and_ratio(mnist):
     the ratios derived from them (values depend on the machine; their consistency does not)."""
     from suite.pipeline_bench import compare_pipelines
 
-    found = compare_pipelines(mnist, torch.device("cpu"), images=256)
+    found = compare_pipelines(mnist, torch.device("cpu"), images=256, rounds=2)
+    assert found["images"] == 256 and found["rounds"] == 2 and found["layout"] == "channels-last"
     seconds = [k for k in found if k.endswith("_s")]
     assert len(seconds) == 5 and all(found[k] > 0 for k in seconds)
     assert found["aug_cost_ratio"] == pytest.approx(found["on_device_c4_aug_s"] / found["on_device_no_aug_s"])
