@@ -71,10 +71,18 @@ def test_readme_example_runs_as_a_plugin(tmp_path, capsys):
         ("x = 1\n", "registers no variant"),
     ],
 )
-def test_broken_plugins_fail_in_one_line(tmp_path, source, fault):
+def test_broken_plugins_fail_in_one_line(tmp_path, capsys, source, fault):
+    """In this process (a real process's one-line errors are tested in test_reliability); the
+    failed plugin leaves nothing registered."""
+    from suite import registry
+    from suite.cli import main
+
+    before = registry.names()
     plugin = tmp_path / "broken.py"
     plugin.write_text(source)
-    done = suite("list", "--plugin", str(plugin))
-    lines = done.stderr.strip().splitlines()
-    assert done.returncode == 1 and len(lines) == 1, done.stderr
+    capsys.readouterr()
+    code = main(["list", "--plugin", str(plugin)])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(lines) == 1, lines
     assert str(plugin) in lines[0] and fault in lines[0]
+    assert registry.names() == before
