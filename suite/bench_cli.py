@@ -146,7 +146,7 @@ def add_command(commands) -> None:
     p.add_argument("--budget", help="'tutorial' (default) or e.g. 100k")
     p.add_argument("--device", default="auto", help="auto (default) | cpu | cuda")
     p.add_argument("--batches", help="batch sizes, e.g. 1,64,1024 (default: CPU 1,64,1024; CUDA up to 8192)")
-    p.add_argument("--repeats", type=int, help="timed repetitions per point (default 10; CUDA 40)")
+    p.add_argument("--repeats", type=int, help="timed repetitions per point (default: CPU 25, CUDA 40)")
     p.add_argument("--amp", help="bf16: autocast to bfloat16")
     p.add_argument(
         "--layout",
