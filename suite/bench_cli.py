@@ -15,7 +15,7 @@ from suite.atomic import write_text_atomic
 from suite.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant, ratios
 from suite.environment import describe, device_name, resolve_device
 from suite.errors import UsageError
-from suite.layout import LAYOUTS, resolve_layout
+from suite.layout import LAYOUTS
 from suite.ratios import option_ratios
 
 
@@ -66,14 +66,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     default = BenchSettings.for_device(device, **overrides)
     options: dict = {"amp_bf16": args.amp == "bf16", "compile": args.compile}
     if args.layout is not None:
-        options["channels_last"] = resolve_layout(args.layout, device) == "channels-last"
+        options["layout"] = args.layout
     settings = BenchSettings.for_device(device, **overrides, **options)
     variants = registry.select(args.variants or "cnn,stack-c4,gcnn-c4,escnn-c4")
     print(
         f"device: {device_name(device)} ({device.type}), {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}; {settings}"
     )
-    options_named = ("amp_bf16", "channels_last", "compile")
+    options_named = ("amp_bf16", "layout", "compile")
     changed = [k for k in options_named if getattr(settings, k) != getattr(default, k)]
     default_rows = _measure(variants, device, default, args.budget) if changed else []
     rows = _measure(variants, device, settings, args.budget)

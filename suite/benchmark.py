@@ -19,7 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from suite import registry
 from suite.environment import device_name
-from suite.layout import resolve_layout, to_channels_last
+from suite.layout import to_channels_last, variant_layout
 from suite.ratios import ratios  # noqa: F401 - re-exported for suite bench
 from suite.train import Recipe, make_optimizer
 from suite.twins import plain_twin
@@ -39,14 +39,14 @@ class BenchSettings:
     warmup: int = 3
     repeats: int = 10
     amp_bf16: bool = False
-    channels_last: bool = False
+    layout: str = "contiguous"  # a --layout choice, resolved per variant (suite.layout)
     compile: bool = False
 
     @classmethod
     def for_device(cls, device: torch.device, **overrides) -> BenchSettings:
         """The device's sweep, in the layout ``suite run`` trains in there unless overridden. On a
         2-core CPU single batch-1024 steps vary by several percent; 25 repeats steady the medians."""
-        defaults: dict = {"channels_last": resolve_layout("auto", device) == "channels-last", "repeats": 25}
+        defaults: dict = {"layout": "auto", "repeats": 25}
         if device.type == "cuda":
             defaults.update(
                 infer_batches=(1, 64, 1024, 8192), train_batches=(64, 1024, 8192), warmup=10, repeats=40
@@ -181,11 +181,12 @@ def benchmark_variant(
     base = registry.get(name, budget=budget).to(device)
     params = registry.count_params(base)
     flops = flops_per_image(base, device)
+    layout = variant_layout(settings.layout, device, name)
     rows = []
     for bench, batches in (("infer", settings.infer_batches), ("train", settings.train_batches)):
         runnable = {}
         for form, module in forms_of(base, bench).items():
-            if settings.channels_last:
+            if layout == "channels-last":
                 to_channels_last(module)
             runnable[form] = torch.compile(module) if settings.compile else module
         for batch in batches:
@@ -196,7 +197,7 @@ def benchmark_variant(
                     "device_name": device_name(device), "threads": torch.get_num_threads(),
                     "torch": torch.__version__,
                     "dtype": "bf16-autocast" if settings.amp_bf16 else "fp32",
-                    "layout": "channels_last" if settings.channels_last else "contiguous",
+                    "layout": layout.replace("-", "_"),
                     "compiled": settings.compile, "batch_size": used,
                     "samples_per_s": round(used / seconds[form], 1),
                     "step_ms": round(seconds[form] * 1e3, 4), "params": params, "flops": flops,

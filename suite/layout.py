@@ -1,9 +1,9 @@
 """Memory layout of a model's feature maps: channels-last or PyTorch's default (contiguous).
 
-Why: on CPU the suite's small convolutions train 1.2-1.7x faster channels-last (oneDNN keeps
-SiLU, pooling and the convolutions in one layout), measured for every variant but e3nn-o2, which
-is unchanged; on CUDA it is measured only as an option (``suite bench --layout``), so ``auto``
-keeps the default layout there. The model converts its own input, so training, evaluation and
+Why: on CPU the suite's small 2-D convolutions run faster channels-last (oneDNN keeps SiLU,
+pooling and the convolutions in one layout; see results/bench-cpu/layout); e3nn-o2's volumes do
+not, so it opts out; on CUDA it is measured only as an option (``suite bench --layout``), so
+``auto`` keeps the default layout there. The model converts its own input, so training, evaluation and
 benchmarks need no other change.
 """
 
@@ -17,13 +17,21 @@ LAYOUTS = ("auto", "channels-last", "contiguous")
 _MARK = "_c4suite_channels_last"
 
 
-def resolve_layout(choice: str, device: torch.device) -> str:
-    """``channels-last`` or ``contiguous`` for ``choice`` on ``device`` (``auto``: channels-last on CPU)."""
+def resolve_layout(choice: str, device: torch.device, prefers_channels_last: bool = True) -> str:
+    """``channels-last`` or ``contiguous`` for ``choice`` on ``device``. ``auto``: channels-last on
+    CPU for variants that prefer it (``register(channels_last=...)``); an explicit choice applies to all."""
     if choice not in LAYOUTS:
         raise UsageError(f"--layout {choice!r}: expected one of {', '.join(LAYOUTS)}")
     if choice == "auto":
-        return "channels-last" if device.type == "cpu" else "contiguous"
+        return "channels-last" if device.type == "cpu" and prefers_channels_last else "contiguous"
     return choice
+
+
+def variant_layout(choice: str, device: torch.device, variant: str) -> str:
+    """The layout ``variant`` runs in under ``choice`` on ``device``."""
+    from suite import registry
+
+    return resolve_layout(choice, device, registry.get_variant(variant).channels_last)
 
 
 def _input_to_channels_last(_module: torch.nn.Module, args: tuple) -> tuple:

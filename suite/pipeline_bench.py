@@ -16,7 +16,7 @@ from suite import registry
 from suite.benchmark import synchronize
 from suite.data import _IDX_FILES, MNIST
 from suite.errors import UsageError
-from suite.layout import apply_layout, resolve_layout
+from suite.layout import apply_layout, variant_layout
 from suite.rotations import apply_augmentation, draw_augmentation
 from suite.train import Recipe, make_optimizer, to_device, to_input, train_epoch
 
@@ -120,7 +120,7 @@ def compare_pipelines(
     per_round = images // rounds
     images = per_round * rounds
     subset = data.subset(per_round, 1).to(device)
-    layout = resolve_layout(layout, device)
+    layout = variant_layout(layout, device, "cnn-aug")
 
     def fresh() -> torch.nn.Module:
         torch.manual_seed(0)

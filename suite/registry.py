@@ -29,6 +29,7 @@ class Variant:
     factory: Factory
     module: str
     core: bool = False
+    channels_last: bool = True  # runs channels-last under --layout auto on CPU (suite.layout)
 
     def build(self, **kwargs) -> torch.nn.Module:
         """The model; keyword arguments that are None are dropped so factory defaults apply."""
@@ -46,10 +47,13 @@ def register(
     claims: str = "none",
     augment: str = "none",
     core: bool = False,
+    channels_last: bool = True,
 ) -> Callable[[Factory], Factory]:
     """Decorator that registers ``factory(budget=None) -> nn.Module`` under ``name``.
 
-    ``core`` marks the five variants the default ``quick`` run compares.
+    ``core`` marks the five variants the default ``quick`` run compares; ``channels_last=False``
+    keeps a model whose layers gain nothing from channels-last in the default layout under
+    ``--layout auto`` (measure with ``suite bench --layout contiguous``).
     """
     for value, allowed, what in (
         (claims, SYMMETRIES, "claims"),
@@ -66,7 +70,7 @@ def register(
                 f"variant {name!r} is already registered (by {_REGISTRY[name].module}); pick another name"
             )
         _REGISTRY[name] = Variant(
-            name, description, family, claims, augment, factory, factory.__module__, core
+            name, description, family, claims, augment, factory, factory.__module__, core, channels_last
         )
         return factory
 

@@ -292,6 +292,16 @@ def failures(r: RunResults) -> list[str]:
     ]
 
 
+def _layout_note(layout: str | dict) -> str:
+    """One layout, or the most common one with the variants that ran in another."""
+    if isinstance(layout, str):
+        return layout
+    values = list(layout.values()) or ["contiguous"]
+    common = sorted(set(values), key=lambda v: (-values.count(v), v))[0]
+    others = [f"{name}: {value}" for name, value in layout.items() if value != common]
+    return common + (f" ({', '.join(others)})" if others else "")
+
+
 def _jobs_note(manifest: dict) -> str:
     """How many units trained at once, when more than one (per-epoch seconds then share a device)."""
     jobs = max((manifest.get("jobs") or {}).values(), default=1)
@@ -312,7 +322,7 @@ def summary_markdown(r: RunResults) -> str:
         f"{config.get('recipe', {})}  ",
         f"Device: {env.get('device', '?')} ({env.get('device_name', '?')}, "
         f"{env.get('cpu_threads', '?')} CPU threads), torch {env.get('versions', {}).get('torch', '?')}, "
-        f"memory layout {m.get('layout', 'contiguous')}  ",
+        f"memory layout {_layout_note(m.get('layout', 'contiguous'))}  ",
         f"{'Whole-run' if m.get('finished') else 'So far, the'} wall time: {m.get('wall_s', '?')} s"
         f"{_jobs_note(m)}; commit {env.get('git', {}).get('commit', '?')}",
         "",

@@ -35,7 +35,7 @@ from suite.evaluate import (
     predict,
     random_angles,
 )
-from suite.layout import apply_layout, resolve_layout
+from suite.layout import apply_layout, variant_layout
 from suite.profiles import get_profile
 from suite.train import DivergedError, EpochRecord, Recipe, seed_everything, train
 
@@ -203,7 +203,9 @@ class Run:
         for variant in config.variants:
             registry.get_variant(variant)  # fail before any training on an unknown name
         self.manifest["environment"] = describe(device)
-        self.manifest["layout"] = resolve_layout(config.layout, device)
+        self.manifest["layout"] = {
+            name: variant_layout(config.layout, device, name) for name in config.variants
+        }
         data = data or load_run_data(config)
         self.manifest["data"] = data.source
         self.manifest["test_digits"] = len(data.test_x)
@@ -271,7 +273,7 @@ class Run:
     def _run_benchmarks(self, device: torch.device, profile: str, progress: bool) -> None:
         """Cost of each variant (once, not per seed): parameters, FLOPs, throughput."""
         status = self.manifest.setdefault("bench", {})
-        settings = bench_settings(profile, device, resolve_layout(self.config.layout, device))
+        settings = bench_settings(profile, device, self.config.layout)
         for variant in self.config.variants:
             path = self.out / "units" / f"bench__{variant}.json"
             if status.get(variant, {}).get("status") == "done" and path.is_file():
@@ -357,15 +359,12 @@ def load_run_data(config: RunConfig) -> MNIST:
 
 
 def bench_settings(profile: str, device: torch.device, layout: str) -> BenchSettings:
-    """Short sweeps for the smoke profile; the full sweep otherwise; in the run's layout."""
-    channels_last = layout == "channels-last"
+    """Short sweeps for the smoke profile; the full sweep otherwise; in the run's ``--layout``."""
     if profile == "smoke":
-        return BenchSettings(
-            infer_batches=(1, 64), train_batches=(64,), warmup=1, repeats=3, channels_last=channels_last
-        )
+        return BenchSettings(infer_batches=(1, 64), train_batches=(64,), warmup=1, repeats=3, layout=layout)
     if device.type == "cpu":  # training at batch 1024 is for `suite bench`; keep runs short
-        return BenchSettings(train_batches=(64,), channels_last=channels_last)
-    return BenchSettings.for_device(device, channels_last=channels_last)
+        return BenchSettings(train_batches=(64,), layout=layout)
+    return BenchSettings.for_device(device, layout=layout)
 
 
 def _check_writable(out: Path) -> None:
@@ -394,7 +393,9 @@ def train_and_measure(
     """Build, train and evaluate one (variant, seed); returns its metric and history rows."""
     spec = registry.get_variant(variant)
     seed_everything(seed)
-    model = apply_layout(spec.build(budget=config.budget).to(device), resolve_layout(config.layout, device))
+    model = apply_layout(
+        spec.build(budget=config.budget).to(device), variant_layout(config.layout, device, variant)
+    )
 
     test_x, test_y = data.test_x[:HISTORY_TEST_DIGITS], data.test_y[:HISTORY_TEST_DIGITS]
 

@@ -7,7 +7,7 @@ import torch
 from suite import registry
 from suite.conformance import TOLERANCE, symmetry_errors
 from suite.errors import UsageError
-from suite.layout import apply_layout, is_channels_last, resolve_layout, to_channels_last
+from suite.layout import apply_layout, is_channels_last, resolve_layout, to_channels_last, variant_layout
 from suite.train import Recipe, load_checkpoint, make_optimizer, save_checkpoint
 
 VARIANTS = registry.family_order(registry.names())
@@ -20,12 +20,24 @@ def built(name: str, channels_last: bool) -> torch.nn.Module:
     return to_channels_last(model) if channels_last else model
 
 
-def test_auto_is_channels_last_on_cpu_only():
-    assert resolve_layout("auto", torch.device("cpu")) == "channels-last"
-    assert resolve_layout("auto", torch.device("cuda")) == "contiguous"
-    assert resolve_layout("contiguous", torch.device("cpu")) == "contiguous"
+def test_auto_is_channels_last_on_cpu_for_variants_that_prefer_it():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert resolve_layout("auto", cpu) == "channels-last"
+    assert resolve_layout("auto", cuda) == "contiguous"
+    assert resolve_layout("contiguous", cpu) == "contiguous"
+    assert variant_layout("auto", cpu, "escnn-c4") == "channels-last"
+    assert variant_layout("auto", cpu, "e3nn-o2") == "contiguous"  # opts out: volumes, no gain
+    assert variant_layout("channels-last", cpu, "e3nn-o2") == "channels-last"  # explicit applies to all
     with pytest.raises(UsageError, match="expected one of auto, channels-last, contiguous"):
-        resolve_layout("nhwc", torch.device("cpu"))
+        resolve_layout("nhwc", cpu)
+
+
+def test_summary_names_the_layouts_a_run_used():
+    from suite.report import _layout_note
+
+    assert _layout_note("contiguous") == "contiguous"
+    mixed = {"cnn": "channels-last", "escnn-c4": "channels-last", "e3nn-o2": "contiguous"}
+    assert _layout_note(mixed) == "channels-last (e3nn-o2: contiguous)"
 
 
 def test_single_channel_weights_and_inputs_really_become_channels_last():

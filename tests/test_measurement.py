@@ -69,7 +69,7 @@ def test_benchmark_rows_follow_the_schema():
     assert {r["form"] for r in escnn if r["bench"] == "train"} == {"native", "twin"}
     assert {r["form"] for r in stack} == {"native"}  # no expanded filters, so no twin
     assert {r["layout"] for r in cnn} == {"contiguous"}
-    assert BenchSettings.for_device(torch.device("cpu")).channels_last  # as `suite run` trains on CPU
+    assert BenchSettings.for_device(torch.device("cpu")).layout == "auto"  # as `suite run` trains
 
 
 def test_bench_compares_a_layout_against_the_default(capsys):
@@ -80,7 +80,7 @@ def test_bench_compares_a_layout_against_the_default(capsys):
                  "--layout", "contiguous"]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "channels_last" in out and "contiguous" in out
-    assert "throughput with channels_last=False / default" in out
+    assert "throughput with layout=contiguous / default" in out
     compared = [line for line in out.splitlines() if line.strip().startswith("cnn ") and "batch" in line]
     assert len(compared) >= 6  # 2 layouts x (infer 1 batch + train 1 batch) rows + 2 ratio lines
 
