@@ -12,7 +12,7 @@ import torch
 
 from suite import registry
 from suite.atomic import write_text_atomic
-from suite.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant, ratios
+from suite.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_settings, ratios
 from suite.environment import describe, device_name, resolve_device
 from suite.errors import UsageError
 from suite.layout import LAYOUTS
@@ -32,16 +32,17 @@ def _batches(text: str | None) -> tuple[int, ...] | None:
 
 
 def _measure(
-    variants: list[str], device: torch.device, settings: BenchSettings, budget: str | None
-) -> list[dict]:
-    """Benchmark each variant under ``settings``, printing every row as it is measured."""
+    variants: list[str], device: torch.device, compared: list[BenchSettings], budget: str | None
+) -> list[list[dict]]:
+    """Benchmark each variant under each of ``compared`` (timed interleaved), printing the rows."""
     from suite.cli import parse_budget
 
-    rows: list[dict] = []
+    rows: list[list[dict]] = [[] for _ in compared]
     for name in variants:
-        measured = benchmark_variant(name, device, settings, parse_budget(budget))
-        rows.extend(measured)
-        for r in measured:
+        measured = benchmark_settings(name, device, compared, parse_budget(budget))
+        for collected, more in zip(rows, measured, strict=True):
+            collected.extend(more)
+        for r in (r for more in measured for r in more):
             print(
                 f"{name:12} {r['bench']:5} {r['form']:8} {r['dtype']:>13} {r['layout']:>13} "
                 f"{'compiled' if r['compiled'] else 'eager':8} batch {r['batch_size']:>5}: "
@@ -75,8 +76,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
     options_named = ("amp_bf16", "layout", "compile")
     changed = [k for k in options_named if getattr(settings, k) != getattr(default, k)]
-    default_rows = _measure(variants, device, default, args.budget) if changed else []
-    rows = _measure(variants, device, settings, args.budget)
+    if changed:
+        default_rows, rows = _measure(variants, device, [default, settings], args.budget)
+    else:
+        default_rows, (rows,) = [], _measure(variants, device, [settings], args.budget)
     print("\nratios (same run, same device):")
     found = ratios(rows)
     for r in found:

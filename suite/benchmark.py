@@ -142,30 +142,34 @@ def forms_of(model: torch.nn.Module, bench: str) -> dict[str, torch.nn.Module]:
     return forms
 
 
+Key = tuple[int, str]  # (which settings, form)
+
+
 def measure_throughput(
-    modules: dict[str, torch.nn.Module], bench: str, batch: int, device: torch.device, settings: BenchSettings
-) -> tuple[int, dict[str, float], dict[str, float | None]]:
-    """(batch actually used, median step seconds and peak MB on CUDA per form); the forms are
-    timed interleaved; the batch is halved on out-of-memory."""
+    modules: dict[Key, tuple[torch.nn.Module, BenchSettings]], bench: str, batch: int, device: torch.device
+) -> tuple[int, dict[Key, float], dict[Key, float | None]]:
+    """(batch actually used, median step seconds and peak MB on CUDA per module); all modules, of
+    every form and settings, are timed interleaved; the batch is halved on out-of-memory."""
+    first = next(iter(modules.values()))[1]
     while True:
         try:
             x = _input(batch, device)
             make = train_step if bench == "train" else infer_step
             steps = {}
-            for form, module in modules.items():
+            for key, (module, settings) in modules.items():
                 module.train(bench == "train")
-                steps[form] = make(module, x, device, settings)
-            peaks: dict[str, float | None] = {}
-            for form, step in steps.items():
+                steps[key] = make(module, x, device, settings)
+            peaks: dict[Key, float | None] = {}
+            for key, step in steps.items():
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
                     torch.cuda.reset_peak_memory_stats(device)
                     step()
                     synchronize(device)
-                    peaks[form] = torch.cuda.max_memory_allocated(device) / 2**20
+                    peaks[key] = torch.cuda.max_memory_allocated(device) / 2**20
                 else:
-                    peaks[form] = None
-            seconds = time_interleaved(steps, device, settings.warmup, settings.repeats)
+                    peaks[key] = None
+            seconds = time_interleaved(steps, device, first.warmup, first.repeats)
             return batch, seconds, peaks
         except torch.OutOfMemoryError:
             if batch == 1:
@@ -177,30 +181,45 @@ def benchmark_variant(
     name: str, device: torch.device, settings: BenchSettings, budget: int | None = None
 ) -> list[dict]:
     """Throughput rows for one variant over both benches, its forms and the batch sweep."""
-    torch.manual_seed(0)
-    base = registry.get(name, budget=budget).to(device)
-    params = registry.count_params(base)
-    flops = flops_per_image(base, device)
-    layout = variant_layout(settings.layout, device, name)
-    rows = []
-    for bench, batches in (("infer", settings.infer_batches), ("train", settings.train_batches)):
-        runnable = {}
-        for form, module in forms_of(base, bench).items():
-            if layout == "channels-last":
-                to_channels_last(module)
-            runnable[form] = torch.compile(module) if settings.compile else module
+    return benchmark_settings(name, device, [settings], budget)[0]
+
+
+def benchmark_settings(
+    name: str, device: torch.device, compared: list[BenchSettings], budget: int | None = None
+) -> list[list[dict]]:
+    """Rows for each of ``compared`` (same batches and repeats; different layout, dtype or
+    compilation), every step of every settings timed in one interleaved loop, so that an option's
+    ratio to the default is not a machine's drift between two passes."""
+    sweep = compared[0]
+    params = flops = 0
+    modules: dict[str, dict[Key, tuple[torch.nn.Module, BenchSettings]]] = {"infer": {}, "train": {}}
+    layouts = []
+    for index, settings in enumerate(compared):
+        torch.manual_seed(0)  # the same weights under every settings
+        base = registry.get(name, budget=budget).to(device)
+        params, flops = registry.count_params(base), flops_per_image(base, device)
+        layouts.append(variant_layout(settings.layout, device, name))
+        for bench in modules:
+            for form, module in forms_of(base, bench).items():
+                if layouts[-1] == "channels-last":
+                    to_channels_last(module)
+                runnable = torch.compile(module) if settings.compile else module
+                modules[bench][(index, form)] = (runnable, settings)
+    rows: list[list[dict]] = [[] for _ in compared]
+    for bench, batches in (("infer", sweep.infer_batches), ("train", sweep.train_batches)):
         for batch in batches:
-            used, seconds, peaks = measure_throughput(runnable, bench, batch, device, settings)
-            for form in runnable:
-                rows.append({
+            used, seconds, peaks = measure_throughput(modules[bench], bench, batch, device)
+            for (index, form), (_, settings) in modules[bench].items():
+                key = (index, form)
+                rows[index].append({
                     "variant": name, "bench": bench, "form": form, "device": device.type,
                     "device_name": device_name(device), "threads": torch.get_num_threads(),
                     "torch": torch.__version__,
                     "dtype": "bf16-autocast" if settings.amp_bf16 else "fp32",
-                    "layout": layout.replace("-", "_"),
+                    "layout": layouts[index].replace("-", "_"),
                     "compiled": settings.compile, "batch_size": used,
-                    "samples_per_s": round(used / seconds[form], 1),
-                    "step_ms": round(seconds[form] * 1e3, 4), "params": params, "flops": flops,
-                    "peak_mem_mb": "" if peaks[form] is None else round(peaks[form], 2),
+                    "samples_per_s": round(used / seconds[key], 1),
+                    "step_ms": round(seconds[key] * 1e3, 4), "params": params, "flops": flops,
+                    "peak_mem_mb": "" if peaks[key] is None else round(peaks[key], 2),
                 })  # fmt: skip
     return rows
