@@ -131,12 +131,6 @@ def test_existing_run_directory_is_refused_without_resume_or_force(reference):
     assert done.returncode == 1 and "--resume" in done.stderr and "--force" in done.stderr
 
 
-def test_same_seed_gives_identical_accuracy_rows(reference, tmp_path):
-    done = suite(*SMOKE, "--out", str(tmp_path / "again"))
-    assert done.returncode == 0, done.stderr
-    assert accuracy_rows(tmp_path / "again") == accuracy_rows(reference)
-
-
 INTERRUPTER = """
 import os, signal
 from pathlib import Path
@@ -164,7 +158,8 @@ def build(budget=None):
 def test_sigint_then_resume_equals_an_uninterrupted_run(reference, tmp_path):
     """A real SIGINT in the middle of a run (sent by a plugin variant in its first training step,
     so the moment is certain): exit 130 with the resume hint; the resume trains only what is
-    missing and gives the reference's numbers."""
+    missing and gives the reference's numbers. Units trained in two other processes equal the
+    reference bit for bit, so this is also the same-seed determinism check."""
     plugin = tmp_path / "interrupter.py"
     plugin.write_text(INTERRUPTER)
     out = tmp_path / "interrupted"
