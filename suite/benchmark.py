@@ -191,13 +191,13 @@ def benchmark_settings(
     compilation), every step of every settings timed in one interleaved loop, so that an option's
     ratio to the default is not a machine's drift between two passes."""
     sweep = compared[0]
-    params = flops = 0
     modules: dict[str, dict[Key, tuple[torch.nn.Module, BenchSettings]]] = {"infer": {}, "train": {}}
     layouts = []
     for index, settings in enumerate(compared):
         torch.manual_seed(0)  # the same weights under every settings
         base = registry.get(name, budget=budget).to(device)
-        params, flops = registry.count_params(base), flops_per_image(base, device)
+        if index == 0:  # the same model under every settings: counted once
+            params, flops = registry.count_params(base), flops_per_image(base, device)
         layouts.append(variant_layout(settings.layout, device, name))
         for bench in modules:
             for form, module in forms_of(base, bench).items():
