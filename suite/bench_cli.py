@@ -74,8 +74,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         f"device: {device_name(device)} ({device.type}), {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}; {settings}"
     )
-    options_named = ("amp_bf16", "layout", "compile")
-    changed = [k for k in options_named if getattr(settings, k) != getattr(default, k)]
+    changed = [k for k in options if getattr(settings, k) != getattr(default, k)]
     if changed:
         default_rows, rows = _measure(variants, device, [default, settings], args.budget)
     else:

@@ -41,6 +41,10 @@ def _input_to_channels_last(_module: torch.nn.Module, args: tuple) -> tuple:
     return (x, *rest)
 
 
+def is_channels_last(model: torch.nn.Module) -> bool:
+    return bool(getattr(model, _MARK, False))
+
+
 def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
     """``model`` in place with 4-D weights channels-last and its input converted on the way in.
 
@@ -48,7 +52,7 @@ def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
     already "contiguous" in both layouts, and only ``to`` marks it channels-last, which is what
     makes the first convolution, and with it the whole network, run channels-last.
     """
-    if getattr(model, _MARK, False):
+    if is_channels_last(model):
         return model
     for tensor in (*model.parameters(), *model.buffers()):
         if tensor.dim() == 4:
@@ -61,7 +65,3 @@ def to_channels_last(model: torch.nn.Module) -> torch.nn.Module:
 def apply_layout(model: torch.nn.Module, layout: str) -> torch.nn.Module:
     """``model`` in the resolved ``layout`` (``channels-last`` or ``contiguous``)."""
     return to_channels_last(model) if layout == "channels-last" else model
-
-
-def is_channels_last(model: torch.nn.Module) -> bool:
-    return bool(getattr(model, _MARK, False))
