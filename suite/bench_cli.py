@@ -114,6 +114,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             f"torchvision {pipeline['batches_only_torchvision_s']:.3f} s: "
             f"{pipeline['batches_only_speedup']:.1f}x"
         )
+        if pipeline["speedup_ceiling"] is not None:
+            print(
+                f"  ceiling if on-device batches were free: {pipeline['speedup_ceiling']:.2f}x "
+                "(the model's own steps, paid by every pipeline, bound the speed-up)"
+            )
     if args.out:
         out = Path(args.out)
         buffer = io.StringIO()

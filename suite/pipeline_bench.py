@@ -139,6 +139,7 @@ def compare_pipelines(
             seconds["loader"] += torchvision_epoch(fresh(), root, recipe, per_round, device)
             seconds["loader_batches"] += torchvision_batches(root, recipe, per_round, device)
             seconds["device_batches"] += on_device_batches(subset, recipe)
+    model_only = seconds["augmented"] - seconds["device_batches"]
     return {
         "images": images, "rounds": rounds, "device": device.type, "layout": layout,
         "on_device_no_aug_s": seconds["plain"], "on_device_c4_aug_s": seconds["augmented"],
@@ -148,4 +149,7 @@ def compare_pipelines(
         "batches_only_on_device_s": seconds["device_batches"],
         "batches_only_torchvision_s": seconds["loader_batches"],
         "batches_only_speedup": seconds["loader_batches"] / seconds["device_batches"],
+        # What the speed-up would be if on-device batches cost nothing: the model's own training
+        # steps, which every pipeline pays, bound the epoch ratio on this device.
+        "speedup_ceiling": seconds["loader"] / model_only if model_only > 0 else None,
     }  # fmt: skip

@@ -150,3 +150,7 @@ def test_pipeline_comparison_reports_every_timing_and_ratio(mnist):
     assert found["batches_only_speedup"] == pytest.approx(
         found["batches_only_torchvision_s"] / found["batches_only_on_device_s"]
     )
+    model_only = found["on_device_c4_aug_s"] - found["batches_only_on_device_s"]
+    assert found["speedup_ceiling"] == (
+        pytest.approx(found["torchvision_c4_aug_s"] / model_only) if model_only > 0 else None
+    )
