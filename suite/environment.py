@@ -56,22 +56,28 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def git_commit() -> dict[str, object]:
-    """The commit of the checkout the suite runs from, and whether it had local changes.
+RESULTS_PATHSPEC = ":(exclude)results"
 
-    A copied tree (on a remote machine, where ``.git`` may be absent or stale) names its commit
-    in ``$C4SUITE_COMMIT``, which then takes precedence.
+
+def git_commit(root: Path = PROJECT_ROOT) -> dict[str, object]:
+    """The commit of the checkout the suite runs from, and whether its code had local changes.
+
+    ``dirty`` ignores ``results/``: regenerating a committed result folder (deleting it, writing
+    into it) changes no code, and would otherwise mark every committed run as dirty. A copied
+    tree (on a remote machine, where ``.git`` may be absent or stale) names its commit in
+    ``$C4SUITE_COMMIT``, which then takes precedence.
     """
     if os.environ.get("C4SUITE_COMMIT"):
         return {"commit": os.environ["C4SUITE_COMMIT"], "dirty": None}
 
     def git(*args: str) -> str:
         return subprocess.run(
-            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10, check=True
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
         ).stdout.strip()
 
     try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+        changed = git("status", "--porcelain", "--", ".", RESULTS_PATHSPEC)
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(changed)}
     except (OSError, subprocess.SubprocessError):
         return {"commit": "unknown", "dirty": None}
 
