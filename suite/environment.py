@@ -23,9 +23,9 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise UsageError("--device cuda: no CUDA GPU is visible to PyTorch; use --device cpu")
+            raise UsageError(f"{name}: no CUDA GPU is visible to PyTorch; use the cpu device", param="device")
         return torch.device(name)
-    raise UsageError(f"--device {name!r}: expected auto, cpu or cuda")
+    raise UsageError(f"{name!r}: expected auto, cpu or cuda", param="device")
 
 
 def device_name(device: torch.device) -> str:

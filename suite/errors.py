@@ -1,14 +1,32 @@
-"""One exception type for every fault a user can fix, so the CLI can print it as one line."""
+"""One exception type for every fault a user can fix, so each front end can print it as one line.
+
+Library code speaks in terms of its own parameters (``budget``, ``data_dir``); a front end names
+them its own way: the command line as flags (``--budget``, ``--data-dir``), Python as arguments.
+"""
+
+from __future__ import annotations
 
 
 class SuiteError(Exception):
-    """A problem with the user's input or environment; its message says what to do."""
+    """A problem with the user's input or environment; its message says what to do.
+
+    ``param`` names the parameter the message is about (a Python name such as ``data_dir``); the
+    message then starts with the offending value, and ``str()`` puts the name in front of it.
+    """
 
     exit_code = 1
 
+    def __init__(self, message: str, *, param: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+    def __str__(self) -> str:
+        return f"{self.param} {self.message}" if self.param else self.message
+
 
 class UsageError(SuiteError):
-    """A bad command-line value (exit code 2, like argparse)."""
+    """A bad value for a parameter (exit code 2, like argparse)."""
 
     exit_code = 2
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,6 +14,9 @@ from suite.errors import UsageError
 FAMILIES = ("baseline", "hand-rolled", "escnn", "e3nn", "plugin")
 SYMMETRIES = ("none", "C4", "D4")
 AUGMENTATIONS = ("none", "c4", "so2")
+# Names become file names and CSV keys: lowercase letters, digits, '-' and '.', starting with a
+# letter or digit (so no name can contain a separator such as '__' or '/').
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]*")
 
 Factory = Callable[..., torch.nn.Module]
 
@@ -29,7 +33,7 @@ class Variant:
     factory: Factory
     module: str
     core: bool = False
-    channels_last: bool = True  # runs channels-last under --layout auto on CPU (suite.layout)
+    channels_last: bool = True  # runs channels-last under --layout auto on CPU (suite.training.layout)
 
     def build(self, **kwargs) -> torch.nn.Module:
         """The model; keyword arguments that are None are dropped so factory defaults apply."""
@@ -55,6 +59,10 @@ def register(
     keeps a model whose layers gain nothing from channels-last in the default layout under
     ``--layout auto`` (measure with ``suite bench --layout contiguous``).
     """
+    if not NAME_PATTERN.fullmatch(name):
+        raise ValueError(
+            f"variant name {name!r}: use lowercase letters, digits, '-' and '.' (e.g. 'my-cnn-c4')"
+        )
     for value, allowed, what in (
         (claims, SYMMETRIES, "claims"),
         (augment, AUGMENTATIONS, "augment"),
@@ -124,6 +132,24 @@ def select(spec: str | None) -> list[str]:
             raise UsageError(f"no variant matches {part!r}; known variants: {', '.join(names())}")
         chosen.extend(m for m in matches if m not in chosen)
     return chosen
+
+
+def parse_budget(text: str | int | None) -> int | None:
+    """``tutorial`` (or None) → None (the tutorial's widths); ``100k``, ``1.5m``, ``20000`` → a count."""
+    if text is None or isinstance(text, int):
+        value = text
+    elif text.strip().lower() == "tutorial":
+        return None
+    else:
+        raw = text.strip().lower().replace("_", "").replace(",", "")
+        scale = {"k": 1_000, "m": 1_000_000}.get(raw[-1:], 1)
+        try:
+            value = int(float(raw[:-1] if scale > 1 else raw) * scale)
+        except ValueError:
+            raise UsageError(f"{text!r}: expected 'tutorial' or a count like 100k", param="budget") from None
+    if value is not None and value < 1_000:
+        raise UsageError(f"{text!r}: at least 1k parameters are needed", param="budget")
+    return value
 
 
 def count_params(model: torch.nn.Module) -> int:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import models
-from suite.data import MNIST, load_mnist
+from suite.data.mnist import MNIST, load_mnist
 
 models.load_all()
 # Extra variants to put through the conformance tests: C4SUITE_PLUGINS=path/a.py:path/b.py

@@ -3,7 +3,7 @@
 import pytest
 
 from suite import registry
-from suite.cli import parse_budget
+from suite.registry import parse_budget
 from suite.errors import UsageError
 
 

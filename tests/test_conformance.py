@@ -6,7 +6,7 @@ import torch
 
 from models._budget import TUTORIAL_PARAMS
 from suite import registry
-from suite.conformance import (
+from suite.measure.conformance import (
     TOLERANCE,
     check_variant,
     max_logit_change,

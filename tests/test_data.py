@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from suite import data
+from suite.data import mnist as data
 from suite.errors import SuiteError
 
 

@@ -5,10 +5,16 @@ import pytest
 import torch
 
 from suite import registry
-from suite.conformance import TOLERANCE, symmetry_errors
 from suite.errors import UsageError
-from suite.layout import apply_layout, is_channels_last, resolve_layout, to_channels_last, variant_layout
-from suite.train import Recipe, load_checkpoint, make_optimizer, save_checkpoint
+from suite.measure.conformance import TOLERANCE, symmetry_errors
+from suite.training.layout import (
+    apply_layout,
+    is_channels_last,
+    resolve_layout,
+    to_channels_last,
+    variant_layout,
+)
+from suite.training.train import Recipe, load_checkpoint, make_optimizer, save_checkpoint
 
 VARIANTS = registry.family_order(registry.names())
 CLAIMING = [n for n in VARIANTS if registry.get_variant(n).claims != "none"]
@@ -33,7 +39,7 @@ def test_auto_is_channels_last_on_cpu_for_variants_that_prefer_it():
 
 
 def test_summary_names_the_layouts_a_run_used():
-    from suite.report import _layout_note
+    from suite.report.tables import _layout_note
 
     assert _layout_note("contiguous") == "contiguous"
     mixed = {"cnn": "channels-last", "escnn-c4": "channels-last", "e3nn-o2": "contiguous"}
@@ -108,7 +114,7 @@ def test_foreach_adamw_matches_the_per_parameter_loop(digits):
 
 
 def test_runs_written_before_layouts_resume_contiguous():
-    from suite.runner import RunConfig
+    from suite.runs.config import RunConfig
 
     old = RunConfig(variants=["cnn"]).to_dict()
     del old["layout"]

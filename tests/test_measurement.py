@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from suite import registry
-from suite.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant
-from suite.data import MNIST
+from suite.data.mnist import MNIST
 from suite.errors import UsageError
-from suite.evaluate import parse_angles, random_angles
-from suite.runner import measure
+from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant
+from suite.measure.evaluate import parse_angles, random_angles
+from suite.measure.evaluate import measure
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +51,9 @@ def test_parse_angles():
     assert parse_angles("0:360:90") == (0, 90, 180, 270)
     assert parse_angles("45, 405, -90") == (45, 270)
     for bad in ("", "a,b", "0:360:0", "1:2"):
-        with pytest.raises(UsageError, match="--angles"):
+        with pytest.raises(UsageError, match="angles") as raised:
             parse_angles(bad)
+        assert raised.value.param == "angles"
 
 
 def test_benchmark_rows_follow_the_schema():
@@ -74,7 +75,7 @@ def test_benchmark_rows_follow_the_schema():
 
 def test_bench_compares_a_layout_against_the_default(capsys):
     """`suite bench --layout contiguous` on CPU measures both layouts in one run and prints the ratios."""
-    from suite.cli import main
+    from suite.cli.main import main
 
     assert main(["bench", "--device", "cpu", "--variants", "cnn", "--batches", "4", "--repeats", "1",
                  "--layout", "contiguous"]) == 0  # fmt: skip
@@ -86,7 +87,7 @@ def test_bench_compares_a_layout_against_the_default(capsys):
 
 
 def test_twins_match_the_expanded_shapes():
-    from suite.twins import plain_twin
+    from suite.measure.twins import plain_twin
 
     torch.manual_seed(0)
     for name in ("gcnn-c4", "escnn-c4"):
@@ -101,7 +102,7 @@ def test_twins_match_the_expanded_shapes():
 
 
 def test_ratios_from_rows():
-    from suite.benchmark import ratios
+    from suite.measure.ratios import ratios
 
     rows = [
         {"variant": "v", "bench": "infer", "form": "native", "batch_size": 64, "samples_per_s": 90.0},
@@ -115,7 +116,7 @@ def test_ratios_from_rows():
 
 
 def test_option_ratios_pair_rows_measured_both_ways():
-    from suite.ratios import option_ratios
+    from suite.measure.ratios import option_ratios
 
     def row(form, batch, speed):
         return {"variant": "v", "bench": "infer", "form": form, "batch_size": batch, "samples_per_s": speed}
@@ -129,7 +130,7 @@ def test_option_ratios_pair_rows_measured_both_ways():
 
 def test_models_without_expanded_filters_have_no_twin_and_are_not_copied():
     """e3nn's compiled modules cannot be deep-copied: the twin builder must not try."""
-    from suite.twins import plain_twin
+    from suite.measure.twins import plain_twin
 
     assert plain_twin(registry.get("e3nn-o2")) is None
 
@@ -137,7 +138,7 @@ def test_models_without_expanded_filters_have_no_twin_and_are_not_copied():
 def test_pipeline_comparison_reports_every_timing_and_ratio(mnist):
     """`suite bench --pipeline` on a few batches: the three epochs, the batches-only timings and
     the ratios derived from them (values depend on the machine; their consistency does not)."""
-    from suite.pipeline_bench import compare_pipelines
+    from suite.measure.pipelines import compare_pipelines
 
     found = compare_pipelines(mnist, torch.device("cpu"), images=256, rounds=2)
     assert found["images"] == 256 and found["rounds"] == 2 and found["layout"] == "channels-last"

@@ -26,7 +26,7 @@ def suite(*args: str) -> subprocess.CompletedProcess:
 
 def test_readme_example_runs_as_a_plugin(tmp_path, capsys):
     from suite import registry
-    from suite.cli import main
+    from suite.cli.main import main
 
     plugin = tmp_path / "my_variant.py"
     plugin.write_text(readme_example())
@@ -75,7 +75,7 @@ def test_broken_plugins_fail_in_one_line(tmp_path, capsys, source, fault):
     """In this process (a real process's one-line errors are tested in test_reliability); the
     failed plugin leaves nothing registered."""
     from suite import registry
-    from suite.cli import main
+    from suite.cli.main import main
 
     before = registry.names()
     plugin = tmp_path / "broken.py"

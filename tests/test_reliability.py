@@ -24,13 +24,17 @@ SMOKE = [
 
 def suite(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "suite.cli", *args], capture_output=True, text=True, cwd=ROOT, timeout=timeout
+        [sys.executable, "-m", "suite.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
     )
 
 
 def run_main(capsys, *args: str) -> tuple[int, str]:
     """The CLI in this process: its exit code and what it printed on stderr."""
-    from suite.cli import main
+    from suite.cli.main import main
 
     capsys.readouterr()
     try:
@@ -94,12 +98,12 @@ def test_incomplete_data_dir_and_unwritable_out(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("")
     code, stderr = run_main(capsys, "run", "--profile", "smoke", "--out", str(blocker / "run"))
-    assert code == 1 and "is not writable" in stderr
+    assert code == 1 and "--out" in stderr and "not writable" in stderr
     assert len(stderr.strip().splitlines()) == 1
 
 
 def test_checksum_mismatch_in_data_dir(tmp_path, capsys, mnist):
-    from suite.data import _IDX_FILES
+    from suite.data.mnist import _IDX_FILES
     from tests.test_data import _arrays, _write_idx
 
     raw = tmp_path / "MNIST" / "raw"
@@ -134,6 +138,10 @@ def test_existing_run_directory_is_refused_without_resume_or_force(reference):
 INTERRUPTER = """
 import os, signal
 from pathlib import Path
+
+# A shell starts background jobs with SIGINT ignored, and Python then installs no handler:
+# restore Python's own, so the SIGINT below is a KeyboardInterrupt however the tests are started.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 from models._layers import PlainCNN
 from suite.registry import register
@@ -188,7 +196,7 @@ def test_checkpoint_resumes_mid_variant(reference, tmp_path):
     shutil.copytree(reference, out)
     manifest = json.loads((out / "manifest.json").read_text())
     # Roll gcnn-c4 back to "killed after epoch 1": keep only an epoch-1 checkpoint.
-    (out / "units" / "gcnn-c4__seed0.json").unlink()
+    (out / "units" / "train" / "gcnn-c4__seed0.json").unlink()
     manifest["units"]["gcnn-c4__seed0"]["status"] = "running"
     (out / "manifest.json").write_text(json.dumps(manifest))
     done = suite(*SMOKE[:-2], "--epochs", "1", "--out", str(tmp_path / "one-epoch"))

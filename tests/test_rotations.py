@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from suite.rotations import apply_augmentation, draw_augmentation, rot90, rot90_per_sample, rotate
+from suite.data.rotations import apply_augmentation, draw_augmentation, rot90, rot90_per_sample, rotate
 
 
 def test_bilinear_rotation_agrees_with_rot90_at_quarter_turns():

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from suite.cli import main
+from suite.cli.main import main
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_plot_rerenders_a_copied_run_without_building_models(smoke_run, tmp_path
     shutil.rmtree(copy / "plots")
     (copy / "summary.md").unlink()
     script = (
-        "import sys; from suite.cli import main; code = main(['plot', sys.argv[1]]); "
+        "import sys; from suite.cli.main import main; code = main(['plot', sys.argv[1]]); "
         "built = [m for m in ('models', 'escnn', 'e3nn') if m in sys.modules]; "
         "assert not built, built; sys.exit(code)"
     )

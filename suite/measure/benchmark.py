@@ -19,10 +19,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from suite import registry
 from suite.environment import device_name
-from suite.layout import to_channels_last, variant_layout
-from suite.ratios import ratios  # noqa: F401 - re-exported for suite bench
-from suite.train import Recipe, make_optimizer
-from suite.twins import plain_twin
+from suite.measure.ratios import ratios  # noqa: F401 - re-exported for suite bench
+from suite.measure.twins import plain_twin
+from suite.training.layout import to_channels_last, variant_layout
+from suite.training.train import Recipe, make_optimizer
 
 THROUGHPUT_FIELDS = (
     "variant", "bench", "form", "device", "device_name", "threads", "torch", "dtype", "layout",
@@ -39,7 +39,7 @@ class BenchSettings:
     warmup: int = 3
     repeats: int = 10
     amp_bf16: bool = False
-    layout: str = "contiguous"  # a --layout choice, resolved per variant (suite.layout)
+    layout: str = "contiguous"  # a --layout choice, resolved per variant (suite.training.layout)
     compile: bool = False
 
     @classmethod

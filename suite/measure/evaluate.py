@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import torch
 
+from suite.data.mnist import MNIST
+from suite.data.rotations import rot90, rotate, rotate_exact_or_bilinear
 from suite.errors import UsageError
-from suite.rotations import rot90, rotate, rotate_exact_or_bilinear
-from suite.train import to_input
+from suite.training.train import to_input
 
 C4_ANGLES = (0, 90, 180, 270)
+SAMPLE_ANGLES = (0, 45, 90, 135, 180)  # the prediction grid of digit_predictions.png
 DEFAULT_SWEEP = tuple(range(0, 360, 15))
 
 
@@ -35,10 +37,10 @@ def parse_angles(text: str) -> tuple[float, ...]:
             values = [float(p) for p in text.split(",") if p.strip()]
     except ValueError:
         raise UsageError(
-            f"--angles {text!r}: expected degrees like 0,45,90 or start:stop:step like 0:360:15"
+            f"{text!r}: expected degrees like 0,45,90 or start:stop:step like 0:360:15", param="angles"
         ) from None
     if not values:
-        raise UsageError(f"--angles {text!r}: no angles given")
+        raise UsageError(f"{text!r}: no angles given", param="angles")
     normalised = sorted({round(v % 360, 6) for v in values})
     return tuple(int(v) if float(v).is_integer() else v for v in normalised)
 
@@ -96,3 +98,61 @@ def invariance_error(model: torch.nn.Module, images: torch.Tensor) -> float:
     x = to_input(images)
     reference = model(x)
     return max((model(rot90(x, k)) - reference).abs().max().item() for k in (1, 2, 3))
+
+
+def measure(
+    model: torch.nn.Module, data: MNIST, invariance_batch: int, angles: list[float]
+) -> tuple[list[dict], list[dict]]:
+    """Accuracy over the angle sweep (exact at quarter turns), C4 mean and minimum, random-angle
+    accuracy, invariance error; and confusion counts at 90° and at random angles."""
+    rows = []
+    acc = {}
+    for angle in sorted(set(angles) | set(C4_ANGLES)):
+        acc[angle] = accuracy(model, data.test_x, data.test_y, angle)
+        rows.append({"metric": "acc", "angle": angle, "value": acc[angle]})
+    c4 = [acc[a] for a in C4_ANGLES]
+    rows.append({"metric": "acc_c4_mean", "angle": "", "value": sum(c4) / 4})
+    rows.append({"metric": "acc_c4_min", "angle": "", "value": min(c4)})
+    random_pred = predict(model, data.test_x, random_angles(len(data.test_x)))
+    random_acc = 100.0 * (random_pred == data.test_y).float().mean().item()
+    rows.append({"metric": "acc_random", "angle": "", "value": random_acc})
+    invariance = invariance_error(model, data.test_x[:invariance_batch])
+    rows.append({"metric": "invariance_err", "angle": "", "value": invariance})
+    confusions = []
+    conditions = (("rot90", predict(model, data.test_x, 90)), ("random", random_pred))
+    for condition, predicted in conditions:
+        counts = confusion(predicted, data.test_y)
+        confusions.extend(
+            {"condition": condition, "true": t, "predicted": p, "count": int(counts[t, p])}
+            for t in range(10)
+            for p in range(10)
+            if counts[t, p] > 0
+        )
+    return rows, confusions
+
+
+def sample_indices(labels: torch.Tensor) -> list[int]:
+    """The first test digit of each class, for the prediction grid."""
+    return [int((labels == c).nonzero()[0]) for c in range(10) if (labels == c).any()]
+
+
+def sample_rows(data: MNIST) -> list[dict]:
+    """The sample digits' pixels (hex), so plots need neither the data set nor a model."""
+    return [
+        {"index": i, "label": int(data.test_y[i]), "pixels_hex": data.test_x[i].cpu().numpy().tobytes().hex()}
+        for i in sample_indices(data.test_y)
+    ]
+
+
+def sample_predictions(model: torch.nn.Module, data: MNIST) -> list[dict]:
+    """The model's prediction for each sample digit at each of :data:`SAMPLE_ANGLES`."""
+    indices = sample_indices(data.test_y)
+    images = data.test_x[indices]
+    rows = []
+    for angle in SAMPLE_ANGLES:
+        predicted = predict(model, images, angle).tolist()
+        rows.extend(
+            {"index": i, "label": int(data.test_y[i]), "angle": angle, "predicted": p}
+            for i, p in zip(indices, predicted, strict=True)
+        )
+    return rows

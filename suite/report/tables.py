@@ -2,74 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
 from suite.atomic import write_text_atomic
-from suite.errors import SuiteError
+from suite.report.results import RunResults
 
 # The tutorial's published figures (upright / 90°), which our `cnn` and `stack-c4` reproduce.
 TUTORIAL = {"cnn": ("SimpleCNN", 97.3, 15.1), "stack-c4": ("EqCNN (rotated stack)", 96.5, 96.5)}
 TARGET_C4_MEAN = 95.0  # accuracy target for the augmentation-vs-equivariance claim (history.csv)
-
-
-class RunResults:
-    """The tables of one run directory, loaded with pandas."""
-
-    def __init__(self, run_dir: Path):
-        self.dir = Path(run_dir)
-        metrics_path = self.dir / "metrics.csv"
-        if not metrics_path.is_file():
-            raise SuiteError(f"{self.dir}: no metrics.csv; pass a directory written by 'suite run'")
-        self.metrics = pd.read_csv(metrics_path)
-        if self.metrics.empty:
-            raise SuiteError(f"{self.dir}: metrics.csv has no results yet (no unit finished)")
-        self.manifest = self._json("manifest.json")
-        self.history = self._csv("history.csv")
-        self.throughput = self._csv("throughput.csv")
-        self.confusion = self._csv("confusion.csv")
-        self.predictions = self._csv("predictions.csv")
-        self.samples = self._csv("samples.csv")
-        order = list(self.manifest.get("variants", {})) or list(dict.fromkeys(self.metrics.variant))
-        self.variants = [v for v in order if v in set(self.metrics.variant)]
-
-    def _csv(self, name: str) -> pd.DataFrame:
-        path = self.dir / name
-        return pd.read_csv(path) if path.is_file() and path.stat().st_size > 0 else pd.DataFrame()
-
-    def _json(self, name: str) -> dict:
-        path = self.dir / name
-        return json.loads(path.read_text()) if path.is_file() else {}
-
-    def info(self, variant: str, key: str) -> str:
-        return self.manifest.get("variants", {}).get(variant, {}).get(key, "?")
-
-    def scalar(self, metric: str) -> pd.DataFrame:
-        """Mean, std and count over seeds of a metric without an angle, one row per variant."""
-        rows = self.metrics[self.metrics.metric == metric]
-        return rows.groupby("variant")["value"].agg(["mean", "std", "count"])
-
-    def by_angle(self) -> pd.DataFrame:
-        """Accuracy per (variant, angle): mean, std, count over seeds."""
-        rows = self.metrics[self.metrics.metric == "acc"].copy()
-        rows["angle"] = rows["angle"].astype(float)
-        return rows.groupby(["variant", "angle"])["value"].agg(["mean", "std", "count"])
-
-    def infer_throughput(self, variant: str, form: str | None = None) -> float | None:
-        """Best inference images/s of a variant at its largest measured batch (any or one form)."""
-        t = self.throughput
-        if t.empty:
-            return None
-        rows = t[(t.variant == variant) & (t.bench == "infer") & (t.form != "twin")]
-        if form is not None:
-            rows = rows[rows.form == form]
-        if rows.empty:
-            return None
-        rows = rows[rows.batch_size == rows.batch_size.max()]
-        return float(rows.samples_per_s.max())
 
 
 def pm(mean: float, std: float, digits: int = 2) -> str:
@@ -252,7 +195,7 @@ def six_nine_table(r: RunResults) -> pd.DataFrame:
 
 
 def twin_table(r: RunResults) -> pd.DataFrame:
-    from suite.ratios import ratios
+    from suite.measure.ratios import ratios
 
     if r.throughput.empty:
         return pd.DataFrame()
@@ -279,7 +222,7 @@ def run_status(r: RunResults) -> list[str]:
         return ["**Status: training finished; the cost benchmark has not completed.**", ""]
     return [
         f"**Status: incomplete run: {len(units) - len(unfinished)} of {len(units)} units done; "
-        f"not done: {', '.join(unfinished)}. Finish it with `suite run --resume {r.dir}`.**",
+        f"not done: {', '.join(unfinished)}. Resume the run directory `{r.dir}` to finish it.**",
         "",
     ]
 
@@ -307,7 +250,7 @@ def _jobs_note(manifest: dict) -> str:
     jobs = max((manifest.get("jobs") or {}).values(), default=1)
     if jobs <= 1:
         return ""
-    return f" (units trained {jobs} at a time with `--jobs`: train s/epoch was measured under that sharing)"
+    return f" (units trained {jobs} at a time: train s/epoch was measured under that sharing)"
 
 
 def summary_markdown(r: RunResults) -> str:
@@ -371,7 +314,7 @@ def summary_markdown(r: RunResults) -> str:
 
 def write_report(run_dir: Path) -> list[Path]:
     """Rebuild ``summary.md`` and every plot of ``run_dir``; returns the files written."""
-    from suite.plots import write_plots
+    from suite.report.plots import write_plots
 
     results = RunResults(run_dir)
     written = write_plots(results)

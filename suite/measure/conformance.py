@@ -6,22 +6,15 @@ The error at 45° (bilinear) is reported for information: no variant here claims
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 import torch.nn.functional as F
 
 from suite import registry
+from suite.data.rotations import rot90, rotate
 from suite.errors import SuiteError
-from suite.layout import to_channels_last
-from suite.rotations import rot90, rotate
+from suite.training.layout import to_channels_last
 
 TOLERANCE = 1e-4
-GROUP_ELEMENTS = {
-    "C4": [lambda x, k=k: rot90(x, k) for k in (1, 2, 3)],
-    "D4": [lambda x, k=k: rot90(x, k) for k in (1, 2, 3)]
-    + [lambda x, k=k: rot90(torch.flip(x, dims=(-1,)), k) for k in range(4)],
-}
 
 
 def mirror(x: torch.Tensor) -> torch.Tensor:
@@ -37,7 +30,7 @@ def max_logit_change(model: torch.nn.Module, x: torch.Tensor, transform) -> floa
 def symmetry_errors(model: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
     """Largest logit change under quarter turns, mirror flips (with any quarter turn), and 45°."""
     return {
-        "rot90": max(max_logit_change(model, x, f) for f in GROUP_ELEMENTS["C4"]),
+        "rot90": max(max_logit_change(model, x, lambda v, k=k: rot90(v, k)) for k in (1, 2, 3)),
         "mirror": max(max_logit_change(model, x, lambda v, k=k: rot90(mirror(v), k)) for k in range(4)),
         "rot45": max_logit_change(model, x, lambda v: rotate(v, 45.0)),
     }
@@ -66,7 +59,7 @@ def training_step_lowers_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.
 
 def check_variant(name: str, x: torch.Tensor, y: torch.Tensor, budget: int | None = None) -> dict:
     """One row of ``suite check``: shape, learning, parameters and the claimed symmetry, the
-    errors being the larger of the two memory layouts a run may use (suite.layout)."""
+    errors being the larger of the two memory layouts a run may use (suite.training.layout)."""
     spec = registry.get_variant(name)
     torch.manual_seed(0)
     model = spec.build(budget=budget)
@@ -85,38 +78,3 @@ def check_variant(name: str, x: torch.Tensor, y: torch.Tensor, budget: int | Non
         **errors,
         "claim_holds": claim_holds(spec.claims, errors),
     }
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    from suite.cli import load_variants, parse_budget
-    from suite.data import load_mnist
-
-    load_variants(args.plugin)
-    data = load_mnist()
-    x = data.test_x[:32].unsqueeze(1).float() / 255.0
-    y = data.test_y[:32]
-    budget = parse_budget(args.budget)
-    print(
-        f"{'variant':14} {'claims':6} {'params':>8}  shape  learns  {'rot90 err':>9}  "
-        f"{'mirror err':>10}  {'45° err':>8}  verdict"
-    )
-    failed = 0
-    for name in registry.select(args.variants):
-        r = check_variant(name, x, y, budget)
-        ok = r["shape_ok"] and r["learns"] and r["claim_holds"]
-        failed += not ok
-        print(
-            f"{name:14} {r['claims']:6} {r['params']:>8,}  {'ok' if r['shape_ok'] else 'BAD':5}  "
-            f"{'ok' if r['learns'] else 'NO':6}  {r['rot90']:9.1e}  {r['mirror']:10.1e}  "
-            f"{r['rot45']:8.1e}  {'pass' if ok else 'FAIL'}"
-        )
-    print(f"(claims are checked to {TOLERANCE:g}; the 45° error is reported, not claimed)")
-    return 1 if failed else 0
-
-
-def add_command(commands) -> None:
-    p = commands.add_parser("check", help="check shape, learning and claimed symmetry of variants")
-    p.add_argument("--variants", help="comma-separated names or patterns (default: all)")
-    p.add_argument("--plugin", action="append", default=[], metavar="FILE.py")
-    p.add_argument("--budget", help="'tutorial' (default) or e.g. 100k")
-    p.set_defaults(func=cmd_check)

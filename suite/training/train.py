@@ -12,8 +12,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from suite.data import MNIST
-from suite.rotations import apply_augmentation, draw_augmentation
+from suite.atomic import write_atomic
+from suite.data.mnist import MNIST, to_device
+from suite.data.rotations import apply_augmentation, draw_augmentation
 
 # Offsets keep the per-epoch streams of shuffling and augmentation independent of each other.
 _SHUFFLE_STREAM = 1_000_003
@@ -61,13 +62,6 @@ def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
     """The shuffling order of epoch ``epoch`` under ``seed`` (identical for all variants)."""
     return torch.randperm(n, generator=epoch_generator(seed, epoch, _SHUFFLE_STREAM))
-
-
-def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """A CPU tensor on ``device`` without making the host wait (pinned, non-blocking on CUDA)."""
-    if device.type == "cuda":
-        return t.pin_memory().to(device, non_blocking=True)
-    return t.to(device)
 
 
 def seed_everything(seed: int) -> None:
@@ -127,8 +121,6 @@ def save_checkpoint(
     history: list[EpochRecord],
 ) -> None:
     """State after ``epoch`` epochs, written atomically (tensors and plain values only)."""
-    from suite.atomic import write_atomic
-
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),

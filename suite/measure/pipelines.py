@@ -13,12 +13,12 @@ import torch
 import torch.nn.functional as F
 
 from suite import registry
-from suite.benchmark import synchronize
-from suite.data import _IDX_FILES, MNIST
+from suite.data.mnist import _IDX_FILES, MNIST, to_device
+from suite.data.rotations import apply_augmentation, draw_augmentation
 from suite.errors import UsageError
-from suite.layout import apply_layout, variant_layout
-from suite.rotations import apply_augmentation, draw_augmentation
-from suite.train import Recipe, make_optimizer, to_device, to_input, train_epoch
+from suite.measure.benchmark import synchronize
+from suite.training.layout import apply_layout, variant_layout
+from suite.training.train import Recipe, make_optimizer, to_input, train_epoch
 
 
 def write_idx_layout(data: MNIST, root: Path) -> None:
@@ -114,7 +114,7 @@ def compare_pipelines(
     machine's drift (other load, clocks) falls on all of them alike; the seconds are summed.
     """
     if images < 1 or rounds < 1:
-        raise UsageError(f"pipeline comparison needs images >= 1 and rounds >= 1 (got {images}, {rounds})")
+        raise UsageError(f"a pipeline comparison needs at least 1 image and 1 round (got {images}, {rounds})")
     recipe = Recipe()
     rounds = min(rounds, images)
     per_round = images // rounds

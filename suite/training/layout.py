@@ -21,7 +21,7 @@ def resolve_layout(choice: str, device: torch.device, prefers_channels_last: boo
     """``channels-last`` or ``contiguous`` for ``choice`` on ``device``. ``auto``: channels-last on
     CPU for variants that prefer it (``register(channels_last=...)``); an explicit choice applies to all."""
     if choice not in LAYOUTS:
-        raise UsageError(f"--layout {choice!r}: expected one of {', '.join(LAYOUTS)}")
+        raise UsageError(f"{choice!r}: expected one of {', '.join(LAYOUTS)}", param="layout")
     if choice == "auto":
         return "channels-last" if device.type == "cpu" and prefers_channels_last else "contiguous"
     return choice

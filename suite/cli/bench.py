@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from suite import registry
-from suite.atomic import write_text_atomic
-from suite.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_settings, ratios
+from suite.atomic import write_csv_atomic, write_text_atomic
+from suite.cli.args import device_option, positive_int, variant_options
 from suite.environment import describe, device_name, resolve_device
 from suite.errors import UsageError
-from suite.layout import LAYOUTS
-from suite.ratios import option_ratios
+from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_settings
+from suite.measure.ratios import option_ratios, ratios
+from suite.plugins import load_variants
+from suite.training.layout import LAYOUTS
 
 
 def _batches(text: str | None) -> tuple[int, ...] | None:
@@ -35,11 +36,9 @@ def _measure(
     variants: list[str], device: torch.device, compared: list[BenchSettings], budget: str | None
 ) -> list[list[dict]]:
     """Benchmark each variant under each of ``compared`` (timed interleaved), printing the rows."""
-    from suite.cli import parse_budget
-
     rows: list[list[dict]] = [[] for _ in compared]
     for name in variants:
-        measured = benchmark_settings(name, device, compared, parse_budget(budget))
+        measured = benchmark_settings(name, device, compared, registry.parse_budget(budget))
         for collected, more in zip(rows, measured, strict=True):
             collected.extend(more)
         for r in (r for more in measured for r in more):
@@ -53,8 +52,6 @@ def _measure(
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from suite.cli import load_variants
-
     load_variants(args.plugin)
     device = resolve_device(args.device)
     if args.amp not in (None, "bf16"):
@@ -92,8 +89,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"  {where}: {r['value']:.3f}")
     pipeline = None
     if args.pipeline:
-        from suite.data import load_mnist
-        from suite.pipeline_bench import compare_pipelines
+        from suite.data.mnist import load_mnist  # only when asked: loading the digits takes a second
+        from suite.measure.pipelines import compare_pipelines
 
         pipeline = compare_pipelines(
             load_mnist(), device, args.pipeline_images, args.layout or "auto", args.pipeline_rounds
@@ -121,17 +118,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
             )
     if args.out:
         out = Path(args.out)
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=THROUGHPUT_FIELDS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows([*default_rows, *rows])
-        write_text_atomic(out / "throughput.csv", buffer.getvalue())
+        write_csv_atomic(out / "throughput.csv", [*default_rows, *rows], THROUGHPUT_FIELDS)
         write_text_atomic(
             out / "bench.json",
             json.dumps(
                 {
                     "environment": describe(device),
-                    "settings": vars(settings) if hasattr(settings, "__dict__") else str(settings),
+                    "settings": asdict(settings),
                     "ratios": found,
                     "option_ratios": compared,
                     "pipeline": pipeline,
@@ -145,15 +138,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def add_command(commands) -> None:
-    from suite.cli import positive_int
-
-    p = commands.add_parser("bench", help="measure parameters, FLOPs, throughput; print ratios")
-    p.add_argument("--variants", help="names or patterns (default: cnn,stack-c4,gcnn-c4,escnn-c4)")
-    p.add_argument("--plugin", action="append", default=[], metavar="FILE.py")
-    p.add_argument("--budget", help="'tutorial' (default) or e.g. 100k")
-    p.add_argument("--device", default="auto", help="auto (default) | cpu | cuda")
+    p = commands.add_parser(
+        "bench",
+        parents=[variant_options("cnn,stack-c4,gcnn-c4,escnn-c4"), device_option()],
+        help="measure parameters, FLOPs, throughput; print ratios",
+    )
     p.add_argument("--batches", help="batch sizes, e.g. 1,64,1024 (default: CPU 1,64,1024; CUDA up to 8192)")
-    p.add_argument("--repeats", type=int, help="timed repetitions per point (default: CPU 25, CUDA 40)")
+    p.add_argument(
+        "--repeats", type=positive_int, help="timed repetitions per point (default: CPU 25, CUDA 40)"
+    )
     p.add_argument("--amp", help="bf16: autocast to bfloat16")
     p.add_argument(
         "--layout",

@@ -1,0 +1,60 @@
+"""Options shared by several commands, declared once (argparse ``parents=``), and the parser class."""
+
+from __future__ import annotations
+
+import argparse
+
+from suite.errors import SuiteError
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a usage fault as one line (exit code 2), not usage + message."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"suite: error: {message} (see '{self.prog} --help')\n")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def flag(param: str) -> str:
+    """The command-line flag of a library parameter: ``data_dir`` → ``--data-dir``."""
+    return "--" + param.replace("_", "-")
+
+
+def error_line(exc: SuiteError) -> str:
+    """A library error in command-line terms: its parameter named as the flag that set it."""
+    return f"{flag(exc.param)} {exc.message}" if exc.param else exc.message
+
+
+def variant_options(default_help: str = "all") -> argparse.ArgumentParser:
+    """--variants, --plugin and --budget: which variants, at which size."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--variants",
+        help=f"comma-separated names, patterns ('*-c4'), 'core' or 'all' (default: {default_help})",
+    )
+    parent.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="FILE.py",
+        help="a Python file that registers more variants (repeatable)",
+    )
+    parent.add_argument("--budget", help="'tutorial' (≈14k parameters, default) or e.g. 100k")
+    return parent
+
+
+def device_option() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--device", default="auto", help="auto (default: CUDA when PyTorch sees it) | cpu | cuda"
+    )
+    return parent

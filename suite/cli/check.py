@@ -1,0 +1,42 @@
+"""``suite check``: shape, learning and claimed symmetry of each variant, as a table."""
+
+from __future__ import annotations
+
+import argparse
+
+from suite import registry
+from suite.cli.args import variant_options
+from suite.data.mnist import load_mnist
+from suite.measure.conformance import TOLERANCE, check_variant
+from suite.plugins import load_variants
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    load_variants(args.plugin)
+    data = load_mnist()
+    x = data.test_x[:32].unsqueeze(1).float() / 255.0
+    y = data.test_y[:32]
+    budget = registry.parse_budget(args.budget)
+    print(
+        f"{'variant':14} {'claims':6} {'params':>8}  shape  learns  {'rot90 err':>9}  "
+        f"{'mirror err':>10}  {'45° err':>8}  verdict"
+    )
+    failed = 0
+    for name in registry.select(args.variants):
+        r = check_variant(name, x, y, budget)
+        ok = r["shape_ok"] and r["learns"] and r["claim_holds"]
+        failed += not ok
+        print(
+            f"{name:14} {r['claims']:6} {r['params']:>8,}  {'ok' if r['shape_ok'] else 'BAD':5}  "
+            f"{'ok' if r['learns'] else 'NO':6}  {r['rot90']:9.1e}  {r['mirror']:10.1e}  "
+            f"{r['rot45']:8.1e}  {'pass' if ok else 'FAIL'}"
+        )
+    print(f"(claims are checked to {TOLERANCE:g}; the 45° error is reported, not claimed)")
+    return 1 if failed else 0
+
+
+def add_command(commands) -> None:
+    p = commands.add_parser(
+        "check", parents=[variant_options()], help="check shape, learning and claimed symmetry of variants"
+    )
+    p.set_defaults(func=cmd_check)

@@ -1,0 +1,206 @@
+"""The ``suite`` console script: list, run, plot, bench, check."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from suite.cli.args import OneLineParser, device_option, error_line, flag, positive_int, variant_options
+from suite.errors import SuiteError, UsageError
+from suite.training.layout import LAYOUTS
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from suite import registry
+    from suite.plugins import load_variants
+
+    load_variants(args.plugin)
+    budget = registry.parse_budget(args.budget)
+    rows = []
+    for name in registry.select(args.variants):
+        spec = registry.get_variant(name)
+        params = registry.count_params(spec.build(budget=budget))
+        rows.append((spec.family, name, spec.claims, spec.augment, f"{params:,}", spec.description))
+    header = ("family", "name", "claims", "augment", "params", "description")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
+    for row in [header, *rows]:  # rows come grouped by family (registry.select)
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[5])
+    return 0
+
+
+def changed_settings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+    """The options of ``suite run`` that change a run's numbers and were given on this command line."""
+    from suite.runs.config import SETTINGS
+
+    run_parser = parser._subparsers._group_actions[0].choices["run"]  # noqa: SLF001 - argparse has no API
+    given = []
+    for action in run_parser._actions:  # noqa: SLF001
+        dest = action.dest
+        names = {dest, dest.removeprefix("no_")}
+        if names & set(SETTINGS) or dest == "plugin":
+            if getattr(args, dest, None) != action.default:
+                given.append(action.option_strings[0])
+    return given
+
+
+def cmd_run(args: argparse.Namespace, argv: list[str], parser: argparse.ArgumentParser) -> int:
+    from suite.environment import resolve_device
+    from suite.plugins import load_variants
+    from suite.report.tables import write_report
+    from suite.runs.config import load_run_data, make_config
+    from suite.runs.runner import Run, RunDirectoryExists
+
+    command = ["suite", *argv]
+    data = None
+    if args.resume:
+        if args.force:
+            raise UsageError("--resume and --force contradict each other; pick one")
+        refused = changed_settings(args, parser)
+        if refused:
+            raise UsageError(
+                f"--resume finishes a run with its own settings; {', '.join(refused)} cannot change them "
+                "(start a new run with --out instead)"
+            )
+        run = Run.open(Path(args.resume), command)
+        load_variants(run.config.plugins)
+    else:
+        from_plugins = load_variants(args.plugin)
+        config = make_config(
+            variants=args.variants, profile=args.profile, seeds=args.seeds, epochs=args.epochs,
+            batch_size=args.batch_size, lr=args.lr, device=args.device, budget=args.budget,
+            data_dir=args.data_dir, download=args.download, plugins=args.plugin, bench=not args.no_bench,
+            layout=args.layout, angles=args.angles, plugin_variants=from_plugins,
+        )  # fmt: skip
+        resolve_device(config.device)  # bad input fails before anything is written
+        data = load_run_data(config)
+        from suite.api import default_run_dir
+
+        out = Path(args.out) if args.out else default_run_dir(config.profile)
+        try:
+            run = Run.create(out, config, command, force=args.force)
+        except RunDirectoryExists as exc:
+            raise SuiteError(
+                f"run directory {exc.out} already exists; pass --resume {exc.out} to finish it "
+                "or --force to start it again"
+            ) from None
+    print(f"run directory: {run.out}", file=sys.stderr)
+    try:
+        failed = run.execute(progress=not args.no_progress, data=data, jobs=args.jobs)
+    except KeyboardInterrupt:
+        print(f"interrupted; finish it with: suite run --resume {run.out}", file=sys.stderr)
+        return 130
+    try:
+        write_report(run.out)
+    except SuiteError as exc:  # e.g. every unit failed: nothing to report, the reasons are logged
+        print(f"no report: {error_line(exc)}", file=sys.stderr)
+    print(f"results: {run.out / 'summary.md'}", file=sys.stderr)
+    if failed:
+        print(f"{failed} unit(s) failed; reasons are in {run.out / 'manifest.json'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from suite.report.tables import write_report
+
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise SuiteError(f"{run_dir}: no such run directory")
+    for path in write_report(run_dir):
+        print(path)
+    return 0
+
+
+# --- parser --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="suite",
+        description="Compare ways to make an MNIST classifier invariant to 90° rotations (C4).",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=OneLineParser
+    )
+
+    p_list = commands.add_parser("list", parents=[variant_options()], help="show the registered variants")
+    p_list.set_defaults(func=cmd_list)
+
+    p_run = commands.add_parser(
+        "run",
+        parents=[variant_options("the profile's, plus those of --plugin files"), device_option()],
+        help="train and evaluate variants; write a run directory",
+    )
+    p_run.add_argument("--profile", default="quick", help="smoke | quick (default) | full")
+    p_run.add_argument("--seeds", type=positive_int, help="number of seeds (0..N-1)")
+    p_run.add_argument("--epochs", type=positive_int, help="override the profile's epochs")
+    p_run.add_argument("--batch-size", type=positive_int, help="training batch (default 64)")
+    p_run.add_argument("--lr", type=float, help="AdamW learning rate (default 5e-4)")
+    p_run.add_argument(
+        "--angles", help="test angles: 0,45,90 or 0:360:15 (default: every 30° quick, 15° full)"
+    )
+    p_run.add_argument("--out", help="run directory (default: results/<time>-<profile>)")
+    p_run.add_argument("--data-dir", help="folder with torchvision's MNIST/raw IDX files")
+    p_run.add_argument(
+        "--download", action="store_true", help="allow torchvision to download MNIST if no local copy exists"
+    )
+    p_run.add_argument(
+        "--resume", metavar="RUN_DIR", help="finish an interrupted run with its own settings (only "
+        "--jobs and --no-progress may be given with it)"
+    )  # fmt: skip
+    p_run.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    p_run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p_run.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="units trained at once, each in its own process (default 1; on a GPU 8-16 is faster)",
+    )
+    p_run.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="auto",
+        help="memory layout: auto (default: channels-last on CPU, where it trains 1.2-1.7x faster; "
+        "contiguous on CUDA) | channels-last | contiguous",
+    )
+    p_run.add_argument(
+        "--no-bench", action="store_true", help="skip the cost benchmark after training (no throughput.csv)"
+    )
+    p_run.set_defaults(func=cmd_run)
+
+    p_plot = commands.add_parser("plot", help="rebuild summary.md and plots/ from a run's CSVs")
+    p_plot.add_argument("run_dir", metavar="RUN_DIR")
+    p_plot.set_defaults(func=cmd_plot)
+
+    from suite.cli import bench, check
+
+    check.add_command(commands)
+    bench.add_command(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.func is cmd_run:
+            return cmd_run(args, argv, parser)
+        return args.func(args)
+    except SuiteError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"suite: error: {error_line(exc)}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("suite: interrupted", file=sys.stderr)
+        return 130
+
+
+__all__ = ["main", "flag"]
+
+if __name__ == "__main__":
+    sys.exit(main())

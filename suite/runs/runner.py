@@ -1,0 +1,255 @@
+"""The run: which units to train, in what order, on which executor; each recorded as it finishes.
+
+A run directory (``suite.runs.store``) holds the manifest, one file per finished unit, its weights
+and checkpoints, and the tidy CSVs rebuilt after every unit, so an interrupted run resumes with
+nothing lost and nothing half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from suite import registry
+from suite.data.mnist import MNIST
+from suite.environment import describe, resolve_device
+from suite.errors import SuiteError, failure_reason
+from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant
+from suite.measure.evaluate import C4_ANGLES, sample_rows
+from suite.runs.config import RunConfig, load_run_data
+from suite.runs.executors import LocalExecutor, ProcessExecutor
+from suite.runs.profiles import get_profile
+from suite.runs.store import RunStore, parse_unit_name, unit_name
+from suite.runs.unit import UnitOutcome, UnitTask, init_worker, run_unit, run_unit_in_worker
+from suite.training.layout import variant_layout
+
+
+class RunDirectoryExists(SuiteError):
+    """The output directory already holds a run: resume it or start it again on purpose."""
+
+    def __init__(self, out: Path):
+        super().__init__(f"run directory {out} already exists; resume it, or force a fresh start")
+        self.out = out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+class Run:
+    """One run directory and the work it still has to do."""
+
+    def __init__(self, store: RunStore, config: RunConfig, manifest: dict):
+        self.store = store
+        self.config = config
+        self.manifest = manifest
+
+    @property
+    def out(self) -> Path:
+        return self.store.out
+
+    # --- creating and reopening ------------------------------------------------------------
+
+    @classmethod
+    def create(cls, out: Path, config: RunConfig, command: list[str], force: bool = False) -> Run:
+        store = RunStore(out)
+        if store.is_used() and not force:
+            raise RunDirectoryExists(store.out)
+        store.check_writable()
+        if force:
+            store.clear_units()
+        manifest = {
+            "command": command,
+            "config": config.to_dict(),
+            "started": _now(),
+            "finished": None,
+            "wall_s": None,
+            "units": {unit_name(v, s): {"status": "pending"} for v in config.variants for s in config.seeds},
+        }
+        run = cls(store, config, manifest)
+        run.save_manifest()
+        return run
+
+    @classmethod
+    def open(cls, out: Path, command: list[str]) -> Run:
+        store = RunStore(out)
+        manifest = store.read_manifest()
+        try:
+            config = RunConfig.from_dict(manifest["config"])
+        except (KeyError, TypeError) as exc:
+            raise SuiteError(f"{out}: manifest.json is unreadable ({exc})", param="resume") from exc
+        store.check_writable()
+        manifest.setdefault("resumed", []).append({"command": command, "at": _now()})
+        for name, unit in manifest["units"].items():
+            if store.has_unit(name):  # its result was written: nothing to redo
+                unit["status"] = "done"
+            elif unit["status"] != "done":
+                unit["status"] = "pending"
+        return cls(store, config, manifest)
+
+    def save_manifest(self) -> None:
+        self.store.write_manifest(self.manifest)
+
+    def assemble(self) -> None:
+        self.store.assemble(list(self.manifest["units"]), THROUGHPUT_FIELDS)
+
+    # --- the work ------------------------------------------------------------------------
+
+    def execute(self, progress: bool = True, data: MNIST | None = None, jobs: int = 1) -> int:
+        """Train and measure every pending unit (``jobs`` at a time); returns the number of failures."""
+        config = self.config
+        device = resolve_device(config.device)
+        for variant in config.variants:
+            registry.get_variant(variant)  # fail before any training on an unknown name
+        data = data or load_run_data(config)
+        self._describe(device, data)
+        self.store.write_samples(sample_rows(data))
+        began = time.perf_counter()
+        pending = [n for n, u in self.manifest["units"].items() if u["status"] != "done"]
+        previous = self.manifest.get("wall_s") or 0  # wall time accumulates over resumptions
+        jobs = max(1, min(jobs, len(pending)))
+        self.manifest.setdefault("jobs", {})[_now()] = jobs  # per-epoch seconds depend on it
+        try:
+            self._train(pending, data, device, jobs, progress)
+            if config.bench:
+                self._run_benchmarks(device, progress)
+        except KeyboardInterrupt:
+            self.manifest["interrupted"] = _now()
+            self.manifest["wall_s"] = round(previous + time.perf_counter() - began, 1)
+            self.save_manifest()
+            raise
+        self.manifest["finished"] = _now()
+        self.manifest["wall_s"] = round(previous + time.perf_counter() - began, 1)
+        self.save_manifest()
+        self.assemble()
+        units = self.manifest["units"].values()
+        benches = self.manifest.get("bench", {}).values()
+        return sum(u["status"] == "failed" for u in [*units, *benches])
+
+    def _describe(self, device: torch.device, data: MNIST) -> None:
+        """What the manifest says of the environment, the data and the variants."""
+        config = self.config
+        self.manifest["environment"] = describe(device)
+        self.manifest["layout"] = {
+            name: variant_layout(config.layout, device, name) for name in config.variants
+        }
+        self.manifest["data"] = data.source
+        self.manifest["test_digits"] = len(data.test_x)
+        self.manifest["train_digits"] = len(data.train_x)
+        self.manifest["variants"] = {
+            name: {
+                k: getattr(registry.get_variant(name), k)
+                for k in ("family", "claims", "augment", "description")
+            }
+            for name in config.variants
+        }
+
+    def _task(self, name: str) -> UnitTask:
+        variant, seed = parse_unit_name(name)
+        profile = get_profile(self.config.profile)
+        return UnitTask(name, variant, seed, profile.invariance_batch, str(self.store.checkpoint_path(name)))
+
+    def _label(self, name: str) -> str:
+        variant, seed = parse_unit_name(name)
+        position = list(self.manifest["units"]).index(name) + 1
+        return f"[{position}/{len(self.manifest['units'])}] {variant} seed {seed}"
+
+    def _train(
+        self, pending: list[str], data: MNIST, device: torch.device, jobs: int, progress: bool
+    ) -> None:
+        """Train ``pending`` units in this process, or ``jobs`` worker processes; record each."""
+        tasks = [self._task(name) for name in pending]
+        if jobs > 1:
+            threads = max(1, (os.cpu_count() or 1) // jobs)
+            executor = ProcessExecutor(jobs, init_worker, (self.config.to_dict(), threads))
+            function = run_unit_in_worker
+            for task in tasks:
+                self.manifest["units"][task.name].update(status="running", started=_now())
+            self.save_manifest()
+            _log(f"training {len(tasks)} units, {jobs} at a time")
+        else:
+            data = data.to(device)
+            executor = LocalExecutor()
+
+            def function(task: UnitTask) -> UnitOutcome:
+                self.manifest["units"][task.name].update(status="running", started=_now())
+                self.save_manifest()
+                return run_unit(task, data, device, self.config, progress, self._label(task.name))
+
+        bar = tqdm(total=len(tasks), desc="units", unit="unit", disable=not progress or jobs == 1 or None)
+        for task, outcome, error in executor.map(function, tasks):
+            if error is not None:
+                outcome = UnitOutcome(task.name, 0.0, reason=failure_reason(error, "worker process failed: "))
+            self._record(outcome)
+            bar.update(1)
+        bar.close()
+
+    def _record(self, outcome: UnitOutcome) -> None:
+        """Write a finished unit's result and weights (or its failure) and update the manifest."""
+        name = outcome.name
+        unit = self.manifest["units"][name]
+        label = self._label(name)
+        if outcome.result is None:
+            unit.update(
+                status="failed", reason=outcome.reason or "unknown", traceback=outcome.traceback or ""
+            )
+            self.save_manifest()
+            _log(f"{label}: FAILED ({unit['reason']}); continuing with the others")
+            return
+        variant, seed = parse_unit_name(name)
+        if outcome.weights is not None:
+            metadata = {"variant": variant, "seed": str(seed), "budget": str(self.config.budget)}
+            self.store.write_weights(name, outcome.weights, metadata)
+        self.store.write_unit(name, outcome.result)
+        unit.update(status="done", seconds=round(outcome.seconds, 1), finished=_now())
+        unit.pop("reason", None)
+        unit.pop("traceback", None)
+        self.save_manifest()
+        self.assemble()
+        accs = {int(r["angle"]): r["value"] for r in outcome.result["metrics"] if r["metric"] == "acc"}
+        shown = ", ".join(f"{a}°={accs[a]:.2f}%" for a in C4_ANGLES)
+        _log(f"{label}: done in {unit['seconds']:.0f} s: {shown}")
+
+    def _run_benchmarks(self, device: torch.device, progress: bool) -> None:
+        """Cost of each variant (once, not per seed): parameters, FLOPs, throughput."""
+        status = self.manifest.setdefault("bench", {})
+        settings = bench_settings(self.config.profile, device, self.config.layout)
+        for variant in self.config.variants:
+            if status.get(variant, {}).get("status") == "done" and self.store.has_bench(variant):
+                continue
+            began = time.perf_counter()
+            try:
+                rows = benchmark_variant(variant, device, settings, self.config.budget)
+            except Exception as exc:  # noqa: BLE001 - one variant's failure must not sink the rest
+                reason = failure_reason(exc)
+                status[variant] = {"status": "failed", "reason": reason}
+                self.save_manifest()
+                _log(f"benchmark {variant}: FAILED ({reason})")
+                continue
+            self.store.write_bench(variant, rows)
+            status[variant] = {"status": "done", "seconds": round(time.perf_counter() - began, 1)}
+            self.save_manifest()
+            best = max(r["samples_per_s"] for r in rows if r["bench"] == "infer")
+            _log(
+                f"benchmark {variant}: {rows[0]['flops'] / 1e6:.2f} MFLOPs/image, "
+                f"up to {best:,.0f} images/s inference"
+            )
+
+
+def bench_settings(profile: str, device: torch.device, layout: str) -> BenchSettings:
+    """Short sweeps for the smoke profile; the full sweep otherwise; in the run's layout."""
+    if profile == "smoke":
+        return BenchSettings(infer_batches=(1, 64), train_batches=(64,), warmup=1, repeats=3, layout=layout)
+    if device.type == "cpu":  # training at batch 1024 is for `suite bench`; keep runs short
+        return BenchSettings(train_batches=(64,), layout=layout)
+    return BenchSettings.for_device(device, layout=layout)
