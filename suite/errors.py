@@ -1,7 +1,7 @@
 """One exception type for every fault a user can fix, so each front end can print it as one line.
 
 Library code speaks in terms of its own parameters (``budget``, ``data_dir``); a front end names
-them its own way: the command line as flags (``--budget``, ``--data-dir``), Python as arguments.
+them its own way: the command line as flags, Python as keyword arguments.
 """
 
 from __future__ import annotations

@@ -56,8 +56,8 @@ def register(
     """Decorator that registers ``factory(budget=None) -> nn.Module`` under ``name``.
 
     ``core`` marks the five variants the default ``quick`` run compares; ``channels_last=False``
-    keeps a model whose layers gain nothing from channels-last in the default layout under
-    ``--layout auto`` (measure with ``suite bench --layout contiguous``).
+    keeps a model whose layers gain nothing from channels-last in the default layout when the
+    layout is ``auto`` (measure the gain with the benchmark's layout comparison).
     """
     if not NAME_PATTERN.fullmatch(name):
         raise ValueError(

@@ -8,7 +8,12 @@ from suite.errors import SuiteError
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a usage fault as one line (exit code 2), not usage + message."""
+    """argparse that reports a usage fault as one line (exit code 2), not usage + message, and
+    takes options only as written in full (``--epochs``, not ``--epo``)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"suite: error: {message} (see '{self.prog} --help')\n")

@@ -30,19 +30,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def changed_settings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
-    """The options of ``suite run`` that change a run's numbers and were given on this command line."""
+def settings_given(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """The options of ``suite run`` on ``argv`` that set what decides a run's numbers."""
     from suite.runs.config import SETTINGS
 
-    run_parser = parser._subparsers._group_actions[0].choices["run"]  # noqa: SLF001 - argparse has no API
-    given = []
-    for action in run_parser._actions:  # noqa: SLF001
-        dest = action.dest
-        names = {dest, dest.removeprefix("no_")}
-        if names & set(SETTINGS) or dest == "plugin":
-            if getattr(args, dest, None) != action.default:
-                given.append(action.option_strings[0])
-    return given
+    run_parser = parser._subparsers._group_actions[0].choices["run"]  # noqa: SLF001 - no public API
+    deciding = [
+        option
+        for action in run_parser._actions  # noqa: SLF001
+        if action.dest.removeprefix("no_") in SETTINGS or action.dest in ("plugin", "out")
+        for option in action.option_strings
+    ]
+    return [o for o in deciding if any(a == o or a.startswith(o + "=") for a in argv)]
 
 
 def cmd_run(args: argparse.Namespace, argv: list[str], parser: argparse.ArgumentParser) -> int:
@@ -57,7 +56,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str], parser: argparse.Argument
     if args.resume:
         if args.force:
             raise UsageError("--resume and --force contradict each other; pick one")
-        refused = changed_settings(args, parser)
+        refused = settings_given(argv, parser)
         if refused:
             raise UsageError(
                 f"--resume finishes a run with its own settings; {', '.join(refused)} cannot change them "

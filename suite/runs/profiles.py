@@ -17,7 +17,7 @@ class Profile:
     invariance_batch: int
     description: str
     sweep_step: int = 15  # degrees between the continuous test angles
-    variants: str = "core"  # which variants run when --variants is not given
+    variants: str = "core"  # which variants run when none are chosen
 
 
 PROFILES = {

@@ -1,0 +1,100 @@
+"""The Python API as the README shows it, and trained models loaded back from run directories."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+import suite
+from suite.measure.evaluate import accuracy
+from suite.runs.config import RunConfig, load_run_data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_python_block() -> str:
+    section = (ROOT / "README.md").read_text().split("## Use from Python", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.S).group(1)
+
+
+def metric(results, variant: str, name: str, angle: float | None = None, seed: int = 0) -> float:
+    rows = results.metrics[(results.metrics.variant == variant) & (results.metrics.metric == name)]
+    rows = rows[rows.seed == seed]
+    if angle is not None:
+        rows = rows[rows.angle.astype(float) == angle]
+    assert len(rows) == 1, rows
+    return float(rows.value.iloc[0])
+
+
+@pytest.fixture(scope="module")
+def notebook(tmp_path_factory):
+    """The README's block, run as written in a fresh folder (its run directory lands there)."""
+    import os
+
+    folder = tmp_path_factory.mktemp("notebook")
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        namespace: dict = {}
+        exec(compile(readme_python_block(), "README.md", "exec"), namespace)
+    finally:
+        os.chdir(here)
+    return folder, namespace
+
+
+def test_the_readme_block_runs_and_returns_dataframes(notebook):
+    folder, ns = notebook
+    assert "gcnn-c4" in [v.name for v in ns["suite"].list_variants("*-c4")]
+    assert abs(sum(p.numel() for p in ns["model"].parameters()) - 30_000) <= 1_500
+    assert set(ns["results"].metrics.variant) == {"cnn", "gcnn-c4"}
+    assert ns["again"].metrics.equals(ns["results"].metrics)
+    assert not ns["trained"].training
+    assert (folder / "runs" / "notebook" / "weights" / "gcnn-c4__seed0.safetensors").is_file()
+
+
+def test_a_loaded_model_reproduces_the_runs_accuracy(notebook):
+    folder, ns = notebook
+    run_dir = folder / "runs" / "notebook"
+    data = load_run_data(RunConfig.from_dict(ns["again"].manifest["config"]))
+    for variant in ("cnn", "gcnn-c4"):
+        model = suite.load_model(run_dir, variant)
+        for angle in (0.0, 90.0):
+            assert accuracy(model, data.test_x, data.test_y, angle) == metric(
+                ns["again"], variant, "acc", angle
+            )
+
+
+def test_api_errors_name_the_parameter(tmp_path):
+    from suite.errors import SuiteError, UsageError
+
+    with pytest.raises(UsageError, match=r"^budget 'lots'"):
+        suite.build("cnn", budget="lots")
+    with pytest.raises(UsageError, match="unknown variant 'nope'"):
+        suite.build("nope")
+    with pytest.raises(SuiteError, match="no manifest.json"):
+        suite.load_model(tmp_path, "cnn")
+
+
+COMMITTED = sorted(p.parent for p in (ROOT / "results").glob("*/weights"))
+
+
+@pytest.mark.parametrize("run_dir", COMMITTED, ids=[p.name for p in COMMITTED])
+def test_committed_weights_reproduce_the_committed_accuracy(run_dir):
+    """Every trained model committed under results/ gives, loaded fresh, the test accuracy its
+    run recorded in metrics.csv (upright and at 90°, all 10,000 test digits)."""
+    results = suite.load_run(run_dir)
+    data = load_run_data(RunConfig.from_dict(results.manifest["config"]))
+    for path in sorted((run_dir / "weights").glob("*.safetensors")):
+        variant, seed = path.stem.rsplit("__seed", 1)
+        model = suite.load_model(run_dir, variant, int(seed))
+        for angle in (0.0, 90.0):
+            found = accuracy(model, data.test_x, data.test_y, angle)
+            assert found == metric(results, variant, "acc", angle, int(seed)), (variant, angle)
+
+
+@pytest.mark.parametrize("name", ["quick-cpu", "quick-all-cpu"])
+def test_committed_cpu_runs_keep_the_weights_of_every_unit(name):
+    results = suite.load_run(ROOT / "results" / name)
+    done = [unit for unit, status in results.manifest["units"].items() if status["status"] == "done"]
+    kept = sorted(p.stem for p in (ROOT / "results" / name / "weights").glob("*.safetensors"))
+    assert done and kept == sorted(done)

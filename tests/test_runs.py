@@ -1,0 +1,159 @@
+"""The run directory and its driver: resume refuses changed settings, unit files of each kind in
+their own folder, names validated, plugins loaded twice, executors stopping only their own workers."""
+
+import multiprocessing
+import time
+
+import pytest
+import torch
+
+from suite import registry
+from suite.plugins import load_plugin
+from suite.runs.executors import LocalExecutor, ProcessExecutor
+from suite.runs.store import RunStore, parse_unit_name, unit_name
+
+
+def run_main(capsys, *args: str) -> tuple[int, str]:
+    from suite.cli.main import main
+
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exit_:  # argparse's usage errors
+        code = exit_.code
+    return code, capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A one-variant smoke run without the cost benchmark (a few seconds)."""
+    from suite.cli.main import main
+
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    assert (
+        main(
+            [
+                "run",
+                "--profile",
+                "smoke",
+                "--variants",
+                "cnn",
+                "--no-bench",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--epochs", "3"], ["--seeds", "2"], ["--profile", "quick"], ["--lr", "0.01"], ["--variants", "gcnn-c4"],
+     ["--batch-size", "32"], ["--budget", "30k"], ["--no-bench"], ["--layout", "contiguous"]],
+)  # fmt: skip
+def test_resume_refuses_options_that_would_change_the_numbers(tiny_run, capsys, option):
+    code, stderr = run_main(capsys, "run", "--resume", str(tiny_run), *option)
+    lines = stderr.strip().splitlines()
+    assert code == 2 and len(lines) == 1, stderr
+    assert option[0] in lines[0] and "--resume" in lines[0]
+
+
+def test_resume_of_a_finished_run_trains_nothing_and_keeps_its_numbers(tiny_run, capsys):
+    before = (tiny_run / "metrics.csv").read_text()
+    code, stderr = run_main(capsys, "run", "--resume", str(tiny_run), "--no-progress")
+    assert code == 0, stderr
+    assert "cnn seed 0: done" not in stderr and (tiny_run / "metrics.csv").read_text() == before
+
+
+def test_each_kind_of_unit_file_has_its_own_folder(tmp_path):
+    """A variant may be called 'bench': its result never mixes with the benchmark rows."""
+    store = RunStore(tmp_path)
+    store.write_unit(unit_name("bench", 0), {"metrics": [{"variant": "bench", "seed": 0, "metric": "acc",
+                                                          "angle": 0, "value": 50.0}]})  # fmt: skip
+    store.write_bench("cnn", [{"variant": "cnn", "bench": "infer", "samples_per_s": 10.0}])
+    store.assemble([unit_name("bench", 0)], ("variant", "bench", "samples_per_s"))
+    assert (tmp_path / "throughput.csv").read_text().splitlines() == [
+        "variant,bench,samples_per_s",
+        "cnn,infer,10.0",
+    ]
+    assert "bench,0,acc,0,50.0" in (tmp_path / "metrics.csv").read_text()
+    assert store.unit_path("bench__seed0").parent != store.bench_path("bench").parent
+
+
+@pytest.mark.parametrize("name", ["a__seed1", "Bench", "my model", "x/y", "-lead", ""])
+def test_variant_names_are_validated_at_registration(name):
+    with pytest.raises(ValueError, match="lowercase letters, digits"):
+        registry.register(name, description="x", family="plugin")(lambda budget=None: torch.nn.Linear(1, 1))
+    assert name not in registry.names()
+
+
+def test_unit_names_round_trip_for_every_valid_name():
+    for variant in ("cnn", "escnn-c4", "v1.2", "bench", "seed"):
+        assert parse_unit_name(unit_name(variant, 12)) == (variant, 12)
+
+
+PLUGIN = """
+import torch
+from suite.registry import register
+
+
+@register("twice-loaded", description="a plugin a notebook loads twice", family="plugin")
+def build(budget=None):
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+"""
+
+
+def test_loading_a_plugin_twice_returns_its_variants_both_times(tmp_path):
+    path = tmp_path / "twice.py"
+    path.write_text(PLUGIN)
+    try:
+        assert load_plugin(path) == ["twice-loaded"]
+        assert load_plugin(path) == ["twice-loaded"]  # a notebook cell run again
+    finally:
+        registry.unregister("twice-loaded")
+
+
+def test_the_local_executor_applies_the_function_in_order():
+    assert list(LocalExecutor().map(abs, [-2, 3])) == [(-2, 2, None), (3, 3, None)]
+
+
+@pytest.mark.subprocess
+def test_an_interrupted_process_executor_stops_only_its_own_workers():
+    """Ctrl-C while workers train: the executor's workers end, the host's other children live on."""
+    context = multiprocessing.get_context("spawn")
+    bystander = context.Process(target=time.sleep, args=(60,))
+    bystander.start()
+    try:
+        finished = ProcessExecutor(2).map(time.sleep, [0.0, 60.0, 60.0])
+        assert next(finished) == (0.0, None, None)  # one worker is up and done; two sleep
+        workers = [p for p in multiprocessing.active_children() if p.pid != bystander.pid]
+        assert len(workers) == 2
+        with pytest.raises(KeyboardInterrupt):
+            finished.throw(KeyboardInterrupt)
+        for worker in workers:
+            worker.join(timeout=10)
+        assert not any(worker.is_alive() for worker in workers)
+        assert bystander.is_alive()
+    finally:
+        bystander.terminate()
+        bystander.join()
+
+
+@pytest.mark.subprocess
+def test_a_dead_worker_fails_its_task_not_the_run():
+    import os
+    import signal
+
+    finished = list(ProcessExecutor(1).map(os.kill, [(0, 0)]))  # wrong arity: an ordinary error
+    assert finished[0][2] is not None
+    outcome = list(ProcessExecutor(1).map(_kill_self, [signal.SIGKILL]))
+    assert outcome[0][1] is None and "terminated abruptly" in str(outcome[0][2])
+
+
+def _kill_self(sig: int) -> None:
+    import os
+
+    os.kill(os.getpid(), sig)
