@@ -28,12 +28,14 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.subprocess
 def test_the_import_contracts_hold():
     done = lint_imports(ROOT)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "5 kept, 0 broken" in done.stdout
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     ("file", "line", "broken"),
     [
@@ -103,6 +105,7 @@ def test_flag_scan_sees_flags():
     assert FLAG.findall("pass --resume DIR") == ["--resume"] and not FLAG.search("a -- b, x--y, 1e-4")
 
 
+@pytest.mark.subprocess
 def test_import_suite_is_light_and_its_api_lazy():
     script = (
         "import sys, suite; assert 'torch' not in sys.modules, 'import suite imported torch'; "

@@ -24,27 +24,41 @@ def suite(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_readme_example_runs_as_a_plugin(tmp_path, capsys):
+def test_readme_example_joins_the_default_selection(tmp_path, capsys):
+    """In this process: list, check, and the variants a run without --variants would train."""
     from suite import registry
     from suite.cli.main import main
+    from suite.plugins import load_variants
+    from suite.runs.config import make_config
 
     plugin = tmp_path / "my_variant.py"
     plugin.write_text(readme_example())
-    try:  # list and check in this process (faster); the run below as a user runs it
+    try:
         assert main(["list", "--plugin", str(plugin), "--variants", "my-avg-c4"]) == 0
         assert "my-avg-c4" in capsys.readouterr().out
         assert main(["check", "--plugin", str(plugin), "--variants", "my-avg-c4"]) == 0
         assert "pass" in capsys.readouterr().out
+        added = load_variants([plugin])
+        config = make_config(profile="smoke", plugins=[plugin], plugin_variants=added)
+        assert config.variants == [*registry.select("core"), "my-avg-c4"]
+        assert make_config(variants="cnn", plugins=[plugin], plugin_variants=added).variants == ["cnn"]
     finally:
         if "my-avg-c4" in registry.names():
             registry.unregister("my-avg-c4")
+
+
+@pytest.mark.subprocess
+def test_readme_example_runs_as_a_plugin(tmp_path):
+    """As a user runs it, in a shell: the plugin's variant trains and is exactly C4-invariant."""
+    plugin = tmp_path / "my_variant.py"
+    plugin.write_text(readme_example())
     out = tmp_path / "run"
-    # As a user runs it: no --variants, so the profile's variants and the plugin's
     done = suite(
-        "run", "--plugin", str(plugin), "--profile", "smoke", "--no-progress", "--no-bench", "--out", str(out)
-    )
+        "run", "--plugin", str(plugin), "--variants", "cnn,my-avg-c4", "--profile", "smoke",
+        "--no-progress", "--no-bench", "--out", str(out),
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "my-avg-c4" in json.loads((out / "manifest.json").read_text())["config"]["variants"]
+    assert json.loads((out / "manifest.json").read_text())["config"]["variants"] == ["cnn", "my-avg-c4"]
     with open(out / "metrics.csv") as handle:
         rows = [r for r in csv.DictReader(handle) if r["variant"] == "my-avg-c4"]
     acc = {r["angle"]: r["value"] for r in rows if r["metric"] == "acc"}

@@ -76,6 +76,7 @@ def test_bad_input_gives_one_line_and_an_exit_code(args, code, fragment, capsys)
     assert "Traceback" not in stderr
 
 
+@pytest.mark.subprocess
 def test_bad_input_from_a_real_process_has_no_traceback():
     done = suite("run", "--variants", "nope")
     assert done.returncode == 2 and "Traceback" not in done.stderr
@@ -130,6 +131,7 @@ def reference(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.subprocess
 def test_existing_run_directory_is_refused_without_resume_or_force(reference):
     done = suite(*SMOKE, "--out", str(reference))
     assert done.returncode == 1 and "--resume" in done.stderr and "--force" in done.stderr
@@ -163,6 +165,7 @@ def build(budget=None):
 """
 
 
+@pytest.mark.subprocess
 def test_sigint_then_resume_equals_an_uninterrupted_run(reference, tmp_path):
     """A real SIGINT in the middle of a run (sent by a plugin variant in its first training step,
     so the moment is certain): exit 130 with the resume hint; the resume trains only what is
@@ -188,6 +191,7 @@ def test_sigint_then_resume_equals_an_uninterrupted_run(reference, tmp_path):
     assert resumed == accuracy_rows(reference)
 
 
+@pytest.mark.subprocess
 def test_checkpoint_resumes_mid_variant(reference, tmp_path):
     """A unit killed after an epoch continues from its checkpoint to the same numbers."""
     import shutil
@@ -238,6 +242,7 @@ def nan_test(budget=None):
 """
 
 
+@pytest.mark.subprocess
 def test_a_nan_variant_fails_alone(tmp_path):
     plugin = tmp_path / "nan_plugin.py"
     plugin.write_text(NAN_PLUGIN)
@@ -263,6 +268,7 @@ def test_a_nan_variant_fails_alone(tmp_path):
     assert "nan-test" in (out / "summary.md").read_text()  # reported as failed
 
 
+@pytest.mark.subprocess
 def test_checkpoints_load_without_executing_code(reference):
     import torch
 
@@ -270,6 +276,7 @@ def test_checkpoints_load_without_executing_code(reference):
     assert state["epochs_done"] == 3 and len(state["history"]) == 3
 
 
+@pytest.mark.subprocess
 def test_parallel_workers_match_a_serial_run_and_isolate_failures(reference, tmp_path):
     """--jobs trains units in worker processes (plugins loaded there too): same accuracies."""
     plugin = tmp_path / "nan_plugin.py"

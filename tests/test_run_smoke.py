@@ -62,6 +62,7 @@ def test_history_has_one_row_per_epoch(smoke_run):
     assert all(float(r["loss"]) > 0 for r in rows)
 
 
+@pytest.mark.subprocess
 def test_plot_rerenders_a_copied_run_without_building_models(smoke_run, tmp_path):
     import shutil
     import subprocess
