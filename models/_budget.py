@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
+from torch import nn
+
 TUTORIAL_PARAMS = 13_978  # the tutorial's plain CNN: 1→8→16→16 channels, dense 16→10
 
 Widths = tuple[int, ...]
+
+
+def count_on_meta(build: Callable[[], nn.Module]) -> int:
+    """Trainable parameters of the module ``build()`` returns, built on the meta device: exact
+    shapes, no memory allocated and no initialisation run, so no count is kept by hand."""
+    with torch.device("meta"):
+        model = build()
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def scale_widths(base: Widths, factor: float) -> Widths:

@@ -82,6 +82,9 @@ class E3nnPlanarCNN(nn.Module):
 
 
 def e3nn_params(widths: tuple[int, ...]) -> int:
+    """Parameters of a model built on the CPU. Not on the meta device (``count_on_meta``): e3nn's
+    Gate normalises its activations by sampling with a ``torch.Generator`` on the current device at
+    construction, which meta refuses ("META device type not an accelerator")."""
     return sum(p.numel() for p in E3nnPlanarCNN(widths).parameters())  # type: ignore[arg-type]
 
 

@@ -86,7 +86,11 @@ def _pair_dims(group: str) -> tuple[int, int, int, int]:
 
 def param_count(group: str, fields: tuple[int, ...], num_classes: int = 10) -> int:
     """Parameters of ``EscnnCNN`` without building it: regular→regular bases have a fixed size
-    per field pair (checked against built models by the tests)."""
+    per field pair (checked against built models by the tests).
+
+    Not counted on the meta device (``models._budget.count_on_meta``) as the other variants are:
+    R2Conv computes its basis from tensor values at construction (``rings.tolist()`` in
+    ``compute_basis_params``), which fails on meta tensors ("Cannot copy out of meta tensor")."""
     a, b, c = fields
     lift, mid, last, bias = _pair_dims(group)
     return lift * a + mid * a * b + last * b * c + bias * (a + b + c) + c * num_classes + num_classes

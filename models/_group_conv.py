@@ -2,8 +2,8 @@
 
 Feature maps carry a rotation axis folded into the channels: channel ``c * 4 + r`` is field
 ``c`` at rotation ``r``. The expanded filter bank is gathered from the free weights with an index
-built once, so the forward pass has no Python loop over rotations; in eval mode the bank is cached
-and rebuilt only when the weights change.
+built once, so the forward pass has no Python loop over rotations; for eval-mode forwards without
+gradients the bank is cached and rebuilt only when the weights change.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def _rot(t: torch.Tensor, r: int) -> torch.Tensor:
 
 def lifting_index(out_fields: int, in_channels: int, k: int) -> torch.Tensor:
     """Index ``(out*4, in, k, k)`` into a weight ``(out, in, k, k)``: filter (c, r) = rot_r W[c]."""
-    ids = torch.arange(out_fields * in_channels * k * k).view(out_fields, in_channels, k, k)
+    ids = torch.arange(out_fields * in_channels * k * k, device="cpu").view(out_fields, in_channels, k, k)
     return torch.stack([_rot(ids, r) for r in range(ORDER)], dim=1).reshape(
         out_fields * ORDER, in_channels, k, k
     )
@@ -35,7 +35,8 @@ def group_index(out_fields: int, in_fields: int, k: int) -> torch.Tensor:
     Filter (d, r) applied to input (c, s) is ``rot_r W[d, c, (s - r) mod 4]``: rotated in space
     and cyclically shifted along the rotation axis.
     """
-    ids = torch.arange(out_fields * in_fields * ORDER * k * k).view(out_fields, in_fields, ORDER, k, k)
+    ids = torch.arange(out_fields * in_fields * ORDER * k * k, device="cpu")
+    ids = ids.view(out_fields, in_fields, ORDER, k, k)
     bank = torch.stack([_rot(ids.roll(r, dims=2), r) for r in range(ORDER)], dim=1)
     return bank.reshape(out_fields * ORDER, in_fields * ORDER, k, k)
 
@@ -54,7 +55,9 @@ class _ExpandedConv(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(weight_shape))
         self.bias = nn.Parameter(torch.empty(out_fields))
-        self.register_buffer("index", index, persistent=False)
+        # The index is built on the CPU (on the meta device rot90 and roll take seconds the first
+        # time: Python decompositions), then placed beside the weight, wherever it was created.
+        self.register_buffer("index", index.to(self.weight.device), persistent=False)
         self.padding = padding
         bound = 1.0 / math.sqrt(fan_in)
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -62,22 +65,24 @@ class _ExpandedConv(nn.Module):
         self._cache: tuple[tuple[int, int, int, int], torch.Tensor, torch.Tensor] | None = None
 
     def expanded(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The filter bank and bias as a plain conv2d sees them."""
+        """The filter bank and bias as a plain conv2d sees them.
+
+        Cached only for forwards that record no gradients, in eval mode, while the weights stay
+        the same: a bank built under ``inference_mode`` is an inference tensor, which a forward
+        with gradients (a saliency map in eval mode) must not use, and a bank built with
+        gradients would keep its autograd graph alive.
+        """
+        if self.training or torch.is_grad_enabled():
+            return self.weight.reshape(-1)[self.index], self.bias.repeat_interleave(ORDER)
         key = (
             self.weight._version,
             self.weight.data_ptr(),
             self.bias._version,
             self.bias.data_ptr(),
         )
-        if not self.training and self._cache is not None and self._cache[0] == key:
-            return self._cache[1], self._cache[2]
-        weight = self.weight.reshape(-1)[self.index]
-        bias = self.bias.repeat_interleave(ORDER)
-        if self.training or torch.is_grad_enabled():
-            self._cache = None
-        else:
-            self._cache = (key, weight, bias)
-        return weight, bias
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self.weight.reshape(-1)[self.index], self.bias.repeat_interleave(ORDER))
+        return self._cache[1], self._cache[2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight, bias = self.expanded()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models._budget import count_on_meta
+
 CNN_WIDTHS = (8, 16, 16)  # the tutorial's SimpleCNN: exactly 13,978 parameters with a 10-way head
 
 
@@ -24,12 +26,6 @@ def cnn_features(widths: tuple[int, int, int], in_channels: int = 1) -> nn.Seque
     )
 
 
-def plain_cnn_params(widths: tuple[int, ...], num_classes: int = 10) -> int:
-    """Parameters of :func:`cnn_features` plus a dense head, without building it."""
-    w1, w2, w3 = widths
-    return (9 * w1 + w1) + (9 * w1 * w2 + w2) + (49 * w2 * w3 + w3) + (w3 * num_classes + num_classes)
-
-
 class PlainCNN(nn.Module):
     """The baseline: the tutorial's SimpleCNN (no symmetry at all)."""
 
@@ -41,3 +37,8 @@ class PlainCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+def plain_cnn_params(widths: tuple[int, ...], num_classes: int = 10) -> int:
+    """Parameters of :class:`PlainCNN` (and of the rotated stack, which shares its layers)."""
+    return count_on_meta(lambda: PlainCNN(widths, num_classes))  # type: ignore[arg-type]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models._budget import fit_widths
-from models._layers import CNN_WIDTHS, PlainCNN, plain_cnn_params
+from models._budget import count_on_meta, fit_widths
+from models._layers import CNN_WIDTHS, PlainCNN
 from suite.registry import register
 
 
@@ -23,6 +23,11 @@ class RotatedStackCNN(PlainCNN):
         return self.head(features.amax(dim=0))
 
 
+def stack_params(widths: tuple[int, ...], num_classes: int = 10) -> int:
+    """Parameters of :class:`RotatedStackCNN`, counted on the meta device."""
+    return count_on_meta(lambda: RotatedStackCNN(widths, num_classes))  # type: ignore[arg-type]
+
+
 @register(
     "stack-c4",
     description="one shared CNN on the 4 rotated copies of the input, max over rotations",
@@ -31,5 +36,5 @@ class RotatedStackCNN(PlainCNN):
     core=True,
 )
 def stack_c4(budget: int | None = None) -> nn.Module:
-    widths = CNN_WIDTHS if budget is None else fit_widths(CNN_WIDTHS, plain_cnn_params, budget)
+    widths = CNN_WIDTHS if budget is None else fit_widths(CNN_WIDTHS, stack_params, budget)
     return RotatedStackCNN(widths)

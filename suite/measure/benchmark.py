@@ -19,7 +19,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from suite import registry
 from suite.environment import device_name
-from suite.measure.ratios import ratios  # noqa: F401 - re-exported for suite bench
+from suite.errors import UsageError
 from suite.measure.twins import plain_twin
 from suite.training.layout import to_channels_last, variant_layout
 from suite.training.train import Recipe, make_optimizer
@@ -39,8 +39,19 @@ class BenchSettings:
     warmup: int = 3
     repeats: int = 10
     amp_bf16: bool = False
-    layout: str = "contiguous"  # a --layout choice, resolved per variant (suite.training.layout)
+    layout: str = "contiguous"  # a layout choice, resolved per variant (suite.training.layout)
     compile: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse settings that would time nothing (no repeats: no median) or no batch."""
+        if self.repeats < 1:
+            raise UsageError(f"{self.repeats}: expected at least 1 timed repeat", param="repeats")
+        if self.warmup < 0:
+            raise UsageError(f"{self.warmup}: expected 0 or more warm-up steps", param="warmup")
+        for param in ("infer_batches", "train_batches"):
+            sizes = getattr(self, param)
+            if any(size < 1 for size in sizes):
+                raise UsageError(f"{sizes}: expected positive batch sizes", param=param)
 
     @classmethod
     def for_device(cls, device: torch.device, **overrides) -> BenchSettings:
@@ -68,11 +79,6 @@ def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work (a no-op on the CPU), before reading a clock."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def time_steps(step: Callable[[], object], device: torch.device, warmup: int, repeats: int) -> float:
-    """Median seconds of ``step`` over ``repeats`` timed calls after ``warmup`` untimed ones."""
-    return time_interleaved({"step": step}, device, warmup, repeats)["step"]
 
 
 def time_interleaved(

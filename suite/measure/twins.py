@@ -54,19 +54,3 @@ def plain_twin(model: nn.Module) -> nn.Module | None:
     twin = copy.deepcopy(model).eval()
     _swap_expanded_convs(twin)
     return twin
-
-
-def expansion_modules(model: nn.Module) -> list[nn.Module]:
-    """The layers that rebuild their filters from free weights on every training step."""
-    found = [m for m in model.modules() if _is_expanded_conv(m)]
-    found += [m for m in model.modules() if hasattr(m, "expand_parameters")]  # escnn R2Conv
-    return found
-
-
-def expand_all(modules: list[nn.Module]) -> None:
-    """Run only the filter expansion of each layer, as a training step does."""
-    for m in modules:
-        if hasattr(m, "expand_parameters"):
-            m.expand_parameters()
-        else:
-            m.expanded()

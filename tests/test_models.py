@@ -1,0 +1,70 @@
+"""Model internals: the eval-mode filter cache and parameter counts taken on the meta device."""
+
+import pytest
+import torch
+
+from suite import registry
+
+# The variants whose parameter counts come from a build on the meta device (escnn and e3nn
+# compute at construction and cannot be built there: see models/_escnn.py and models/_e3nn.py).
+META_COUNTED = ("cnn", "cnn-aug", "cnn-aug-so2", "stack-c4", "gcnn-c4")
+
+
+def test_eval_mode_gradients_after_an_inference_mode_forward():
+    """A saliency map after an evaluation: the eval-mode filter cache filled under inference_mode
+    must not be used when gradients are on (inference tensors cannot be saved for backward)."""
+    torch.manual_seed(0)
+    model = registry.get("gcnn-c4").eval()
+    x = torch.rand(2, 1, 28, 28)
+    with torch.inference_mode():
+        model(x)
+    x = x.clone().requires_grad_(True)
+    model(x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_the_eval_mode_cache_serves_only_gradient_free_forwards():
+    torch.manual_seed(0)
+    conv = registry.get("gcnn-c4").eval().features[3]
+    with torch.no_grad():
+        first, _ = conv.expanded()
+        assert conv.expanded()[0] is first  # cached while the weights stay the same
+    with_grad, _ = conv.expanded()
+    assert with_grad is not first and with_grad.requires_grad
+    with torch.no_grad():
+        conv.weight.add_(1.0)  # a changed weight invalidates the cache
+        assert not torch.equal(conv.expanded()[0], first)
+
+
+@pytest.mark.parametrize("budget", [None, 100_000])
+@pytest.mark.parametrize("name", META_COUNTED)
+def test_meta_count_equals_the_real_count(name, budget):
+    from models._budget import count_on_meta
+
+    spec = registry.get_variant(name)
+    meta = count_on_meta(lambda: spec.build(budget=budget))
+    assert meta == registry.count_params(spec.build(budget=budget))
+
+
+def test_a_meta_build_allocates_no_parameters():
+    from models._budget import count_on_meta
+
+    built = []
+
+    def build():
+        built.append(registry.get("gcnn-c4", budget=100_000))
+        return built[-1]
+
+    assert count_on_meta(build) > 90_000
+    assert {p.device.type for p in built[0].parameters()} == {"meta"}
+
+
+@pytest.mark.parametrize("budget", [None, 100_000])
+def test_escnn_count_without_a_build_equals_the_real_count(budget):
+    """escnn cannot be built on the meta device; its count per field pair stands in for it."""
+    from models import _escnn
+
+    model = registry.get("escnn-c4", budget=budget)
+    assert _escnn.param_count("C4", model.fields) == registry.count_params(model)
