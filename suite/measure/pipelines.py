@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 
 from suite import registry
-from suite.data.mnist import _IDX_FILES, MNIST, to_device
+from suite.data.idx import IDX_FILES
+from suite.data.images import ImageData, to_device
 from suite.data.rotations import apply_augmentation, draw_augmentation
 from suite.errors import UsageError
 from suite.measure.benchmark import synchronize
@@ -21,12 +22,12 @@ from suite.training.layout import apply_layout, variant_layout
 from suite.training.train import Recipe, make_optimizer, to_input, train_epoch
 
 
-def write_idx_layout(data: MNIST, root: Path) -> None:
+def write_idx_layout(data: ImageData, root: Path) -> None:
     """The digits as torchvision's ``MNIST/raw`` IDX files, so ``datasets.MNIST`` reads them."""
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     arrays = {"train_x": data.train_x, "train_y": data.train_y, "test_x": data.test_x, "test_y": data.test_y}
-    for key, stem in _IDX_FILES.items():
+    for key, stem in IDX_FILES.items():
         array = arrays[key].cpu().numpy().astype(np.uint8)
         header = (0x0800 | array.ndim).to_bytes(4, "big") + b"".join(
             d.to_bytes(4, "big") for d in array.shape
@@ -79,7 +80,7 @@ def torchvision_batches(root: Path, recipe: Recipe, images: int, device: torch.d
     return time.perf_counter() - began
 
 
-def on_device_batches(data: MNIST, recipe: Recipe) -> float:
+def on_device_batches(data: ImageData, recipe: Recipe) -> float:
     """Seconds to produce the augmented batches alone (no model), as ``train_epoch`` does."""
     device = data.train_x.device
     generator = torch.Generator().manual_seed(0)
@@ -95,7 +96,7 @@ def on_device_batches(data: MNIST, recipe: Recipe) -> float:
     return time.perf_counter() - began
 
 
-def on_device_epoch(model: torch.nn.Module, data: MNIST, recipe: Recipe, policy: str) -> float:
+def on_device_epoch(model: torch.nn.Module, data: ImageData, recipe: Recipe, policy: str) -> float:
     device = data.train_x.device
     optimizer = make_optimizer(model, recipe)
     began = time.perf_counter()
@@ -105,7 +106,7 @@ def on_device_epoch(model: torch.nn.Module, data: MNIST, recipe: Recipe, policy:
 
 
 def compare_pipelines(
-    data: MNIST, device: torch.device, images: int = 12_800, layout: str = "auto", rounds: int = 4
+    data: ImageData, device: torch.device, images: int = 12_800, layout: str = "auto", rounds: int = 4
 ) -> dict:
     """Seconds for ``images`` training images through each pipeline, and the ratios.
 

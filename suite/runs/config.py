@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from suite import registry
-from suite.data.mnist import MNIST, load_mnist
+from suite.data.datasets import get_dataset, load_dataset
+from suite.data.images import ImageData
 from suite.errors import UsageError
 from suite.measure.evaluate import DEFAULT_SWEEP, parse_angles, sweep
 from suite.runs.profiles import get_profile
@@ -21,6 +22,7 @@ class RunConfig:
 
     variants: list[str]
     profile: str = "quick"
+    dataset: str = "mnist"  # a name in suite.data.datasets
     seeds: list[int] = field(default_factory=lambda: [0])
     recipe: Recipe = field(default_factory=Recipe)
     device: str = "auto"
@@ -42,12 +44,13 @@ class RunConfig:
         raw = dict(raw)
         raw["recipe"] = Recipe(**raw["recipe"])
         raw.setdefault("layout", "contiguous")  # runs written before layouts existed ran contiguous
+        raw.setdefault("dataset", "mnist")  # and before data sets, on MNIST
         return cls(**raw)
 
 
 # The keyword arguments of make_config that change a run's numbers (a resume may not change them).
 SETTINGS = (
-    "variants", "profile", "seeds", "epochs", "batch_size", "lr", "device", "budget", "data_dir",
+    "variants", "profile", "dataset", "seeds", "epochs", "batch_size", "lr", "device", "budget", "data_dir",
     "download", "bench", "layout", "angles",
 )  # fmt: skip
 
@@ -55,6 +58,7 @@ SETTINGS = (
 def make_config(
     variants: str | Sequence[str] | None = None,
     profile: str = "quick",
+    dataset: str = "mnist",
     seeds: int | None = None,
     epochs: int | None = None,
     batch_size: int | None = None,
@@ -75,6 +79,7 @@ def make_config(
     means the profile's variants plus ``plugin_variants`` (those the plugin files registered).
     """
     chosen_profile = get_profile(profile)
+    get_dataset(dataset)  # an unknown name fails here, before anything is loaded
     for name, value in (("seeds", seeds), ("epochs", epochs), ("batch_size", batch_size)):
         if value is not None and (not isinstance(value, int) or value <= 0):
             raise UsageError(f"{value!r}: expected a positive integer", param=name)
@@ -101,6 +106,7 @@ def make_config(
     return RunConfig(
         variants=selected,
         profile=chosen_profile.name,
+        dataset=dataset,
         seeds=list(range(seeds or chosen_profile.seeds)),
         recipe=recipe,
         device=device,
@@ -114,10 +120,10 @@ def make_config(
     )
 
 
-def load_run_data(config: RunConfig) -> MNIST:
-    """The verified digits a run trains on (the profile's subset for ``smoke``)."""
+def load_run_data(config: RunConfig) -> ImageData:
+    """The verified images a run trains on (the profile's subset for ``smoke``)."""
     profile = get_profile(config.profile)
-    data = load_mnist(Path(config.data_dir) if config.data_dir else None, download=config.download)
+    data = load_dataset(config.dataset, config.data_dir, download=config.download)
     if profile.train_size is not None:
         data = data.subset(profile.train_size, profile.test_size or len(data.test_x))
     return data

@@ -17,7 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from suite import registry
-from suite.data.mnist import MNIST
+from suite.data.images import ImageData
 from suite.environment import describe, resolve_device
 from suite.errors import SuiteError, failure_reason
 from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant
@@ -105,7 +105,7 @@ class Run:
 
     # --- the work ------------------------------------------------------------------------
 
-    def execute(self, progress: bool = True, data: MNIST | None = None, jobs: int = 1) -> int:
+    def execute(self, progress: bool = True, data: ImageData | None = None, jobs: int = 1) -> int:
         """Train and measure every pending unit (``jobs`` at a time); returns the number of failures."""
         config = self.config
         device = resolve_device(config.device)
@@ -136,7 +136,7 @@ class Run:
         benches = self.manifest.get("bench", {}).values()
         return sum(u["status"] == "failed" for u in [*units, *benches])
 
-    def _describe(self, device: torch.device, data: MNIST) -> None:
+    def _describe(self, device: torch.device, data: ImageData) -> None:
         """What the manifest says of the environment, the data and the variants."""
         config = self.config
         self.manifest["environment"] = describe(device)
@@ -144,6 +144,7 @@ class Run:
             name: variant_layout(config.layout, device, name) for name in config.variants
         }
         self.manifest["data"] = data.source
+        self.manifest["dataset"] = {"name": data.name, "classes": list(data.classes)}
         self.manifest["test_digits"] = len(data.test_x)
         self.manifest["train_digits"] = len(data.train_x)
         self.manifest["variants"] = {
@@ -165,7 +166,7 @@ class Run:
         return f"[{position}/{len(self.manifest['units'])}] {variant} seed {seed}"
 
     def _train(
-        self, pending: list[str], data: MNIST, device: torch.device, jobs: int, progress: bool
+        self, pending: list[str], data: ImageData, device: torch.device, jobs: int, progress: bool
     ) -> None:
         """Train ``pending`` units in this process, or ``jobs`` worker processes; record each."""
         tasks = [self._task(name) for name in pending]

