@@ -11,6 +11,7 @@ from suite.data import fashion
 from suite.data.datasets import dataset_names, get_dataset, load_dataset
 from suite.data.idx import IDX_FILES
 from suite.errors import SuiteError, UsageError
+from tests.cli import run_main
 
 
 def write_idx(path, array, magic=None):
@@ -39,17 +40,6 @@ def make_idx_set(folder, classes=3, train=96, test=48, gz=False):
     return arrays
 
 
-def run_main(capsys, *args):
-    from suite.cli.main import main
-
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exit_:
-        code = exit_.code
-    return code, capsys.readouterr()
-
-
 def test_registry_declares_names_classes_and_sources():
     assert dataset_names()[:2] == ["mnist", "fashion-mnist"] and "idx" in dataset_names()
     assert get_dataset("fashion-mnist").classes[9] == "Ankle boot" and get_dataset("mnist").digits
@@ -70,11 +60,11 @@ def test_any_idx_set_loads_with_its_label_range(tmp_path, gz):
 def test_a_run_on_a_generated_idx_set(tmp_path, capsys):
     make_idx_set(tmp_path / "mine")
     out = tmp_path / "run"
-    code, captured = run_main(
+    code, err = run_main(
         capsys, "run", "--dataset", "idx", "--data-dir", str(tmp_path / "mine"), "--profile", "smoke",
         "--variants", "cnn,gcnn-c4", "--no-bench", "--no-progress", "--out", str(out),
     )  # fmt: skip
-    assert code == 0, captured.err
+    assert code == 0, err
     import json
 
     manifest = json.loads((out / "manifest.json").read_text())
@@ -117,23 +107,23 @@ def test_malformed_idx_sets_are_refused_in_one_line(tmp_path, capsys, fault, fra
     _corrupt(folder, fault)
     with pytest.raises(SuiteError, match=re.escape(fragment)):
         load_dataset("idx", folder)
-    code, captured = run_main(capsys, "run", "--dataset", "idx", "--data-dir", str(folder), "--profile", "smoke")
-    lines = captured.err.strip().splitlines()
-    assert code == 1 and len(lines) == 1 and fragment in lines[0], captured.err
+    code, err = run_main(capsys, "run", "--dataset", "idx", "--data-dir", str(folder), "--profile", "smoke")
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 1 and fragment in lines[0], err
 
 
 def test_idx_needs_a_data_dir_and_unknown_sets_are_usage_errors(capsys):
-    code, captured = run_main(capsys, "run", "--dataset", "idx", "--profile", "smoke")
-    assert code == 2 and captured.err.strip().splitlines() == [captured.err.strip()]
-    assert "--data-dir not given" in captured.err
-    code, captured = run_main(capsys, "run", "--dataset", "nope")
-    assert code == 2 and "--dataset 'nope': unknown data set; known: mnist, fashion-mnist, idx" in captured.err
+    code, err = run_main(capsys, "run", "--dataset", "idx", "--profile", "smoke")
+    assert code == 2 and err.strip().splitlines() == [err.strip()]
+    assert "--data-dir not given" in err
+    code, err = run_main(capsys, "run", "--dataset", "nope")
+    assert code == 2 and "--dataset 'nope': unknown data set; known: mnist, fashion-mnist, idx" in err
 
 
 def test_missing_fashion_mnist_says_what_to_install(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(fashion, "DEBIAN_DIR", tmp_path / "not-installed")
-    code, captured = run_main(capsys, "run", "--dataset", "fashion-mnist", "--profile", "smoke")
-    lines = captured.err.strip().splitlines()
+    code, err = run_main(capsys, "run", "--dataset", "fashion-mnist", "--profile", "smoke")
+    lines = err.strip().splitlines()
     assert code == 1 and len(lines) == 1
     assert "apt-get install dataset-fashion-mnist" in lines[0] and "--data-dir" not in lines[0]
 
@@ -152,5 +142,8 @@ def test_installed_fashion_mnist_is_the_verified_split():
 
 
 def test_list_datasets(capsys):
-    code, captured = run_main(capsys, "list", "--datasets")
-    assert code == 0 and "fashion-mnist" in captured.out and "Ankle boot" in captured.out
+    from suite.cli.main import main
+
+    assert main(["list", "--datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "fashion-mnist" in out and "Ankle boot" in out

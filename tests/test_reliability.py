@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import run_main
+
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = [
     "run",
@@ -30,18 +32,6 @@ def suite(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
         cwd=ROOT,
         timeout=timeout,
     )
-
-
-def run_main(capsys, *args: str) -> tuple[int, str]:
-    """The CLI in this process: its exit code and what it printed on stderr."""
-    from suite.cli.main import main
-
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exit_:  # argparse's usage errors
-        code = exit_.code
-    return code, capsys.readouterr().err
 
 
 def accuracy_rows(run_dir: Path) -> list[tuple]:

@@ -11,17 +11,7 @@ from suite import registry
 from suite.plugins import load_plugin
 from suite.runs.executors import LocalExecutor, ProcessExecutor
 from suite.runs.store import RunStore, parse_unit_name, unit_name
-
-
-def run_main(capsys, *args: str) -> tuple[int, str]:
-    from suite.cli.main import main
-
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exit_:  # argparse's usage errors
-        code = exit_.code
-    return code, capsys.readouterr().err
+from tests.cli import run_main
 
 
 @pytest.fixture(scope="module")

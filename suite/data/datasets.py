@@ -10,9 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
+from suite.data.fashion import CLASSES as FASHION_CLASSES
 from suite.data.idx import IDX_FILES, MAX_CLASSES, check_arrays, read_idx_folder
 from suite.data.images import ImageData
 from suite.errors import UsageError
@@ -85,14 +83,8 @@ def load_idx(data_dir: Path | None, download: bool = False) -> ImageData:
         raise UsageError(f"{data_dir}: no such directory", param="data_dir")
     arrays = read_idx_folder([data_dir], f"expected the four files {names}")
     classes = check_arrays(arrays, str(data_dir))
-    return ImageData(
-        torch.from_numpy(arrays["train_x"]),
-        torch.from_numpy(arrays["train_y"].astype(np.int64)),
-        torch.from_numpy(arrays["test_x"]),
-        torch.from_numpy(arrays["test_y"].astype(np.int64)),
-        f"IDX files in {data_dir}",
-        name="idx",
-        classes=tuple(str(k) for k in range(classes)),
+    return ImageData.from_arrays(
+        arrays, f"IDX files in {data_dir}", "idx", tuple(str(k) for k in range(classes))
     )
 
 
@@ -105,8 +97,7 @@ register_dataset(DatasetSpec(
     "fashion-mnist", "Zalando's clothing images in 10 classes, 60k train / 10k test",
     "Debian's dataset-fashion-mnist under /usr/share/datasets/fashion-mnist (or a data directory); "
     "SHA-256 verified", _load_fashion,
-    classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-             "Ankle boot"),
+    classes=FASHION_CLASSES,
 ))  # fmt: skip
 register_dataset(DatasetSpec(
     "idx", f"any four IDX files of 28×28 uint8 images, labels 0..K-1 (K ≤ {MAX_CLASSES})",

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import torch
-
 from suite.data.idx import check_arrays, checksum, read_idx_folder
 from suite.data.images import ImageData
 from suite.errors import SuiteError
@@ -43,12 +40,4 @@ def load_fashion_mnist(data_dir: Path | None = None, download: bool = False) -> 
             f"{folder}: SHA-256 of the decoded images is {found[:12]}…, expected {FASHION_SHA256[:12]}…; "
             "these are not the standard Fashion-MNIST files"
         )
-    return ImageData(
-        torch.from_numpy(arrays["train_x"]),
-        torch.from_numpy(arrays["train_y"].astype(np.int64)),
-        torch.from_numpy(arrays["test_x"]),
-        torch.from_numpy(arrays["test_y"].astype(np.int64)),
-        f"Fashion-MNIST IDX files in {folder}",
-        name="fashion-mnist",
-        classes=CLASSES,
-    )
+    return ImageData.from_arrays(arrays, f"Fashion-MNIST IDX files in {folder}", "fashion-mnist", CLASSES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 
 DIGITS = tuple(str(d) for d in range(10))
@@ -21,6 +22,21 @@ class ImageData:
     source: str
     name: str = "mnist"
     classes: tuple[str, ...] = DIGITS
+
+    @classmethod
+    def from_arrays(
+        cls, arrays: dict[str, np.ndarray], source: str, name: str, classes: tuple[str, ...]
+    ) -> ImageData:
+        """From verified uint8 arrays (``train_x``, ``train_y``, ``test_x``, ``test_y``)."""
+        return cls(
+            torch.from_numpy(np.ascontiguousarray(arrays["train_x"], dtype=np.uint8)),
+            torch.from_numpy(arrays["train_y"].astype(np.int64)),
+            torch.from_numpy(np.ascontiguousarray(arrays["test_x"], dtype=np.uint8)),
+            torch.from_numpy(arrays["test_y"].astype(np.int64)),
+            source,
+            name,
+            classes,
+        )
 
     def subset(self, n_train: int, n_test: int) -> ImageData:
         """The first ``n_train`` / ``n_test`` images (the smoke profile's few hundred)."""

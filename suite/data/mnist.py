@@ -17,7 +17,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from suite.atomic import write_atomic
 from suite.data.idx import IDX_FILES, IMAGE_SHAPE, checksum, read_idx_folder
@@ -219,12 +218,4 @@ def load_mnist(
 ) -> ImageData:
     """MNIST as tensors: uint8 images ``(N, 28, 28)``, int64 labels, on the CPU."""
     arrays, source = load_arrays(data_dir, cache_dir, download)
-    return ImageData(
-        torch.from_numpy(np.ascontiguousarray(arrays["train_x"])),
-        torch.from_numpy(arrays["train_y"].astype(np.int64)),
-        torch.from_numpy(np.ascontiguousarray(arrays["test_x"])),
-        torch.from_numpy(arrays["test_y"].astype(np.int64)),
-        source,
-        name="mnist",
-        classes=DIGITS,
-    )
+    return ImageData.from_arrays(arrays, source, "mnist", DIGITS)

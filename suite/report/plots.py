@@ -1,18 +1,29 @@
-"""Matplotlib figures from a run's CSVs: one colour per variant, titled, units on every axis."""
+"""Matplotlib figures from a run's CSVs: one colour per variant, titled, units on every axis.
+
+Figures are :class:`matplotlib.figure.Figure` objects, drawn and saved without pyplot, so importing
+this module or writing plots never changes the process's backend (a notebook keeps its inline plots).
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from suite.atomic import write_atomic
+from suite.data.rotations import rotate_exact_or_bilinear
 
-from suite.atomic import write_atomic  # noqa: E402
-
-_PALETTE = plt.get_cmap("tab10").colors
+_PALETTE = colormaps["tab10"].colors
+RIGHT = "#a6dba0"  # a prediction cell of digit_predictions.png: the variant got the digit right
+WRONG = "#c2182b"  # ... got it wrong (the cell shows the digit it predicted)
+MISSING = "#dddddd"  # ... no prediction recorded
 
 
 def colours(variants: list[str]) -> dict[str, tuple]:
@@ -20,17 +31,39 @@ def colours(variants: list[str]) -> dict[str, tuple]:
     return {v: _PALETTE[i % len(_PALETTE)] for i, v in enumerate(variants)}
 
 
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
+def _figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _save(fig: Figure, path: Path) -> Path:
     write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=120, format="png"))
-    plt.close(fig)
     return path
 
 
-def angle_plot(r, out: Path) -> Path:
+def _count(value: float, _pos=None) -> str:
+    """200k, 1M, 2.5M: a count short enough for a crowded axis."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= scale:
+            return f"{value / scale:g}{suffix}"
+    return f"{value:g}"
+
+
+def _log_ticks(axis, low: float, high: float) -> None:
+    """Labelled ticks on a log axis that do not collide: 1-2-5 per decade over a short range,
+    decades only over a long one, every integer multiple within a single decade."""
+    decades = math.log10(high / low) if low > 0 and high > 0 else 0.0
+    subs = tuple(range(1, 10)) if decades < 0.7 else (1, 2, 5) if decades < 2.5 else (1,)
+    axis.set_major_locator(LogLocator(base=10, subs=[float(s) for s in subs]))
+    axis.set_major_formatter(FuncFormatter(_count))
+    axis.set_minor_locator(LogLocator(base=10, subs=[float(s) for s in range(2, 10)]))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def angle_figure(r) -> Figure:
     table = r.by_angle().reset_index()
     colour = colours(r.variants)
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig = _figure(9, 5)
+    ax = fig.subplots()
     for v in r.variants:
         rows = table[table.variant == v].sort_values("angle")
         angles = np.append(rows.angle.to_numpy(), 360.0)
@@ -49,16 +82,18 @@ def angle_plot(r, out: Path) -> Path:
     )
     ax.set_xticks(range(0, 361, 45))
     ax.legend(loc="lower left", fontsize=8)
-    return _save(fig, out / "accuracy_vs_angle.png")
+    return fig
 
 
-def tradeoff_plot(r, out: Path) -> Path | None:
+def tradeoff_figure(r) -> Figure | None:
     if r.throughput.empty:
         return None
     acc = r.scalar("acc_random")
     params = r.scalar("params")
     colour = colours(r.variants)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig = _figure(11, 4.5)
+    axes = fig.subplots(1, 2)
+    speeds = []
     for v in r.variants:
         if v not in acc.index:
             continue
@@ -67,26 +102,30 @@ def tradeoff_plot(r, out: Path) -> Path | None:
         axes[0].errorbar(params.loc[v, "mean"], y, yerr=err, fmt="o", color=colour[v], label=v)
         if speed:
             axes[1].errorbar(speed, y, yerr=err, fmt="o", color=colour[v], label=v)
+            speeds.append(speed)
     axes[0].set(
         xlabel="trainable parameters",
         ylabel="random-angle accuracy (%)",
         title="Random-angle accuracy vs parameters",
     )
     axes[1].set(
-        xlabel="inference throughput at the largest batch (images/s, log)",
+        xlabel="inference throughput at the largest batch (images/s, log scale)",
         ylabel="random-angle accuracy (%)",
         title="Random-angle accuracy vs speed",
         xscale="log",
     )
+    if speeds:
+        _log_ticks(axes[1].xaxis, min(speeds), max(speeds))
     axes[0].legend(fontsize=8)
-    return _save(fig, out / "accuracy_vs_cost.png")
+    return fig
 
 
-def throughput_plot(r, out: Path) -> Path | None:
+def throughput_figure(r) -> Figure | None:
     t = r.throughput
     if t.empty:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig = _figure(13, 4.5)
+    axes = fig.subplots(1, 2)
     colour = colours(r.variants)
     for ax, bench in zip(axes, ("infer", "train"), strict=True):
         rows = t[t.bench == bench]
@@ -113,90 +152,133 @@ def throughput_plot(r, out: Path) -> Path | None:
             title=f"{'Inference' if bench == 'infer' else 'Training'} throughput "
             f"({rows.device_name.iloc[0] if len(rows) else ''})",
         )
-    axes[0].legend(fontsize=7)
-    return _save(fig, out / "throughput.png")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize=7)  # beside the bars, not over them
+    return fig
 
 
-def training_plot(r, out: Path) -> Path | None:
+def training_figure(r) -> Figure | None:
     h = r.history.dropna(subset=["acc_c4_mean"]) if not r.history.empty else r.history
     if h.empty:
         return None
     colour = colours(r.variants)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig = _figure(12, 4.5)
+    axes = fig.subplots(1, 2)
+    losses = []
     for v in r.variants:
         curve = h[h.variant == v].groupby("epoch")[["loss", "acc_c4_mean"]].agg(["mean", "std"])
         if curve.empty:
             continue
         epochs = curve.index.to_numpy()
         axes[0].plot(epochs, curve[("loss", "mean")], marker="o", color=colour[v], label=v)
+        losses.extend(curve[("loss", "mean")])
         mean, std = curve[("acc_c4_mean", "mean")], np.nan_to_num(curve[("acc_c4_mean", "std")])
         axes[1].plot(epochs, mean, marker="o", color=colour[v], label=v)
         axes[1].fill_between(epochs, mean - std, mean + std, color=colour[v], alpha=0.2)
+    # log scale when the loss falls by a factor (a real run); linear over a narrow range (one epoch)
+    log = min(losses) > 0 and max(losses) / min(losses) >= 3
     axes[0].set(
-        xlabel="epoch", ylabel="mean training loss (cross-entropy)", title="Training loss", yscale="log"
+        xlabel="epoch",
+        ylabel=f"mean training loss (cross-entropy{', log' if log else ''})",
+        title="Training loss",
+        yscale="log" if log else "linear",
     )
     axes[1].set(
         xlabel="epoch",
-        ylabel="C4-mean test accuracy (%)",
-        title="Accuracy over 0/90/180/270° during training (first 2,000 test digits)",
+        ylabel="mean accuracy over 0/90/180/270° (%)",
+        title="C4-mean test accuracy (first 2,000 test digits)",
     )
-    axes[0].legend(fontsize=8)
-    return _save(fig, out / "training_curves.png")
+    last = int(h.epoch.max())
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        if last == int(h.epoch.min()):
+            ax.set_xlim(last - 0.5, last + 0.5)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize=8)  # beside the curves, not over them
+    return fig
 
 
-def _rotate_bilinear(image: np.ndarray, degrees: float) -> np.ndarray:
-    """Counter-clockwise rotation about the centre (for display only), bilinear, zeros outside."""
-    n = image.shape[0]
-    c = (n - 1) / 2
-    theta = np.deg2rad(degrees)
-    yy, xx = np.mgrid[0:n, 0:n].astype(float)
-    x_src = np.cos(theta) * (xx - c) - np.sin(theta) * (yy - c) + c
-    y_src = np.sin(theta) * (xx - c) + np.cos(theta) * (yy - c) + c
-    x0, y0 = np.floor(x_src).astype(int), np.floor(y_src).astype(int)
-    out = np.zeros_like(image, dtype=float)
-    for dy in (0, 1):
-        for dx in (0, 1):
-            xi, yi = x0 + dx, y0 + dy
-            w = (1 - np.abs(x_src - xi)) * (1 - np.abs(y_src - yi))
-            ok = (xi >= 0) & (xi < n) & (yi >= 0) & (yi < n)
-            out[ok] += w[ok] * image[yi[ok], xi[ok]]
-    return out
-
-
-def digits_plot(r, out: Path) -> Path | None:
+def digits_figure(r) -> Figure | None:
+    """Sample digits at each angle; under each, one cell per variant: light green when it predicted
+    the true digit, red with the digit it predicted otherwise."""
     p, s = r.predictions, r.samples
     if p.empty or s.empty:
         return None
-    p = p[p.seed == p.seed.min()]
+    seed = p.seed.min()
+    p = p[p.seed == seed]
     angles = sorted(p.angle.unique())
     samples = s.head(6)
     variants = [v for v in r.variants if v in set(p.variant)]
-    fig, axes = plt.subplots(len(samples), len(angles), figsize=(1.9 * len(angles), 2.1 * len(samples)))
-    axes = np.atleast_2d(axes)
+    guesses = p.drop_duplicates(["index", "angle", "variant"]).set_index(["index", "angle", "variant"])
+    guesses = guesses.predicted
+    n = len(variants)
+    fig = _figure(1.9 * len(angles), 2.2 * len(samples) + 1.6)
+    axes = fig.subplots(len(samples), len(angles), squeeze=False)
+    fontsize = 8 if n <= 6 else 7 if n <= 10 else 5
     for i, sample in enumerate(samples.itertuples()):
-        pixels = np.frombuffer(bytes.fromhex(sample.pixels_hex), dtype=np.uint8).reshape(28, 28)
+        raw = np.frombuffer(bytes.fromhex(sample.pixels_hex), dtype=np.uint8)
+        side = math.isqrt(raw.size)
+        pixels = torch.from_numpy(raw.astype(np.float32).reshape(1, 1, side, side))
+        cell = side / max(n, 1)
+        height = min(cell, side / 5)
+        top = side - 0.5 + side / 28  # the cells' upper edge, a pixel below the digit
         for j, angle in enumerate(angles):
             ax = axes[i, j]
-            ax.imshow(_rotate_bilinear(pixels.astype(float), angle), cmap="gray_r", vmin=0, vmax=255)
-            ax.set_xticks([])
+            ax.imshow(
+                rotate_exact_or_bilinear(pixels, float(angle))[0, 0].numpy(), cmap="gray_r", vmin=0, vmax=255
+            )
+            ax.add_patch(Rectangle((-0.5, -0.5), side, side, fill=False, edgecolor="0.6", linewidth=0.8))
+            for k, v in enumerate(variants):
+                guess = guesses.get((sample.index, angle, v))
+                right = guess is not None and int(guess) == int(sample.label)
+                face = MISSING if guess is None else RIGHT if right else WRONG
+                x0 = -0.5 + k * cell
+                ax.add_patch(
+                    Rectangle((x0, top), cell, height, facecolor=face, edgecolor="white", linewidth=0.8)
+                )
+                ax.text(
+                    x0 + cell / 2,
+                    top + height / 2,
+                    "–" if guess is None else str(int(guess)),
+                    ha="center",
+                    va="center",
+                    fontsize=fontsize,
+                    color="white" if face == WRONG else "black",
+                    fontweight="bold" if face == WRONG else "normal",
+                )
+            ax.set_xlim(-0.5, side - 0.5)
+            ax.set_ylim(top + height + 0.2, -0.5)
+            ax.spines[:].set_visible(False)
             ax.set_yticks([])
-            rows = p[(p["index"] == sample.index) & (p.angle == angle)].set_index("variant")
-            text = " ".join(str(int(rows.predicted.get(v, -1))) for v in variants)
-            ax.set_xlabel(text, fontsize=6)
+            centres = [-0.5 + (k + 0.5) * cell for k in range(n)]
+            if i == len(samples) - 1:  # name the variants under the last row, one per cell
+                ax.set_xticks(centres, variants, rotation=90, fontsize=fontsize)
+                ax.tick_params(axis="x", length=0, pad=2)
+            else:
+                ax.set_xticks([])
             if i == 0:
-                ax.set_title(f"{angle}°", fontsize=9)
+                ax.set_title(f"{angle}°", fontsize=10)
             if j == 0:
-                ax.set_ylabel(f"true {sample.label}", fontsize=9)
+                ax.set_ylabel(f"true {sample.label}", fontsize=10)
     fig.suptitle(
-        "Test digits rotated; under each, the predictions of: "
-        + ", ".join(variants)
-        + f" (seed {p.seed.min()})",
-        fontsize=8,
+        f"Test digits rotated, and what each variant predicts (seed {seed}): under each digit, one cell "
+        "per variant,\nin the order named at the bottom",
+        fontsize=10,
     )
-    return _save(fig, out / "digit_predictions.png")
+    fig.legend(
+        handles=[
+            Patch(facecolor=RIGHT, edgecolor="0.6", label="right (the true digit)"),
+            Patch(facecolor=WRONG, edgecolor="0.6", label="wrong (the digit it predicted)"),
+        ],
+        loc="outside lower center",
+        ncols=2,
+        fontsize=9,
+        frameon=False,
+    )
+    return fig
 
 
-def confusion_plot(r, out: Path) -> Path | None:
+def confusion_figure(r) -> Figure | None:
     c = r.confusion
     if c.empty:
         return None
@@ -204,7 +286,8 @@ def confusion_plot(r, out: Path) -> Path | None:
     variants = [v for v in r.variants if v in set(c.variant)]
     cols = min(len(variants), 4)
     rows_n = -(-len(variants) // cols)
-    fig, axes = plt.subplots(rows_n, cols, figsize=(3.4 * cols, 3.3 * rows_n), squeeze=False)
+    fig = _figure(3.4 * cols, 3.3 * rows_n + 0.3)
+    axes = fig.subplots(rows_n, cols, squeeze=False)
     for ax, v in zip(axes.flat, variants, strict=False):
         matrix = np.zeros((10, 10))
         for row in c[c.variant == v].itertuples():
@@ -227,15 +310,22 @@ def confusion_plot(r, out: Path) -> Path | None:
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[len(variants) :]:
         ax.axis("off")
-    fig.suptitle(
-        "Confusion at random angles (% of each true digit, summed over seeds)",
-        fontsize=9,
-    )
-    return _save(fig, out / "confusion_random.png")
+    fig.suptitle("Confusion at random angles (% of each true digit, summed over seeds)", fontsize=9)
+    return fig
+
+
+# file name -> the figure drawn into it (None: the run has no data for it)
+FIGURES: dict[str, Callable[..., Figure | None]] = {
+    "accuracy_vs_angle.png": angle_figure,
+    "accuracy_vs_cost.png": tradeoff_figure,
+    "throughput.png": throughput_figure,
+    "training_curves.png": training_figure,
+    "digit_predictions.png": digits_figure,
+    "confusion_random.png": confusion_figure,
+}
 
 
 def write_plots(r) -> list[Path]:
     out = r.dir / "plots"
     out.mkdir(exist_ok=True)
-    makers = (angle_plot, tradeoff_plot, throughput_plot, training_plot, digits_plot, confusion_plot)
-    return [path for make in makers if (path := make(r, out)) is not None]
+    return [_save(fig, out / name) for name, make in FIGURES.items() if (fig := make(r)) is not None]

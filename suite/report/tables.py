@@ -8,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 from suite.atomic import write_text_atomic
+from suite.report.claims import claims_table
 from suite.report.results import RunResults
 
 # The tutorial's published figures (upright / 90°), which our `cnn` and `stack-c4` reproduce.
 TUTORIAL = {"cnn": ("SimpleCNN", 97.3, 15.1), "stack-c4": ("EqCNN (rotated stack)", 96.5, 96.5)}
-TARGET_C4_MEAN = 95.0  # accuracy target for the augmentation-vs-equivariance claim (history.csv)
+EMPTY_TABLE = "_(no variant of this table in this run)_"
 
 
 def pm(mean: float, std: float, digits: int = 2) -> str:
@@ -24,13 +25,18 @@ def pm(mean: float, std: float, digits: int = 2) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def _markdown(frame: pd.DataFrame) -> str:
+def _cell(value) -> str:
+    """A table cell as written: one line, a literal '|' escaped so that it cannot end the cell."""
+    return " ".join(str(value).split("\n")).replace("|", "\\|")
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """A GitHub Markdown table of ``frame``'s cells exactly as formatted here (numbers already are:
+    no re-parsing, no padding), or a note when the run has no variant for it."""
     if frame.empty:
-        return "_(no variant of this table in this run)_"
-    header = "| " + " | ".join(frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body])
+        return EMPTY_TABLE
+    cells = frame.apply(lambda column: column.map(_cell)).rename(columns=_cell)
+    return cells.to_markdown(index=False, disable_numparse=True, stralign=None, numalign=None)
 
 
 def _get(table: pd.DataFrame, key, column: str = "mean"):
@@ -81,98 +87,6 @@ def tutorial_table(r: RunResults) -> pd.DataFrame:
             "params": f"{int(_get(r.scalar('params'), v)):,}",
         })  # fmt: skip
     return pd.DataFrame(rows)
-
-
-def epochs_to_target(history: pd.DataFrame, variant: str, target: float) -> tuple[float, float, int]:
-    """(first epoch, training seconds) at which the seed-mean C4 accuracy reaches ``target``;
-    NaN if never, and the number of epochs trained."""
-    h = history[history.variant == variant].dropna(subset=["acc_c4_mean"])
-    if h.empty:
-        return float("nan"), float("nan"), 0
-    curve = h.groupby("epoch")[["acc_c4_mean", "wall_s"]].mean().sort_index()
-    reached = curve[curve.acc_c4_mean >= target]
-    if reached.empty:
-        return float("nan"), float("nan"), int(curve.index.max())
-    return float(reached.index[0]), float(reached.wall_s.iloc[0]), int(curve.index.max())
-
-
-def claims_table(r: RunResults) -> pd.DataFrame:
-    angle = r.by_angle()
-    rows = []
-
-    # 1. C4 models without augmentation are as accurate at 90° as upright.
-    c4_models = [
-        v for v in r.variants if r.info(v, "claims") in ("C4", "D4") and r.info(v, "augment") == "none"
-    ]
-    if c4_models:
-        gaps = {v: abs(_get(angle, (v, 90.0)) - _get(angle, (v, 0.0))) for v in c4_models}
-        worst = max(gaps.values())
-        evidence = "; ".join(
-            f"`{v}` {_get(angle, (v, 0.0)):.2f} vs {_get(angle, (v, 90.0)):.2f}" for v in c4_models
-        )
-        rows.append(
-            (
-                "A C4 model is as accurate at 90° as upright without augmentation",
-                f"upright vs 90° accuracy: {evidence}; largest gap {worst:.2f} points",
-                "holds" if worst <= 0.1 else "fails",
-            )
-        )
-
-    # 2. The rotated stack costs about 4x the compute of the plain CNN.
-    t = r.throughput
-    if not t.empty and {"cnn", "stack-c4"} <= set(t.variant):
-        flops = t.groupby("variant")["flops"].first()
-        ratio = flops["stack-c4"] / flops["cnn"]
-        speed = (r.infer_throughput("cnn") or float("nan")) / (r.infer_throughput("stack-c4") or float("nan"))
-        rows.append(
-            (
-                "The rotated stack costs about 4× the compute of the plain CNN",
-                f"FLOPs ratio stack-c4 / cnn = {ratio:.2f}; inference throughput ratio "
-                f"cnn / stack-c4 = {speed:.2f} at the largest batch",
-                "holds" if 3.5 <= ratio <= 4.5 else "fails",
-            )
-        )
-
-    # 3. Augmentation needs > 10x the training to match an equivariant model.
-    if not r.history.empty and "cnn-aug" in r.variants:
-        equivariant = [v for v in c4_models if v in set(r.history.variant)]
-        aug_epoch, aug_s, aug_trained = epochs_to_target(r.history, "cnn-aug", TARGET_C4_MEAN)
-        parts, verdicts = [], []
-        for v in equivariant:
-            eq_epoch, eq_s, _ = epochs_to_target(r.history, v, TARGET_C4_MEAN)
-            if math.isnan(eq_epoch):
-                parts.append(f"`{v}` never reached it")
-                continue
-            if math.isnan(aug_epoch):
-                bound = aug_trained / eq_epoch
-                parts.append(
-                    f"`{v}` at epoch {eq_epoch:.0f} ({eq_s:.0f} s); `cnn-aug` not within "
-                    f"{aug_trained} epochs, so ≥ {bound:.0f}× the epochs"
-                )
-                verdicts.append("holds" if bound > 10 else "not shown")
-            else:
-                ratio = aug_epoch / eq_epoch
-                parts.append(
-                    f"`{v}` at epoch {eq_epoch:.0f} ({eq_s:.0f} s) vs `cnn-aug` at "
-                    f"{aug_epoch:.0f} ({aug_s:.0f} s): {ratio:.1f}× the epochs"
-                )
-                verdicts.append("holds" if ratio > 10 else "fails")
-        verdict = (
-            "holds"
-            if verdicts and all(v == "holds" for v in verdicts)
-            else "fails"
-            if "fails" in verdicts
-            else "not shown by this run (train longer to decide)"
-        )
-        rows.append(
-            (
-                "Training with augmentation needs more than 10× the training to match an equivariant model",
-                f"epochs until the C4-mean accuracy first reaches {TARGET_C4_MEAN:.0f}% "
-                f"(seed mean, first 2,000 test digits): " + "; ".join(parts),
-                verdict,
-            )
-        )
-    return pd.DataFrame(rows, columns=["claim", "measured evidence", "verdict"])
 
 
 def six_nine_table(r: RunResults) -> pd.DataFrame:
@@ -277,22 +191,22 @@ def summary_markdown(r: RunResults) -> str:
         "",
         "## Main table",
         "",
-        _markdown(main_table(r)),
+        markdown(main_table(r)),
         "",
         "## The tutorial's table, reproduced",
         "",
-        _markdown(tutorial_table(r)),
+        markdown(tutorial_table(r)),
         "",
         "## Claims",
         "",
-        _markdown(claims_table(r)),
+        markdown(claims_table(r)),
         "",
         "## 6 and 9",
         "",
         "A C4-invariant model cannot tell a digit from its 180° turn, and a 6 turned 180° looks "
         "like a 9; how often each model actually confuses them (percent of the true digit):",
         "",
-        _markdown(six_nine_table(r)),
+        markdown(six_nine_table(r)),
         "",
         "## Equivariance at the cost of a plain CNN",
         "",
@@ -300,7 +214,7 @@ def summary_markdown(r: RunResults) -> str:
         "expanded layer widths, free weights), and the share of a training step spent expanding "
         "filters (1 − twin step time / native step time):",
         "",
-        _markdown(twin_table(r)),
+        markdown(twin_table(r)),
         "",
     ]
     failed = failures(r)

@@ -1,0 +1,368 @@
+"""summary.md and the plots, from a small run directory written here (no training, no models)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+from suite.data.rotations import rotate_exact_or_bilinear
+from suite.report import plots, tables
+from suite.report.results import RunResults
+
+# variant -> (claims, augment); the C4 models are exactly invariant to quarter turns
+VARIANTS = {
+    "cnn": ("none", "none"),
+    "cnn-aug": ("none", "c4"),
+    "stack-c4": ("C4", "none"),
+    "gcnn-c4": ("C4", "none"),
+}
+SEEDS = (0, 1)
+EPOCHS = 3
+SAMPLE_ANGLES = (0, 45, 90, 135, 180)
+FLOPS = {"cnn": 589_888, "cnn-aug": 589_888, "stack-c4": 4 * 589_888, "gcnn-c4": 2_130_000}
+# images/s at the largest batch: spans a decade and a half, like a GPU run
+SPEED = {"cnn": 5.0e6, "cnn-aug": 2.1e5, "stack-c4": 1.3e6, "gcnn-c4": 2.9e6}
+
+
+UPRIGHT = {"cnn": 98.5, "cnn-aug": 92.5, "stack-c4": 97.8, "gcnn-c4": 97.6}  # seed 0; other variants 96
+
+
+def accuracy(variant: str, invariant: bool, angle: float, seed: int) -> float:
+    """Percent; seed 1 is 0.2 points better, so the seed means upright are 98.6, 92.6, 97.9, 97.7, 96.1."""
+    upright = UPRIGHT.get(variant, 96.0) + 0.2 * seed
+    if angle % 90 == 0:
+        return upright if invariant or variant == "cnn-aug" or angle == 0 else 13.0 + seed
+    return upright - 30.0
+
+
+def predicted(variant: str, label: int, angle: int) -> int:
+    """The synthetic predictions: right upright and, for the C4 models, at every quarter turn."""
+    right = angle == 0 or (angle % 90 == 0 and VARIANTS.get(variant, ("C4",))[0] != "none")
+    return label if right else (label + 1) % 10
+
+
+def digit_pixels(label: int) -> np.ndarray:
+    """An asymmetric 28×28 'digit' (an L with a dot), so that a rotation shows."""
+    image = np.zeros((28, 28), dtype=np.uint8)
+    image[5:23, 8:11] = 255
+    image[20:23, 8:20] = 200
+    image[6 + label : 9 + label, 18:21] = 120
+    return image
+
+
+def write_run(run_dir: Path, variants: dict[str, tuple[str, str]] | None = None) -> Path:
+    """A finished run directory with every CSV that `suite run` writes, made up but consistent."""
+    variants = VARIANTS if variants is None else variants
+    run_dir.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "command": ["suite", "run"],
+        "config": {"profile": "test", "seeds": list(SEEDS), "recipe": {"epochs": EPOCHS}},
+        "finished": "2026-01-01T00:00:00+00:00",
+        "wall_s": 1.0,
+        "units": {f"{v}__seed{s}": {"status": "done"} for v in variants for s in SEEDS},
+        "environment": {"device": "cpu", "device_name": "cpu", "cpu_threads": 2},
+        "variants": {
+            v: {"family": "test", "claims": sym, "augment": aug} for v, (sym, aug) in variants.items()
+        },
+    }
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    metrics, history, confusion, predictions, throughput = [], [], [], [], []
+    for v, (symmetry, _) in variants.items():
+        for s in SEEDS:
+            accs = {a: accuracy(v, symmetry != "none", a, s) for a in range(0, 360, 45)}
+            metrics += [(v, s, "acc", a, value) for a, value in accs.items()]
+            c4 = float(np.mean([accs[a] for a in (0, 90, 180, 270)]))
+            metrics += [
+                (v, s, "acc_c4_mean", None, c4),
+                (v, s, "acc_random", None, c4 - 10),
+                (v, s, "invariance_err", None, 0.0 if symmetry != "none" else 40.0),
+                (v, s, "params", None, 13_978),
+                (v, s, "train_s_per_epoch", None, 2.0),
+            ]
+            for epoch in range(1, EPOCHS + 1):
+                acc_c4 = c4 if symmetry != "none" else 60.0 + 5 * epoch
+                history.append((v, s, epoch, 1.0 / epoch**2, 90.0, acc_c4, 2.0, 2.0 * epoch))
+            for condition in ("rot90", "random"):
+                for true in range(10):
+                    confusion += [
+                        (v, s, condition, true, true, 90),
+                        (v, s, condition, true, (true + 3) % 10, 10),
+                    ]
+            for label in range(6):
+                for angle in SAMPLE_ANGLES:
+                    predictions.append((v, s, 100 + label, label, angle, predicted(v, label, angle)))
+        for bench in ("infer", "train"):
+            for batch in (1, 64, 1024):
+                speed = SPEED.get(v, 1e6) * batch / 1024
+                row = (
+                    v,
+                    bench,
+                    "native",
+                    "cpu",
+                    "test cpu",
+                    2,
+                    batch,
+                    speed,
+                    1000 * batch / speed,
+                    FLOPS.get(v, 2e6),
+                )
+                throughput.append(row)
+    frames = {
+        "metrics": (metrics, ["variant", "seed", "metric", "angle", "value"]),
+        "history": (
+            history,
+            ["variant", "seed", "epoch", "loss", "acc_0", "acc_c4_mean", "epoch_s", "wall_s"],
+        ),
+        "confusion": (confusion, ["variant", "seed", "condition", "true", "predicted", "count"]),
+        "predictions": (predictions, ["variant", "seed", "index", "label", "angle", "predicted"]),
+        "throughput": (
+            throughput,
+            ["variant", "bench", "form", "device", "device_name", "threads", "batch_size", "samples_per_s"]
+            + ["step_ms", "flops"],
+        ),
+    }
+    for name, (rows, columns) in frames.items():
+        pd.DataFrame(rows, columns=columns).to_csv(run_dir / f"{name}.csv", index=False)
+    samples = [(100 + label, label, digit_pixels(label).tobytes().hex()) for label in range(6)]
+    pd.DataFrame(samples, columns=["index", "label", "pixels_hex"]).to_csv(
+        run_dir / "samples.csv", index=False
+    )
+    return run_dir
+
+
+@pytest.fixture
+def run(tmp_path) -> RunResults:
+    return RunResults(write_run(tmp_path / "run"))
+
+
+def rendered(fig):
+    """Draw ``fig`` with a private Agg canvas (no pyplot) and return its renderer."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+def table_rows(markdown: str, heading: str) -> list[list[str]]:
+    """The body cells of the Markdown table under ``heading`` (escaped pipes kept as text)."""
+    section = markdown.split(heading, 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    return [[c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]] for line in lines[2:]]
+
+
+# --- 1. no global backend change ------------------------------------------------------------
+
+
+@pytest.mark.subprocess
+def test_plots_leave_the_matplotlib_backend_alone(tmp_path):
+    run_dir = write_run(tmp_path / "run")
+    script = (
+        "import sys, matplotlib; matplotlib.use('svg'); "
+        "from suite.report.results import RunResults; from suite.report.plots import write_plots; "
+        "written = write_plots(RunResults(sys.argv[1])); "
+        "print(matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules, len(written))"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(run_dir)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["svg", "False", "6"]
+    assert all((run_dir / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in plots.FIGURES)
+
+
+# --- 2. digits rotated by suite.data.rotations ------------------------------------------------
+
+
+def test_digit_panels_show_the_rotation_the_models_saw(run):
+    assert not hasattr(plots, "_rotate_bilinear")
+    fig = plots.digits_figure(run)
+    panels = [ax for ax in fig.axes if ax.images]
+    assert len(panels) == 6 * len(SAMPLE_ANGLES)
+    for i, ax in enumerate(panels):
+        label, angle = divmod(i, len(SAMPLE_ANGLES))
+        pixels = torch.from_numpy(digit_pixels(label).astype(np.float32))[None, None]
+        expected = rotate_exact_or_bilinear(pixels, SAMPLE_ANGLES[angle])[0, 0].numpy()
+        assert np.array_equal(np.asarray(ax.images[0].get_array()), expected), (label, angle)
+    assert np.array_equal(np.asarray(panels[2].images[0].get_array()), np.rot90(digit_pixels(0)))  # exact
+
+
+# --- 3. Markdown tables by pandas -------------------------------------------------------------
+
+
+def test_markdown_tables_keep_cells_as_written_and_escape_pipes():
+    frame = pd.DataFrame({"variant": ["`cnn`", "`a|b`"], "invariance err": ["4.2e+01", "0.0e+00"]})
+    text = tables.markdown(frame)
+    lines = text.splitlines()
+    assert lines[0] == "| variant | invariance err |"
+    assert re.fullmatch(r"\|-+\|-+\|", lines[1])
+    assert lines[2] == "| `cnn` | 4.2e+01 |"  # not re-read as the number 42
+    cells = [re.split(r"(?<!\\)\|", line)[1:-1] for line in lines]
+    assert [len(c) for c in cells] == [2, 2, 2, 2]  # a '|' inside a cell does not split it
+    assert tables.markdown(pd.DataFrame()) == "_(no variant of this table in this run)_"
+
+
+# --- 4. claims as data ------------------------------------------------------------------------
+
+
+def test_claims_table_reports_the_three_claims_with_their_verdicts(run):
+    from suite.report import claims
+
+    table = claims.claims_table(run).set_index("claim")
+    c4, stack, aug = (c.statement for c in claims.CLAIMS)
+    assert list(table.index) == [c4, stack, aug]
+    assert table.loc[c4, "verdict"] == "holds"
+    assert "`stack-c4` 97.90 vs 97.90" in table.loc[c4, "measured evidence"]
+    assert table.loc[stack, "verdict"] == "holds"
+    assert "FLOPs ratio stack-c4 / cnn = 4.00" in table.loc[stack, "measured evidence"]
+    # the C4 models reach 95% at epoch 1, cnn-aug never within 3 epochs: ≥ 3×, not enough to decide
+    assert table.loc[aug, "verdict"] == "not shown by this run (train longer to decide)"
+    assert "`cnn-aug` not within 3 epochs, so ≥ 3× the epochs" in table.loc[aug, "measured evidence"]
+
+
+def test_a_claim_added_as_one_entry_shows_up_in_the_summary(run, monkeypatch):
+    from suite.report import claims
+
+    def more_accurate_upright(r, picked):
+        plain, stack = picked["plain"][0], picked["stack"][0]
+        gap = claims.accuracy_at(r, plain, 0) - claims.accuracy_at(r, stack, 0)
+        return f"`{plain}` − `{stack}` = {gap:.2f} points", "holds" if gap > 0 else "fails"
+
+    extra = claims.Claim(
+        statement="The plain CNN is more accurate upright than the rotated stack",
+        compares={"plain": claims.named("cnn"), "stack": claims.named("stack-c4")},
+        decide=more_accurate_upright,
+    )
+    monkeypatch.setattr(claims, "CLAIMS", [*claims.CLAIMS, extra])
+    rows = table_rows(tables.summary_markdown(run), "## Claims")
+    assert len(rows) == 4
+    assert rows[-1] == [extra.statement, "`cnn` − `stack-c4` = 0.70 points", "holds"]
+
+
+def test_a_claim_whose_variants_did_not_run_is_left_out(tmp_path):
+    from suite.report import claims
+
+    r = RunResults(write_run(tmp_path / "run", {v: VARIANTS[v] for v in ("cnn", "gcnn-c4")}))
+    assert list(claims.claims_table(r).claim) == [claims.CLAIMS[0].statement]  # no stack-c4, no cnn-aug
+
+
+def test_claims_cover_a_new_c4_variant_without_naming_it(tmp_path):
+    from suite.report import claims
+
+    variants = {**VARIANTS, "my-c4": ("C4", "none"), "my-d4": ("D4", "none"), "my-c4-aug": ("C4", "c4")}
+    r = RunResults(write_run(tmp_path / "run", variants))
+    table = claims.claims_table(r).set_index("claim")
+    c4, _, aug = (c.statement for c in claims.CLAIMS)
+    assert "`my-c4` 96.10 vs 96.10" in table.loc[c4, "measured evidence"]
+    assert "`my-d4` 96.10 vs 96.10" in table.loc[c4, "measured evidence"]
+    assert "`my-c4-aug`" not in table.loc[c4, "measured evidence"]  # augmented: not shown by symmetry alone
+    assert "`my-c4` at epoch 1" in table.loc[aug, "measured evidence"]
+    assert claims.C4_WITHOUT_AUGMENTATION.pick(r) == ["stack-c4", "gcnn-c4", "my-c4", "my-d4"]
+
+
+def test_c4_claim_fails_when_a_c4_model_is_not_invariant(tmp_path):
+    from suite.report import claims
+
+    run_dir = write_run(tmp_path / "run")
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    rot = (metrics.variant == "gcnn-c4") & (metrics.metric == "acc") & (metrics.angle == 90)
+    metrics.loc[rot, "value"] -= 0.5
+    metrics.to_csv(run_dir / "metrics.csv", index=False)
+    row = claims.claims_table(RunResults(run_dir)).set_index("claim").loc[claims.CLAIMS[0].statement]
+    assert row.verdict == "fails" and "largest gap 0.50 points" in row["measured evidence"]
+
+
+# --- 5. plots that read well ------------------------------------------------------------------
+
+
+def test_training_curves_tick_whole_epochs_and_titles_fit(run):
+    fig = plots.training_figure(run)
+    renderer = rendered(fig)
+    figure_box = fig.bbox
+    titles = []
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+        for text in (ax.title, ax._left_title, ax._right_title):
+            if text.get_text():
+                box = text.get_window_extent(renderer)
+                assert figure_box.x0 <= box.x0 and box.x1 <= figure_box.x1, text.get_text()
+                titles.append(box)
+    assert len(titles) == 2 and not titles[0].overlaps(titles[1])
+
+
+def test_training_curves_of_a_one_epoch_run_tick_epoch_one_only(tmp_path):
+    run_dir = write_run(tmp_path / "run")
+    history = pd.read_csv(run_dir / "history.csv")
+    history[history.epoch == 1].to_csv(run_dir / "history.csv", index=False)
+    fig = plots.training_figure(RunResults(run_dir))
+    rendered(fig)
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        assert [t for t in ax.get_xticks() if lo <= t <= hi] == [1]
+
+
+def test_log_axis_tick_labels_do_not_overlap(run):
+    fig = plots.tradeoff_figure(run)
+    renderer = rendered(fig)
+    speed_axes = [ax for ax in fig.axes if ax.get_xscale() == "log"]
+    assert len(speed_axes) == 1
+    ax = speed_axes[0]
+    labels = [t for t in ax.get_xticklabels(which="both") if t.get_visible() and t.get_text()]
+    assert len(labels) >= 2
+    boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.x0)
+    for left, right in zip(boxes, boxes[1:], strict=False):
+        assert left.x1 < right.x0, "tick labels overlap"
+
+
+def test_digit_panels_mark_each_variant_right_or_wrong(run):
+    from matplotlib.colors import to_hex
+
+    fig = plots.digits_figure(run)
+    rendered(fig)
+    panels = [ax for ax in fig.axes if ax.images]
+    bottom = panels[-1]
+    names = [t.get_text() for t in bottom.get_xticklabels()]
+    assert names == run.variants  # the variants are named under the last row, in cell order
+    for i, ax in enumerate(panels):
+        label, j = divmod(i, len(SAMPLE_ANGLES))
+        cells = sorted((p for p in ax.patches if p.get_fill()), key=lambda p: p.get_x())
+        assert len(cells) == len(run.variants)
+        texts = sorted(ax.texts, key=lambda t: t.get_position()[0])
+        for variant, cell, text, centre in zip(run.variants, cells, texts, bottom.get_xticks(), strict=True):
+            guess = predicted(variant, label, SAMPLE_ANGLES[j])
+            assert cell.get_x() < centre < cell.get_x() + cell.get_width()
+            assert cell.contains_point(ax.transData.transform(text.get_position()))
+            assert text.get_text() == str(guess)  # the predicted digit, inside its cell
+            expected = plots.RIGHT if guess == label else plots.WRONG
+            assert to_hex(cell.get_facecolor()) == to_hex(expected), (variant, label, SAMPLE_ANGLES[j])
+    assert to_hex(plots.RIGHT) != to_hex(plots.WRONG)
+    legend = {t.get_text() for legend in fig.legends for t in legend.get_texts()}
+    assert any("right" in t for t in legend) and any("wrong" in t for t in legend), legend
+
+
+def test_write_report_writes_every_plot_and_the_summary(run):
+    written = tables.write_report(run.dir)
+    assert sorted(p.name for p in written) == sorted([*plots.FIGURES, "summary.md"])
+    summary = (run.dir / "summary.md").read_text()
+    for heading in (
+        "## Main table",
+        "## The tutorial's table, reproduced",
+        "## Claims",
+        "## 6 and 9",
+        "## Equivariance at the cost of a plain CNN",
+        "## Plots",
+    ):
+        assert heading in summary
+    assert table_rows(summary, "## Main table")[0][:3] == ["`cnn`", "test", "none"]
+
+
+def test_report_code_names_no_command_line_flag():
+    for source in Path(tables.__file__).parent.glob("*.py"):
+        assert not re.search(r"[\s'\"`(]--[a-z]", source.read_text()), source.name
