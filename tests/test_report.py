@@ -97,7 +97,7 @@ def write_run(run_dir: Path, variants: dict[str, tuple[str, str]] | None = None)
                         (v, s, condition, true, true, 90),
                         (v, s, condition, true, (true + 3) % 10, 10),
                     ]
-            for label in range(6):
+            for label in range(10):
                 for angle in SAMPLE_ANGLES:
                     predictions.append((v, s, 100 + label, label, angle, predicted(v, label, angle)))
         for bench in ("infer", "train"):
@@ -132,7 +132,7 @@ def write_run(run_dir: Path, variants: dict[str, tuple[str, str]] | None = None)
     }
     for name, (rows, columns) in frames.items():
         pd.DataFrame(rows, columns=columns).to_csv(run_dir / f"{name}.csv", index=False)
-    samples = [(100 + label, label, digit_pixels(label).tobytes().hex()) for label in range(6)]
+    samples = [(100 + label, label, digit_pixels(label).tobytes().hex()) for label in range(10)]
     pd.DataFrame(samples, columns=["index", "label", "pixels_hex"]).to_csv(
         run_dir / "samples.csv", index=False
     )
@@ -185,11 +185,13 @@ def test_digit_panels_show_the_rotation_the_models_saw(run):
     panels = [ax for ax in fig.axes if ax.images]
     assert len(panels) == 6 * len(SAMPLE_ANGLES)
     for i, ax in enumerate(panels):
-        label, angle = divmod(i, len(SAMPLE_ANGLES))
+        row, angle = divmod(i, len(SAMPLE_ANGLES))
+        label = plots.DIGIT_SAMPLES[row]  # digits: six samples, 6 and 9 among them
         pixels = torch.from_numpy(digit_pixels(label).astype(np.float32))[None, None]
         expected = rotate_exact_or_bilinear(pixels, SAMPLE_ANGLES[angle])[0, 0].numpy()
         assert np.array_equal(np.asarray(ax.images[0].get_array()), expected), (label, angle)
-    assert np.array_equal(np.asarray(panels[2].images[0].get_array()), np.rot90(digit_pixels(0)))  # exact
+    first = plots.DIGIT_SAMPLES[0]
+    assert np.array_equal(np.asarray(panels[2].images[0].get_array()), np.rot90(digit_pixels(first)))  # exact
 
 
 # --- 3. Markdown tables by pandas -------------------------------------------------------------
@@ -331,7 +333,8 @@ def test_digit_panels_mark_each_variant_right_or_wrong(run):
     names = [t.get_text() for t in bottom.get_xticklabels()]
     assert names == run.variants  # the variants are named under the last row, in cell order
     for i, ax in enumerate(panels):
-        label, j = divmod(i, len(SAMPLE_ANGLES))
+        row, j = divmod(i, len(SAMPLE_ANGLES))
+        label = plots.DIGIT_SAMPLES[row]
         cells = sorted((p for p in ax.patches if p.get_fill()), key=lambda p: p.get_x())
         assert len(cells) == len(run.variants)
         texts = sorted(ax.texts, key=lambda t: t.get_position()[0])
@@ -366,3 +369,49 @@ def test_write_report_writes_every_plot_and_the_summary(run):
 def test_report_code_names_no_command_line_flag():
     for source in Path(tables.__file__).parent.glob("*.py"):
         assert not re.search(r"[\s'\"`(]--[a-z]", source.read_text()), source.name
+
+
+# --- data sets: class names, and the rotation-confusion section -------------------------------
+
+FASHION = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
+
+
+def as_fashion_run(run_dir: Path) -> RunResults:
+    """The made-up run, relabelled as Fashion-MNIST, with Pullover and Coat confused most."""
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    manifest["dataset"] = {"name": "fashion-mnist", "classes": FASHION, "digits": False}
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    confusion = pd.read_csv(run_dir / "confusion.csv")
+    extra = [(v, 0, "rot90", 4, 2, 500) for v in VARIANTS]
+    extra = pd.DataFrame(extra, columns=confusion.columns)
+    pd.concat([confusion, extra]).to_csv(run_dir / "confusion.csv", index=False)
+    return RunResults(run_dir)
+
+
+def test_digit_runs_report_six_and_nine(run):
+    summary = tables.summary_markdown(run)
+    assert "## 6 and 9" in summary and "Rotation confusion" not in summary
+    assert "6→9 at 90°" in summary
+
+
+def test_other_data_sets_report_their_most_confused_pair_with_class_names(tmp_path):
+    r = as_fashion_run(write_run(tmp_path / "run"))
+    assert tables.most_confused_pair(r) == (2, 4)
+    summary = tables.summary_markdown(r)
+    assert "## 6 and 9" not in summary and "## Rotation confusion: Pullover and Coat" in summary
+    assert "Coat→Pullover at 90°" in summary and "Data set `fashion-mnist`" in summary
+    fig = plots.confusion_figure(r)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == FASHION
+    digits = plots.digits_figure(r)
+    assert digits.axes[0].get_ylabel() == "true T-shirt/top"  # the first six samples, named

@@ -22,6 +22,7 @@ from suite.data.rotations import rotate_exact_or_bilinear
 
 _PALETTE = colormaps["tab10"].colors
 RIGHT = "#a6dba0"  # a prediction cell of digit_predictions.png: the variant got the digit right
+DIGIT_SAMPLES = (1, 2, 4, 6, 7, 9)  # the digits digit_predictions.png shows: 6 and 9 among them
 WRONG = "#c2182b"  # ... got it wrong (the cell shows the digit it predicted)
 MISSING = "#dddddd"  # ... no prediction recorded
 
@@ -74,7 +75,7 @@ def angle_figure(r) -> Figure:
     for quarter in (0, 90, 180, 270, 360):
         ax.axvline(quarter, color="grey", linestyle=":", linewidth=1)
     ax.set(
-        xlabel="rotation of the test digits (degrees)",
+        xlabel="rotation of the test images (degrees)",
         ylabel="test accuracy (%)",
         title="Accuracy vs rotation angle (dotted: exact 90° multiples; band: ± std over seeds)",
         xlim=(0, 360),
@@ -207,7 +208,8 @@ def digits_figure(r) -> Figure | None:
     seed = p.seed.min()
     p = p[p.seed == seed]
     angles = sorted(p.angle.unique())
-    samples = s.head(6)
+    # six sample images; for digits the pair a C4 model may confuse (6 and 9) among them
+    samples = s[s.label.isin(DIGIT_SAMPLES)] if r.digits else s.head(6)
     variants = [v for v in r.variants if v in set(p.variant)]
     guesses = p.drop_duplicates(["index", "angle", "variant"]).set_index(["index", "angle", "variant"])
     guesses = guesses.predicted
@@ -259,16 +261,16 @@ def digits_figure(r) -> Figure | None:
             if i == 0:
                 ax.set_title(f"{angle}°", fontsize=10)
             if j == 0:
-                ax.set_ylabel(f"true {sample.label}", fontsize=10)
+                ax.set_ylabel(f"true {r.class_name(int(sample.label))}", fontsize=10 if r.digits else 8)
     fig.suptitle(
-        f"Test digits rotated, and what each variant predicts (seed {seed}): under each digit, one cell "
-        "per variant,\nin the order named at the bottom",
+        f"Test images rotated, and what each variant predicts (seed {seed}): under each image, one cell "
+        "per variant\n(the label it predicted), in the order named at the bottom",
         fontsize=10,
     )
     fig.legend(
         handles=[
-            Patch(facecolor=RIGHT, edgecolor="0.6", label="right (the true digit)"),
-            Patch(facecolor=WRONG, edgecolor="0.6", label="wrong (the digit it predicted)"),
+            Patch(facecolor=RIGHT, edgecolor="0.6", label="right (the true label)"),
+            Patch(facecolor=WRONG, edgecolor="0.6", label="wrong (the label it predicted)"),
         ],
         loc="outside lower center",
         ncols=2,
@@ -306,11 +308,14 @@ def confusion_figure(r) -> Figure | None:
                         fontsize=6,
                         color="white" if matrix[t, q] > 50 else "black",
                     )
-        ax.set(title=v, xlabel="predicted digit", ylabel="true digit", xticks=range(10), yticks=range(10))
-        ax.tick_params(labelsize=7)
+        ax.set(title=v, xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10))
+        names = [r.class_name(k) for k in range(10)]
+        ax.set_xticklabels(names, rotation=0 if r.digits else 90)
+        ax.set_yticklabels(names)
+        ax.tick_params(labelsize=7 if r.digits else 5)
     for ax in list(axes.flat)[len(variants) :]:
         ax.axis("off")
-    fig.suptitle("Confusion at random angles (% of each true digit, summed over seeds)", fontsize=9)
+    fig.suptitle("Confusion at random angles (% of each true class, summed over seeds)", fontsize=9)
     return fig
 
 

@@ -29,6 +29,15 @@ class RunResults:
         self.samples = self._csv("samples.csv")
         order = list(self.manifest.get("variants", {})) or list(dict.fromkeys(self.metrics.variant))
         self.variants = [v for v in order if v in set(self.metrics.variant)]
+        # runs written before data sets existed ran on MNIST
+        dataset = self.manifest.get("dataset") or {"name": "mnist", "digits": True}
+        self.dataset: str = dataset["name"]
+        self.classes: list[str] = list(dataset.get("classes") or [str(d) for d in range(10)])
+        self.digits: bool = bool(dataset.get("digits", self.dataset == "mnist"))
+
+    def class_name(self, label: int) -> str:
+        """The data set's name for ``label`` (the label itself where the set names none)."""
+        return self.classes[label] if 0 <= label < len(self.classes) else str(label)
 
     def _csv(self, name: str) -> pd.DataFrame:
         path = self.dir / name

@@ -89,23 +89,69 @@ def tutorial_table(r: RunResults) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def six_nine_table(r: RunResults) -> pd.DataFrame:
-    """How often each variant confuses 6 and 9 (percent of that true digit), per condition."""
+def most_confused_pair(r: RunResults) -> tuple[int, int] | None:
+    """The two classes most often taken for each other (both ways) under rotation, summed over
+    the run's variants, seeds and both rotated conditions; None without confusion counts."""
+    c = r.confusion
+    if c.empty:
+        return None
+    wrong = c[c.true != c.predicted]
+    if wrong.empty:
+        return None
+    pairs = wrong.assign(
+        a=wrong[["true", "predicted"]].min(axis=1), b=wrong[["true", "predicted"]].max(axis=1)
+    )
+    a, b = pairs.groupby(["a", "b"])["count"].sum().idxmax()
+    return int(a), int(b)
+
+
+def pair_confusion_table(r: RunResults, first: int, second: int) -> pd.DataFrame:
+    """How often each variant takes ``first`` for ``second`` and back (percent of the true class),
+    at 90° and at random angles."""
     c = r.confusion
     if c.empty:
         return pd.DataFrame()
+    names = {k: r.class_name(k) for k in (first, second)}
     rows = []
     for v in r.variants:
         mine = c[c.variant == v]
         row = {"variant": f"`{v}`", "claims": r.info(v, "claims")}
         for condition, label in (("rot90", "at 90°"), ("random", "at random angles")):
             sel = mine[mine.condition == condition]
-            for true, pred in ((6, 9), (9, 6)):
+            for true, pred in ((first, second), (second, first)):
                 total = sel[sel.true == true]["count"].sum()
                 wrong = sel[(sel.true == true) & (sel.predicted == pred)]["count"].sum()
-                row[f"{true}→{pred} {label}"] = f"{100 * wrong / total:.1f}" if total else "–"
+                row[f"{names[true]}→{names[pred]} {label}"] = f"{100 * wrong / total:.1f}" if total else "–"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def rotation_confusion_section(r: RunResults) -> list[str]:
+    """Digits: how often 6 and 9 are confused. Other data sets: their own most-confused pair."""
+    if r.digits:
+        return [
+            "## 6 and 9",
+            "",
+            "A C4-invariant model cannot tell a digit from its 180° turn, and a 6 turned 180° looks "
+            "like a 9; how often each model actually confuses them (percent of the true digit):",
+            "",
+            markdown(pair_confusion_table(r, 6, 9)),
+            "",
+        ]
+    pair = most_confused_pair(r)
+    if pair is None:
+        return []
+    first, second = (r.class_name(k) for k in pair)
+    return [
+        f"## Rotation confusion: {first} and {second}",
+        "",
+        f"The two classes of {r.dataset} most often taken for each other under rotation (summed over "
+        f"variants, at 90° and at random angles) are {first} and {second}; how often each model "
+        "confuses them (percent of the true class):",
+        "",
+        markdown(pair_confusion_table(r, *pair)),
+        "",
+    ]
 
 
 def twin_table(r: RunResults) -> pd.DataFrame:
@@ -184,9 +230,9 @@ def summary_markdown(r: RunResults) -> str:
         f"{_jobs_note(m)}; commit {env.get('git', {}).get('commit', '?')}",
         "",
         *run_status(r),
-        f"Accuracies are percentages on {m.get('test_digits', 10_000):,} MNIST test digits "
-        f"(trained on {m.get('train_digits', 60_000):,}), mean ± std over seeds; "
-        "90°-multiples use exact `rot90`, other angles bilinear rotation; *random angle*: each digit "
+        f"Data set `{r.dataset}`. Accuracies are percentages on {m.get('test_digits', 10_000):,} test "
+        f"images (trained on {m.get('train_digits', 60_000):,}), mean ± std over seeds; "
+        "90°-multiples use exact `rot90`, other angles bilinear rotation; *random angle*: each image "
         "rotated once by a uniform random angle (fixed seed).",
         "",
         "## Main table",
@@ -201,13 +247,7 @@ def summary_markdown(r: RunResults) -> str:
         "",
         markdown(claims_table(r)),
         "",
-        "## 6 and 9",
-        "",
-        "A C4-invariant model cannot tell a digit from its 180° turn, and a 6 turned 180° looks "
-        "like a 9; how often each model actually confuses them (percent of the true digit):",
-        "",
-        markdown(six_nine_table(r)),
-        "",
+        *rotation_confusion_section(r),
         "## Equivariance at the cost of a plain CNN",
         "",
         "Inference throughput of each equivariant variant relative to its plain-CNN twin (same "

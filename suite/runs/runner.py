@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from suite import registry
+from suite.data.datasets import get_dataset
 from suite.data.images import ImageData
 from suite.environment import describe, resolve_device
 from suite.errors import SuiteError, failure_reason
@@ -144,7 +145,11 @@ class Run:
             name: variant_layout(config.layout, device, name) for name in config.variants
         }
         self.manifest["data"] = data.source
-        self.manifest["dataset"] = {"name": data.name, "classes": list(data.classes)}
+        self.manifest["dataset"] = {
+            "name": data.name,
+            "classes": list(data.classes),
+            "digits": get_dataset(config.dataset).digits,  # handwritten digits: the 6-and-9 section
+        }
         self.manifest["test_digits"] = len(data.test_x)
         self.manifest["train_digits"] = len(data.train_x)
         self.manifest["variants"] = {
