@@ -30,3 +30,13 @@ def test_stored_tutorial_widths_are_what_the_fit_finds():
         assert _escnn.fit_fields(group, TUTORIAL_PARAMS) == fields, group
     fitted = fit_widths(_e3nn.BASE_WIDTHS, _e3nn.e3nn_params, TUTORIAL_PARAMS)
     assert fitted == _e3nn.TUTORIAL_WIDTHS
+
+
+def test_escnn_so2_stored_widths_and_count_match_the_built_model():
+    from models import _escnn_so2
+    from models._budget import TUTORIAL_PARAMS
+
+    assert _escnn_so2.fit_fields(TUTORIAL_PARAMS) == _escnn_so2.TUTORIAL_FIELDS
+    model = registry.get("escnn-so2")
+    assert model.fields == _escnn_so2.TUTORIAL_FIELDS
+    assert _escnn_so2.param_count(model.fields) == registry.count_params(model)
