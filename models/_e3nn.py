@@ -1,7 +1,9 @@
 """The e3nn-o2 model (imported only when built: e3nn takes seconds to import).
 
-e3nn's voxel convolution on the image as a one-voxel-thick volume: E(3)-equivariant layers,
-restricted to the plane, give exact invariance to quarter turns and mirror flips on the grid."""
+e3nn's voxel convolution (``e3nn.nn.models.v2104.voxel_convolution``) restricted to the image plane:
+kernels are spherical harmonics times a learned radial profile, sampled on a flat k×k grid. Each layer
+is O(3)-equivariant on the plane, so the scalar read-out is invariant to every quarter turn and, the
+mirror of a plane being a half turn in space, to every mirror flip on the grid: D4, exactly."""
 
 from __future__ import annotations
 
@@ -16,15 +18,71 @@ from models._budget import fit_widths
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=UserWarning)
     from e3nn import o3
-    from e3nn.nn import Gate
-    from e3nn.nn.models.v2104.voxel_convolution import Convolution
+    from e3nn.math import soft_one_hot_linspace
+    from e3nn.nn import BatchNorm, Gate
 
-FLAT = (1.0, 1.0, 100.0)  # voxel steps: the z step exceeds every radius, so kernels are 1 voxel deep
-RADIAL_BASIS = 6
-# (scalars, vectors 1o, tensors 2e) per hidden layer, then final scalars: most parameters sit in
-# the 7×7 layer, which computes a single output pixel, so the budget costs little compute there.
-BASE_WIDTHS = (3, 2, 1, 24)
-TUTORIAL_WIDTHS = (10, 6, 3, 76)  # fit_widths(BASE_WIDTHS, e3nn_params, 13_978): 14,078 parameters
+SH = o3.Irreps.spherical_harmonics(2)  # 0e + 1o + 2e: the filters' angular part
+READOUT_RADIAL_BASIS = 4  # smooth radial functions over the 9 shells of the 7×7 read-out
+# (scalars, vectors 1o, tensors 2e) in each of the three feature layers, then the read-out scalars.
+BASE_WIDTHS = (8, 4, 2, 12)
+TUTORIAL_WIDTHS = (19, 10, 5, 29)  # fit_widths(BASE_WIDTHS, e3nn_params, 13_978): 13,940 parameters
+
+
+class PlanarConvolution(nn.Module):
+    """e3nn's voxel ``Convolution`` on a one-voxel-thick volume, with the z axis left out by construction.
+
+    The k×k taps lie in the plane z = 0; each kernel entry is ``FullyConnectedTensorProduct.right`` of
+    the spherical harmonics of the tap's offset, weighted by ``soft_one_hot_linspace`` radial functions.
+    Changes from e3nn's class, each to leave no parameter that cannot learn:
+
+    * the radial basis spans the radii the grid actually has, from 1 to the corner (``cutoff=False``):
+      with e3nn's ``cutoff=True`` over [0, k/2] several functions vanish on every tap of a 3×3 kernel
+      and their weights never get a gradient. By default one function per distinct radius (shell).
+    * the centre tap (radius 0, where only l = 0 harmonics survive) is the self-connection ``o3.Linear``,
+      folded into the kernel, so "valid" padding needs no special case and one ``conv2d`` does it all.
+
+    Weights are e3nn's unit normals; the neighbour sum is divided by √(taps) (fan-in), not by taps.
+    """
+
+    def __init__(self, irreps_in, irreps_out, size: int, num_radial_basis: int | None = None, padding=None):
+        super().__init__()
+        self.irreps_in = o3.Irreps(irreps_in)
+        self.irreps_out = o3.Irreps(irreps_out)
+        self.size, self.padding = size, size // 2 if padding is None else padding
+        r = torch.arange(size, dtype=torch.float32) - size // 2
+        x, y = torch.meshgrid(r, r, indexing="ij")
+        lattice = torch.stack([x, y, torch.zeros_like(x)], dim=-1)  # (k, k, 3): flat in z
+        radius = lattice.norm(dim=-1)
+        shells = radius.unique()[1:]  # the distinct non-zero radii
+        number = len(shells) if num_radial_basis is None else num_radial_basis
+        emb = soft_one_hot_linspace(
+            radius, start=shells[0].item(), end=shells[-1].item(), number=number,
+            basis="smooth_finite", cutoff=False,
+        )  # fmt: skip
+        emb = emb * (radius > 0)[..., None]  # the centre tap is the self-connection's
+        if not (emb.flatten(0, 1).amax(0) > 0).all():
+            raise ValueError(f"radial basis of {number} on a {size}×{size} grid: a function vanishes")
+        self.register_buffer("emb", emb / (size * size - 1) ** 0.5)  # (k, k, basis), fan-in scaled
+        self.register_buffer("sh", o3.spherical_harmonics(SH, lattice, True, normalization="component"))
+        self.sc = o3.Linear(self.irreps_in, self.irreps_out)
+        self.tp = o3.FullyConnectedTensorProduct(
+            self.irreps_in, SH, self.irreps_out,
+            shared_weights=False, compile_left_right=False, compile_right=True,
+        )  # fmt: skip
+        self.weight = nn.Parameter(torch.randn(number, self.tp.weight_numel))
+        centre = torch.zeros(size, size, 1, 1)
+        centre[size // 2, size // 2] = 1.0
+        self.register_buffer("centre", centre, persistent=False)
+        self.register_buffer("eye", torch.eye(self.irreps_in.dim), persistent=False)
+
+    def kernel(self) -> torch.Tensor:
+        """(out, in, k, k): the tensor-product kernel with the self-connection at the centre."""
+        kernel = self.tp.right(self.sh, self.emb @ self.weight)  # (k, k, in, out); zero at the centre
+        kernel = kernel + self.centre * self.sc(self.eye)  # the self-connection's (in, out) matrix
+        return kernel.permute(3, 2, 0, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.kernel(), padding=self.padding)
 
 
 def _gate(scalars: int, vectors: int, tensors: int) -> Gate:
@@ -36,49 +94,47 @@ def _gate(scalars: int, vectors: int, tensors: int) -> Gate:
     )  # fmt: skip
 
 
-class E3nnPlanarCNN(nn.Module):
-    """conv3×3 → gate → avg-pool → conv3×3 → gate → avg-pool → conv7×7 → SiLU → dense.
+class EquivariantBlock(nn.Module):
+    """conv3×3 → e3nn BatchNorm (per irrep: scalars centred, every irrep scaled by its mean norm) → Gate."""
 
-    Average pooling, unlike max pooling, commutes with rotating vector features; with even sizes
-    (28 → 14 → 7) it maps the pixel grid onto itself.
+    def __init__(self, irreps_in, widths: tuple[int, int, int]):
+        super().__init__()
+        self.gate = _gate(*widths)
+        self.conv = PlanarConvolution(irreps_in, self.gate.irreps_in, 3)
+        self.norm = BatchNorm(self.gate.irreps_in)
+        self.irreps_out = self.gate.irreps_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = self.conv(x).permute(0, 2, 3, 1)  # BatchNorm and Gate act on the last axis
+        return self.gate(self.norm(v)).permute(0, 3, 1, 2)
+
+
+class E3nnPlanarCNN(nn.Module):
+    """block → avg-pool → block → avg-pool → block → conv7×7 (valid, scalars) → BatchNorm → SiLU → dense.
+
+    The blocks carry irreps 0e, 1o, 2e on 28×28, 14×14 and 7×7 maps. Average pooling, unlike max
+    pooling, commutes with rotating vector features; with even sizes (28 → 14 → 7) it maps the pixel
+    grid onto itself. The 7×7 read-out sees the whole 7×7 map through equivariant kernels (where a
+    feature lies relative to the centre, and how it points), with a few smooth radial functions.
+    On the plane a 1o keeps 2 live components (its z stays 0) and a 2e 3 (m = 0, ±2): the others are
+    exact zeros that the convolutions still carry, a cost of working in 3-D irreps.
     """
 
     def __init__(self, widths: tuple[int, int, int, int] = BASE_WIDTHS, num_classes: int = 10):
         super().__init__()
-        scalars, vectors, tensors, final = self.widths = tuple(widths)
-        sh = o3.Irreps.spherical_harmonics(2)
-        gate1 = _gate(scalars, vectors, tensors)
-        gate2 = _gate(scalars, vectors, tensors)
-        self.conv1 = Convolution("1x0e", gate1.irreps_in, sh, 3.0, RADIAL_BASIS, steps=FLAT)
-        self.gate1 = gate1
-        self.conv2 = Convolution(gate1.irreps_out, gate2.irreps_in, sh, 3.0, RADIAL_BASIS, steps=FLAT)
-        self.gate2 = gate2
-        self.conv3 = Convolution(gate2.irreps_out, f"{final}x0e", sh, 7.0, RADIAL_BASIS, steps=FLAT,
-                                 padding=(0, 0, 0))  # fmt: skip
+        *hidden, final = self.widths = tuple(widths)
+        self.block1 = EquivariantBlock("1x0e", hidden)
+        self.block2 = EquivariantBlock(self.block1.irreps_out, hidden)
+        self.block3 = EquivariantBlock(self.block2.irreps_out, hidden)
+        self.readout = PlanarConvolution(self.block3.irreps_out, f"{final}x0e", 7, READOUT_RADIAL_BASIS, 0)
+        self.norm = BatchNorm(f"{final}x0e")
         self.head = nn.Linear(final, num_classes)
 
-    @staticmethod
-    def _gated(gate: Gate, x: torch.Tensor) -> torch.Tensor:
-        """Apply an e3nn Gate (channels last) to a (B, C, X, Y, Z) volume."""
-        return gate(x.movedim(1, -1)).movedim(-1, 1)
-
-    @staticmethod
-    def _pool(x: torch.Tensor) -> torch.Tensor:
-        """2×2 average pooling in the plane (avg_pool2d on the depth-1 volume: same values,
-        several times faster than avg_pool3d on CPU)."""
-        return F.avg_pool2d(x.squeeze(-1), 2).unsqueeze(-1)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        v = x.unsqueeze(-1)  # (B, 1, 28, 28) → (B, 1, 28, 28, 1): a one-voxel-thick volume
-        v = self._pool(self._gated(self.gate1, self.conv1(v)))
-        v = self._pool(self._gated(self.gate2, self.conv2(v)))
-        # The voxel convolution adds its self-connection on the input grid (it assumes "same"
-        # padding), so a valid 7×7 conv comes back broadcast over 7×7; its centre pixel is exactly
-        # the valid convolution plus the self-connection at the centre, which rotations fix.
-        v = self.conv3(v)
-        centre = v.shape[2] // 2
-        v = F.silu(v[:, :, centre, centre, 0])  # (B, final): invariant scalars
-        return self.head(v)
+        v = F.avg_pool2d(self.block1(x), 2)
+        v = F.avg_pool2d(self.block2(v), 2)
+        v = self.readout(self.block3(v)).flatten(1)  # (B, final): invariant scalars
+        return self.head(F.silu(self.norm(v)))
 
 
 def e3nn_params(widths: tuple[int, ...]) -> int:

@@ -9,6 +9,7 @@ from suite import registry
 from suite.measure.conformance import (
     TOLERANCE,
     check_variant,
+    dead_parameters,
     max_logit_change,
     mirror,
     symmetry_errors,
@@ -54,6 +55,43 @@ def test_parameters_within_the_tutorial_budget(name, built):
     assert abs(registry.count_params(built(name)) - TUTORIAL_PARAMS) <= 0.05 * TUTORIAL_PARAMS
 
 
+@pytest.mark.parametrize("name", VARIANTS)
+def test_every_parameter_entry_gets_a_gradient(name, digits):
+    """A weight whose gradient is exactly zero can never learn (e.g. a radial basis function that
+    vanishes on every tap of a kernel): none may exist, on random inputs or on real digits."""
+    torch.manual_seed(0)
+    model = registry.get(name)
+    assert dead_parameters(model) == 0
+    assert dead_parameters(model, digits[0][:32], digits[1][:32]) == 0
+
+
+def test_dead_parameters_counts_entries_that_never_learn():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    model.unused = torch.nn.Parameter(torch.zeros(3, 4))  # never in the forward: no gradient at all
+    x = torch.rand(32, 1, 28, 28)
+    x[..., 0, :5] = 0.0  # the first five pixels are always 0: their weights get exactly zero gradient
+    assert dead_parameters(model, x, torch.randint(0, 10, (32,))) == 12 + 10 * 5
+    assert model.unused.grad is None and model[1].weight.grad is None  # gradients cleared again
+
+
+@pytest.mark.parametrize("name", CLAIMING)
+def test_claimed_symmetry_holds_in_eval_mode_after_training_steps(name, digits):
+    """Running statistics (batch norm) after a few steps must keep the claim in eval mode."""
+    torch.manual_seed(0)
+    model = registry.get(name)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    x, y = digits
+    model.train()
+    for _ in range(3):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    errors = symmetry_errors(model, x)
+    assert errors["rot90"] < TOLERANCE, errors
+    if registry.get_variant(name).claims == "D4":
+        assert errors["mirror"] < TOLERANCE, errors
+
+
 @pytest.mark.parametrize("name", CLAIMING)
 def test_claimed_symmetry_on_random_inputs_and_real_digits(name, built, digits):
     spec = registry.get_variant(name)
@@ -83,5 +121,35 @@ def test_check_reports_a_broken_claim(digits):
     try:
         row = check_variant("test-false-claim", *digits)
         assert row["shape_ok"] and not row["claim_holds"] and row["rot90"] > TOLERANCE
+        assert row["dead_params"] == 0 and not row["verdict"]
     finally:
         registry.unregister("test-false-claim")
+
+
+def test_check_fails_a_variant_with_dead_parameters(digits):
+    @registry.register("test-dead-weight", description="a CNN with a weight nothing reads", family="plugin")
+    def dead_weight(budget=None):
+        model = registry.get("cnn")
+        model.register_parameter("orphan", torch.nn.Parameter(torch.ones(7)))
+        return model
+
+    try:
+        row = check_variant("test-dead-weight", *digits)
+        assert row["shape_ok"] and row["learns"] and row["claim_holds"]
+        assert row["dead_params"] == 7 and not row["verdict"]
+    finally:
+        registry.unregister("test-dead-weight")
+
+
+def test_e3nn_radial_basis_reaches_every_weight():
+    """Every radial function of e3nn-o2's planar convolutions is non-zero on some tap other than the
+    centre (whose harmonics of degree l > 0 vanish; the self-connection serves it), and the kernels
+    have no extent in z."""
+    from models._e3nn import PlanarConvolution
+
+    for size, number in ((3, None), (5, None), (7, 4), (7, None)):
+        conv = PlanarConvolution("2x0e + 1x1o + 1x2e", "3x0e + 2x1o + 1x2e", size, number)
+        off_centre = conv.emb.clone()
+        off_centre[size // 2, size // 2] = 0.0
+        assert (off_centre.flatten(0, 1).amax(0) > 0).all() and not conv.emb[size // 2, size // 2].any()
+        assert conv.kernel().shape == (conv.irreps_out.dim, conv.irreps_in.dim, size, size)

@@ -68,7 +68,7 @@ def test_a_run_on_a_generated_idx_set(tmp_path, capsys):
     import json
 
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["dataset"] == {"name": "idx", "classes": ["0", "1", "2"]}
+    assert manifest["dataset"] == {"name": "idx", "classes": ["0", "1", "2"], "digits": False}
     assert manifest["config"]["dataset"] == "idx" and manifest["test_digits"] == 48
     assert "gcnn-c4" in (out / "summary.md").read_text()
 

@@ -32,7 +32,7 @@ def test_auto_is_channels_last_on_cpu_for_variants_that_prefer_it():
     assert resolve_layout("auto", cuda) == "contiguous"
     assert resolve_layout("contiguous", cpu) == "contiguous"
     assert variant_layout("auto", cpu, "escnn-c4") == "channels-last"
-    assert variant_layout("auto", cpu, "e3nn-o2") == "contiguous"  # opts out: volumes, no gain
+    assert variant_layout("auto", cpu, "e3nn-o2") == "contiguous"  # opts out (register(channels_last=False))
     assert variant_layout("channels-last", cpu, "e3nn-o2") == "channels-last"  # explicit applies to all
     with pytest.raises(UsageError, match="expected one of auto, channels-last, contiguous"):
         resolve_layout("nhwc", cpu)
