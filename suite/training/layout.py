@@ -1,9 +1,10 @@
 """Memory layout of a model's feature maps: channels-last or PyTorch's default (contiguous).
 
 Why: on CPU the suite's small 2-D convolutions run faster channels-last (oneDNN keeps SiLU,
-pooling and the convolutions in one layout; see results/bench-cpu/layout); e3nn-o2 opts out (it was
-slower channels-last when measured: e3nn's gates and norms work on the channel axis); on CUDA it is measured only as an option (the benchmark's layout comparison), so
-``auto`` keeps the default layout there. The model converts its own input, so training, evaluation and
+pooling and the convolutions in one layout; see results/bench-cpu/layout); e3nn-o2 opts out (it
+was slower channels-last when measured: e3nn's gates and norms work on the channel axis); on CUDA
+it is measured only as an option (the benchmark's layout comparison), so ``auto`` keeps the
+default layout there. The model converts its own input, so training, evaluation and
 benchmarks need no other change.
 """
 
