@@ -81,13 +81,14 @@ COMMITTED = sorted(p.parent for p in (ROOT / "results").glob("*/weights"))
 @pytest.mark.parametrize("run_dir", COMMITTED, ids=[p.name for p in COMMITTED])
 def test_committed_weights_reproduce_the_committed_accuracy(run_dir):
     """Every trained model committed under results/ gives, loaded fresh, the test accuracy its
-    run recorded in metrics.csv (upright and at 90°, all 10,000 test digits)."""
+    run recorded in metrics.csv (upright, on all 10,000 test images; the smoke-run test above
+    checks a quarter turn too)."""
     results = suite.load_run(run_dir)
     data = load_run_data(RunConfig.from_dict(results.manifest["config"]))
     for path in sorted((run_dir / "weights").glob("*.safetensors")):
         variant, seed = path.stem.rsplit("__seed", 1)
         model = suite.load_model(run_dir, variant, int(seed))
-        for angle in (0.0, 90.0):
+        for angle in (0.0,):
             found = accuracy(model, data.test_x, data.test_y, angle)
             assert found == metric(results, variant, "acc", angle, int(seed)), (variant, angle)
 

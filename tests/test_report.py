@@ -415,3 +415,9 @@ def test_other_data_sets_report_their_most_confused_pair_with_class_names(tmp_pa
     assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == FASHION
     digits = plots.digits_figure(r)
     assert digits.axes[0].get_ylabel() == "true T-shirt/top"  # the first six samples, named
+
+
+def test_the_tutorials_mnist_table_appears_for_mnist_runs_only(run, tmp_path):
+    assert "## The tutorial's table, reproduced" in tables.summary_markdown(run)
+    fashion = as_fashion_run(write_run(tmp_path / "fashion"))
+    assert "The tutorial's table" not in tables.summary_markdown(fashion)

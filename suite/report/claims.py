@@ -151,7 +151,7 @@ def training_to_match(r: RunResults, picked: Mapping[str, list[str]]) -> tuple[s
         verdict = NOT_SHOWN
     return (
         f"epochs until the C4-mean accuracy first reaches {TARGET_C4_MEAN:.0f}% "
-        f"(seed mean, first 2,000 test digits): " + "; ".join(parts),
+        f"(seed mean, first 2,000 test images): " + "; ".join(parts),
         verdict,
     )
 

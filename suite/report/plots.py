@@ -187,7 +187,7 @@ def training_figure(r) -> Figure | None:
     axes[1].set(
         xlabel="epoch",
         ylabel="mean accuracy over 0/90/180/270° (%)",
-        title="C4-mean test accuracy (first 2,000 test digits)",
+        title="C4-mean test accuracy (first 2,000 test images)",
     )
     last = int(h.epoch.max())
     for ax in axes:
