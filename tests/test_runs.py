@@ -124,7 +124,7 @@ def test_an_interrupted_process_executor_stops_only_its_own_workers():
         with pytest.raises(KeyboardInterrupt):
             finished.throw(KeyboardInterrupt)
         for worker in workers:
-            worker.join(timeout=10)
+            worker.join(timeout=20)
         assert not any(worker.is_alive() for worker in workers)
         assert bystander.is_alive()
     finally:

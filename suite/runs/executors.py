@@ -70,3 +70,6 @@ def stop_workers(executor: ProcessPoolExecutor) -> None:
             worker.terminate()
     for worker in workers:
         worker.join(timeout=5)
+        if worker.is_alive():  # still starting up, or ignoring SIGTERM: no longer asked
+            worker.kill()
+            worker.join(timeout=5)
