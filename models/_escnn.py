@@ -73,8 +73,13 @@ class EscnnCNN(nn.Module):
 def _pair_dims(group: str) -> tuple[int, int, int, int]:
     """Free parameters of one field pair in each layer (lifting, 3×3, 7×7) and per-field bias."""
     gspace = GSPACES[group]()
-    one = enn.FieldType(gspace, [gspace.regular_repr])
-    trivial = enn.FieldType(gspace, [gspace.trivial_repr])
+    return field_pair_dims(enn.FieldType(gspace, [gspace.regular_repr]))
+
+
+def field_pair_dims(one: enn.FieldType) -> tuple[int, int, int, int]:
+    """Free parameters of one field of type ``one`` per layer of the tutorial layout (lifting from
+    the image, 3×3, 7×7) and the biases of one field: the building blocks of a parameter count."""
+    trivial = enn.FieldType(one.gspace, [one.gspace.trivial_repr])
     layers = [
         enn.R2Conv(trivial, one, 3, padding=1, initialize=False),
         enn.R2Conv(one, one, 3, padding=1, initialize=False),

@@ -96,16 +96,9 @@ class EscnnSO2CNN(nn.Module):
 def _pair_dims() -> tuple[int, int, int, int]:
     """Free parameters of one field pair in each layer (lifting, 3×3, 7×7) and per-field bias
     (one: only the frequency-0 channel of a field takes a bias)."""
-    gspace = _gspace()
-    one = FourierSiLU(gspace, 1).in_type
-    trivial = enn.FieldType(gspace, [gspace.trivial_repr])
-    layers = [
-        enn.R2Conv(trivial, one, 3, padding=1, initialize=False),
-        enn.R2Conv(one, one, 3, padding=1, initialize=False),
-        enn.R2Conv(one, one, 7, initialize=False),
-    ]
-    bias = layers[0].bias.numel()
-    return (*(layer.weights.numel() for layer in layers), bias)  # type: ignore[return-value]
+    from models._escnn import field_pair_dims
+
+    return field_pair_dims(FourierSiLU(_gspace(), 1).in_type)
 
 
 def param_count(fields: tuple[int, ...], num_classes: int = 10) -> int:
