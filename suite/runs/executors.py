@@ -40,7 +40,8 @@ class ProcessExecutor:
         self.initargs = initargs
 
     def map(self, function: Callable[[Task], Any], tasks: Iterable[Task]) -> Iterator[Finished]:
-        context = multiprocessing.get_context("spawn")  # CUDA cannot be used in a forked child
+        # spawn: CUDA cannot be used in a forked child; recorded: every worker the pool ever starts
+        context = _RecordingContext(multiprocessing.get_context("spawn"))
         executor = ProcessPoolExecutor(
             self.jobs, mp_context=context, initializer=self.initializer, initargs=self.initargs
         )
@@ -56,14 +57,30 @@ class ProcessExecutor:
                         yield futures[future], None, exc
             executor.shutdown(wait=True)
         except BaseException:
-            stop_workers(executor)
+            stop_workers(executor, context.started)
             raise
 
 
-def stop_workers(executor: ProcessPoolExecutor) -> None:
+class _RecordingContext:
+    """A multiprocessing context that remembers every process it creates: the pool's workers,
+    whenever the pool starts them, so that exactly those can be stopped."""
+
+    def __init__(self, base):
+        self._base = base
+        self.started: list = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._base, name)
+
+    def Process(self, *args, **kwargs):  # noqa: N802 - multiprocessing's name
+        process = self._base.Process(*args, **kwargs)
+        self.started.append(process)
+        return process
+
+
+def stop_workers(executor: ProcessPoolExecutor, workers: list) -> None:
     """Terminate the executor's own worker processes (not the host's other children) and drop
     its queued tasks."""
-    workers = list((getattr(executor, "_processes", None) or {}).values())
     executor.shutdown(wait=False, cancel_futures=True)
     for worker in workers:
         if worker.is_alive():
