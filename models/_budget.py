@@ -7,6 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from suite.registry import count_params
+
 TUTORIAL_PARAMS = 13_978  # the tutorial's plain CNN: 1→8→16→16 channels, dense 16→10
 
 Widths = tuple[int, ...]
@@ -17,7 +19,7 @@ def count_on_meta(build: Callable[[], nn.Module]) -> int:
     shapes, no memory allocated and no initialisation run, so no count is kept by hand."""
     with torch.device("meta"):
         model = build()
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return count_params(model)
 
 
 def scale_widths(base: Widths, factor: float) -> Widths:
