@@ -21,8 +21,9 @@ from suite.plugins import load_variants
 from suite.report.results import RunResults
 from suite.report.tables import write_report
 from suite.runs.config import RunConfig, load_run_data, make_config
+from suite.runs.grid import AXES, UnitKey
 from suite.runs.runner import Run
-from suite.runs.store import RunStore, unit_name
+from suite.runs.store import RunStore
 from suite.training.layout import apply_layout
 
 
@@ -87,8 +88,11 @@ def load_run(path: str | Path) -> RunResults:
     return RunResults(Path(path))
 
 
-def load_model(run_dir: str | Path, variant: str, seed: int = 0, device: str = "cpu") -> torch.nn.Module:
-    """The trained ``variant`` (seed ``seed``) of a run directory, in eval mode on ``device``.
+def load_model(
+    run_dir: str | Path, variant: str, seed: int = 0, device: str = "cpu", **point: float
+) -> torch.nn.Module:
+    """The trained ``variant`` (seed ``seed``) of a run directory, in eval mode on ``device``;
+    ``point`` names a grid unit of a sweep or study, e.g. ``lr=0.003`` or ``budget=30000``.
 
     Built as the run built it (its budget, its plugins, its memory layout) and loaded from the
     run's safetensors weights, so its test accuracy is the one in the run's ``metrics.csv``.
@@ -96,14 +100,68 @@ def load_model(run_dir: str | Path, variant: str, seed: int = 0, device: str = "
     store = RunStore(Path(run_dir))
     manifest = store.read_manifest()
     config = RunConfig.from_dict(manifest["config"])
-    name = unit_name(variant, seed)
+    name = UnitKey(variant, seed, tuple((axis, point[axis]) for axis in AXES if axis in point)).name
     if name not in manifest.get("units", {}):
         known = ", ".join(manifest.get("units", {})) or "none"
         raise SuiteError(f"{run_dir}: no unit {name}; the run has {known}")
     load_variants(config.plugins)
     target = resolve_device(device)
-    model = registry.get(variant, budget=config.budget)
+    model = registry.get(variant, budget=config.budget_for(UnitKey.parse(name)))
     model.train()  # weights are stored in train mode (escnn's eval mode adds cached filters)
     model.load_state_dict(store.read_weights(name))
     layout = manifest.get("layout", {}).get(variant, "contiguous")
     return apply_layout(model.to(target), layout).eval()
+
+
+def tune(
+    variants: str | Sequence[str] | None = "all",
+    out: str | Path | None = None,
+    *,
+    save: bool = False,
+    plugins: Iterable[str | Path] = (),
+    force: bool = False,
+    jobs: int = 1,
+    progress: bool = True,
+    **settings,
+) -> dict[str, dict]:
+    """Sweep each variant's learning rate on the validation split; returns the chosen values.
+
+    ``settings``: ``dataset``, ``lrs``, ``train_size``, ``epochs``, ``seeds``, ``profile``,
+    ``device``, ``budget``, ``data_dir``. Writes ``sweep.md``, ``sweep.csv`` and ``tuned.toml`` to
+    the run directory; ``save=True`` also makes them the default of ``suite.run(recipe="tuned")``.
+    """
+    from suite.runs.tuning import tune_config
+
+    plugin_variants = load_variants(plugins)
+    config = tune_config(variants, plugins=plugins, plugin_variants=plugin_variants, **settings)
+    resolve_device(config.device)
+    data = load_run_data(config)
+    shown = ", ".join(f"{k}={v!r}" for k, v in {"variants": variants, "save": save, **settings}.items())
+    the_run = Run.create(
+        Path(out) if out else default_tune_dir(config.dataset), config, ["python", f"suite.tune({shown})"],
+        force=force, kind="tune",
+    )  # fmt: skip
+    the_run.execute(progress=progress, data=data, jobs=jobs)
+    return finish_tune(the_run.out, save)
+
+
+def default_tune_dir(dataset: str) -> Path:
+    return Path("results") / f"tune-{dataset}"
+
+
+def finish_tune(run_dir: str | Path, save: bool = False) -> dict[str, dict]:
+    """A finished sweep's report and ``tuned.toml``; with ``save``, its values become the tuned
+    recipe of its data set (``suite/training/tuned.toml``). Returns each variant's choice."""
+    from suite.report.sweep import write_sweep_report
+    from suite.runs.tuning import tuned_header
+    from suite.training.recipes import TUNED_PATH, save_tuned
+
+    run_dir = Path(run_dir)
+    manifest = RunStore(run_dir).read_manifest()
+    config = RunConfig.from_dict(manifest["config"])
+    _, chosen = write_sweep_report(run_dir)
+    header = tuned_header(manifest["command"], run_dir, config)
+    save_tuned(run_dir / "tuned.toml", config.dataset, chosen, header, replace=True)
+    if save:
+        save_tuned(TUNED_PATH, config.dataset, chosen, header)
+    return chosen

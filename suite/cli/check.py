@@ -14,8 +14,8 @@ from suite.plugins import load_variants
 def cmd_check(args: argparse.Namespace) -> int:
     load_variants(args.plugin)
     data = load_mnist()
-    x = data.test_x[:32].unsqueeze(1).float() / 255.0
-    y = data.test_y[:32]
+    x = data.train_x[:32].unsqueeze(1).float() / 255.0  # training digits: checks read no test image
+    y = data.train_y[:32]
     budget = registry.parse_budget(args.budget)
     print(
         f"{'variant':14} {'claims':6} {'params':>8}  shape  learns  {'dead':>5}  {'rot90 err':>9}  "

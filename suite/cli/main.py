@@ -16,7 +16,8 @@ from suite.cli.args import (
     positive_int,
     variant_options,
 )
-from suite.errors import SuiteError, UsageError
+from suite.cli.session import command_parser, execute, run_options, start_or_resume
+from suite.errors import SuiteError
 from suite.training.layout import LAYOUTS
 
 
@@ -51,75 +52,35 @@ def list_datasets() -> int:
     return 0
 
 
-def settings_given(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
-    """The options of ``suite run`` on ``argv`` that set what decides a run's numbers."""
+def cmd_run(args: argparse.Namespace, argv: list[str], parser: argparse.ArgumentParser) -> int:
+    from suite.report.tables import write_report
     from suite.runs.config import SETTINGS
 
-    run_parser = parser._subparsers._group_actions[0].choices["run"]  # noqa: SLF001 - no public API
-    deciding = [
-        option
-        for action in run_parser._actions  # noqa: SLF001
-        if action.dest.removeprefix("no_") in SETTINGS or action.dest in ("plugin", "out")
-        for option in action.option_strings
-    ]
-    return [o for o in deciding if any(a == o or a.startswith(o + "=") for a in argv)]
+    def make() -> tuple:
+        from suite.environment import resolve_device
+        from suite.plugins import load_variants
+        from suite.runs.config import load_run_data, make_config
 
-
-def cmd_run(args: argparse.Namespace, argv: list[str], parser: argparse.ArgumentParser) -> int:
-    from suite.environment import resolve_device
-    from suite.plugins import load_variants
-    from suite.report.tables import write_report
-    from suite.runs.config import load_run_data, make_config
-    from suite.runs.runner import Run, RunDirectoryExists
-
-    command = ["suite", *argv]
-    data = None
-    if args.resume:
-        if args.force:
-            raise UsageError("--resume and --force contradict each other; pick one")
-        refused = settings_given(argv, parser)
-        if refused:
-            raise UsageError(
-                f"--resume finishes a run with its own settings; {', '.join(refused)} cannot change them "
-                "(start a new run with --out instead)"
-            )
-        run = Run.open(Path(args.resume), command)
-        load_variants(run.config.plugins)
-    else:
         from_plugins = load_variants(args.plugin)
         config = make_config(
             variants=args.variants, profile=args.profile, dataset=args.dataset, seeds=args.seeds,
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
             budget=args.budget, data_dir=args.data_dir, download=args.download, plugins=args.plugin,
             bench=not args.no_bench, layout=args.layout, angles=args.angles, plugin_variants=from_plugins,
+            recipe=args.recipe, split=args.split,
         )  # fmt: skip
         resolve_device(config.device)  # bad input fails before anything is written
-        data = load_run_data(config)
+        return config, load_run_data(config)
+
+    def default_out(config) -> Path:  # noqa: ANN001 - a RunConfig
         from suite.api import default_run_dir
 
-        out = Path(args.out) if args.out else default_run_dir(config.profile)
-        try:
-            run = Run.create(out, config, command, force=args.force)
-        except RunDirectoryExists as exc:
-            raise SuiteError(
-                f"run directory {exc.out} already exists; pass --resume {exc.out} to finish it "
-                "or --force to start it again"
-            ) from None
-    print(f"run directory: {run.out}", file=sys.stderr)
-    try:
-        failed = run.execute(progress=not args.no_progress, data=data, jobs=args.jobs)
-    except KeyboardInterrupt:
-        print(f"interrupted; finish it with: suite run --resume {run.out}", file=sys.stderr)
-        return 130
-    try:
-        write_report(run.out)
-    except SuiteError as exc:  # e.g. every unit failed: nothing to report, the reasons are logged
-        print(f"no report: {error_line(exc)}", file=sys.stderr)
+        return default_run_dir(config.profile)
+
+    run, data = start_or_resume(args, argv, command_parser(parser, "run"), SETTINGS, make, default_out, "run")
+    status = execute(run, data, args, write_report)
     print(f"results: {run.out / 'summary.md'}", file=sys.stderr)
-    if failed:
-        print(f"{failed} unit(s) failed; reasons are in {run.out / 'manifest.json'}", file=sys.stderr)
-        return 1
-    return 0
+    return status
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -156,8 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
             variant_options("the profile's, plus those of --plugin files"),
             dataset_option(),
             device_option(),
+            run_options(),
         ],
-        help="train and evaluate variants; write a run directory",
+        help="train and evaluate variants; write a run directory (default results/<time>-<profile>)",
     )
     p_run.add_argument("--profile", default="quick", help="smoke | quick (default) | full")
     p_run.add_argument("--seeds", type=positive_int, help="number of seeds (0..N-1)")
@@ -167,21 +129,21 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument(
         "--angles", help="test angles: 0,45,90 or 0:360:15 (default: every 30° quick, 15° full)"
     )
-    p_run.add_argument("--out", help="run directory (default: results/<time>-<profile>)")
     p_run.add_argument(
         "--download", action="store_true", help="allow torchvision to download MNIST if no local copy exists"
     )
     p_run.add_argument(
-        "--resume", metavar="RUN_DIR", help="finish an interrupted run with its own settings (only "
-        "--jobs and --no-progress may be given with it)"
-    )  # fmt: skip
-    p_run.add_argument("--force", action="store_true", help="overwrite an existing run directory")
-    p_run.add_argument("--no-progress", action="store_true", help="hide progress bars")
+        "--recipe",
+        default="tuned",
+        help="tuned (default: each variant's learning rate chosen by 'suite tune' on the validation "
+        "split) | tutorial (lr 5e-4 for every variant) | a tuned-recipe FILE.toml",
+    )
     p_run.add_argument(
-        "--jobs",
-        type=positive_int,
-        default=1,
-        help="units trained at once, each in its own process (default 1; on a GPU 8-16 is faster)",
+        "--split",
+        choices=("test", "validation"),
+        default="test",
+        help="test (default: train on every training image, measure on the test set) | validation "
+        "(train on all but the last 10,000, measure and record per-epoch curves on those)",
     )
     p_run.add_argument(
         "--layout",
@@ -193,14 +155,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument(
         "--no-bench", action="store_true", help="skip the cost benchmark after training (no throughput.csv)"
     )
-    p_run.set_defaults(func=cmd_run)
+    p_run.set_defaults(func=cmd_run, records_command=True)
 
     p_plot = commands.add_parser("plot", help="rebuild summary.md and plots/ from a run's CSVs")
     p_plot.add_argument("run_dir", metavar="RUN_DIR")
     p_plot.set_defaults(func=cmd_plot)
 
-    from suite.cli import bench, check
+    from suite.cli import bench, check, tune
 
+    tune.add_command(commands)
     check.add_command(commands)
     bench.add_command(commands)
     return parser
@@ -211,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.func is cmd_run:
-            return cmd_run(args, argv, parser)
+        if getattr(args, "records_command", False):  # run, tune: record argv, resume by it
+            return args.func(args, argv, parser)
         return args.func(args)
     except SuiteError as exc:
         if args.debug:

@@ -49,6 +49,26 @@ class ImageData:
             source=f"{self.source} (first {n_train} train / {n_test} test)",
         )
 
+    def validation_view(self, n: int) -> ImageData:
+        """The development split: train on all but the last ``n`` training images, evaluate on those
+        ``n`` (MNIST's classic 50k/10k). The test images are not part of it: nothing that tunes or
+        selects can read them."""
+        if not 0 < n < len(self.train_x):
+            raise ValueError(f"a validation split of {n} needs more than {n} training images")
+        cut = len(self.train_x) - n
+        return replace(
+            self,
+            train_x=self.train_x[:cut],
+            train_y=self.train_y[:cut],
+            test_x=self.train_x[cut:],
+            test_y=self.train_y[cut:],
+            source=f"{self.source}; validation split: train on the first {cut:,}, evaluate on the last {n:,}",
+        )
+
+    def first_train(self, n: int) -> ImageData:
+        """Only the first ``n`` training images (a smaller training set; evaluation unchanged)."""
+        return replace(self, train_x=self.train_x[:n], train_y=self.train_y[:n])
+
     def to(self, device: torch.device | str) -> ImageData:
         """All four tensors moved to ``device`` once (pinned first when the target is CUDA)."""
         device = torch.device(device)

@@ -19,6 +19,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from suite.atomic import write_atomic
 from suite.data.rotations import rotate_exact_or_bilinear
+from suite.report.claims import CURVE
 
 _PALETTE = colormaps["tab10"].colors
 RIGHT = "#a6dba0"  # a prediction cell of digit_predictions.png: the variant got the digit right
@@ -159,23 +160,28 @@ def throughput_figure(r) -> Figure | None:
 
 
 def training_figure(r) -> Figure | None:
-    h = r.history.dropna(subset=["acc_c4_mean"]) if not r.history.empty else r.history
+    """Training loss per epoch, and the validation accuracy curve where the run measured one."""
+    h = r.history
     if h.empty:
         return None
+    validated = CURVE in h.columns and h[CURVE].notna().any()
     colour = colours(r.variants)
-    fig = _figure(12, 4.5)
-    axes = fig.subplots(1, 2)
+    fig = _figure(12 if validated else 7, 4.5)
+    axes = fig.subplots(1, 2 if validated else 1, squeeze=False)[0]
     losses = []
     for v in r.variants:
-        curve = h[h.variant == v].groupby("epoch")[["loss", "acc_c4_mean"]].agg(["mean", "std"])
+        curve = (
+            h[h.variant == v].groupby("epoch")[["loss", *([CURVE] if validated else [])]].agg(["mean", "std"])
+        )
         if curve.empty:
             continue
         epochs = curve.index.to_numpy()
         axes[0].plot(epochs, curve[("loss", "mean")], marker="o", color=colour[v], label=v)
         losses.extend(curve[("loss", "mean")])
-        mean, std = curve[("acc_c4_mean", "mean")], np.nan_to_num(curve[("acc_c4_mean", "std")])
-        axes[1].plot(epochs, mean, marker="o", color=colour[v], label=v)
-        axes[1].fill_between(epochs, mean - std, mean + std, color=colour[v], alpha=0.2)
+        if validated:
+            mean, std = curve[(CURVE, "mean")], np.nan_to_num(curve[(CURVE, "std")])
+            axes[1].plot(epochs, mean, marker="o", color=colour[v], label=v)
+            axes[1].fill_between(epochs, mean - std, mean + std, color=colour[v], alpha=0.2)
     # log scale when the loss falls by a factor (a real run); linear over a narrow range (one epoch)
     log = min(losses) > 0 and max(losses) / min(losses) >= 3
     axes[0].set(
@@ -184,11 +190,12 @@ def training_figure(r) -> Figure | None:
         title="Training loss",
         yscale="log" if log else "linear",
     )
-    axes[1].set(
-        xlabel="epoch",
-        ylabel="mean accuracy over 0/90/180/270° (%)",
-        title="C4-mean test accuracy (first 2,000 test images)",
-    )
+    if validated:
+        axes[1].set(
+            xlabel="epoch",
+            ylabel="mean accuracy over 0/90/180/270° (%)",
+            title="C4-mean validation accuracy (first 2,000 validation images)",
+        )
     last = int(h.epoch.max())
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))

@@ -60,7 +60,7 @@ def main_table(r: RunResults) -> pd.DataFrame:
         throughput = r.infer_throughput(v)
         rows.append({
             "variant": f"`{v}`", "family": r.info(v, "family"), "claims": r.info(v, "claims"),
-            "seeds": seeds, "params": f"{int(_get(scalars['params'], v)):,}",
+            "seeds": seeds, "lr": _lr_cell(r, v), "params": f"{int(_get(scalars['params'], v)):,}",
             "MFLOPs/img": f"{flops[v] / 1e6:.2f}" if v in flops else "–",
             **{f"acc {a}°": pm(_get(angle, (v, float(a))), _get(angle, (v, float(a)), "std"))
                for a in (0, 90, 180, 270)},
@@ -71,6 +71,13 @@ def main_table(r: RunResults) -> pd.DataFrame:
             "infer img/s": f"{throughput:,.0f}" if throughput else "–",
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def _lr_cell(r: RunResults, variant: str) -> str:
+    """The learning rate a variant trained with (runs from before recipes: the config's one)."""
+    lrs = r.manifest.get("config", {}).get("lrs") or {}
+    lr = lrs.get(variant, r.manifest.get("config", {}).get("recipe", {}).get("lr"))
+    return f"{lr:g}" if lr is not None else "–"
 
 
 def tutorial_section(r: RunResults) -> list[str]:
@@ -220,6 +227,23 @@ def _jobs_note(manifest: dict) -> str:
     return f" (units trained {jobs} at a time: train s/epoch was measured under that sharing)"
 
 
+def recipe_line(manifest: dict) -> str:
+    """Which learning rate each variant trained with, and where the rates came from."""
+    config = manifest.get("config", {})
+    lrs = config.get("lrs") or {}
+    note = manifest.get("recipe") or config.get("recipe_note") or "tutorial: one lr for every variant"
+    if not lrs:
+        return note
+    return note + "; lr " + ", ".join(f"{v} {lr:g}" for v, lr in lrs.items())
+
+
+def evaluation_images(manifest: dict) -> str:
+    """``test images``, or what a validation-split run measured on instead."""
+    if manifest.get("config", {}).get("split") == "validation":
+        return "validation images (the last training images; the test set was not read)"
+    return "test images"
+
+
 def summary_markdown(r: RunResults) -> str:
     m = r.manifest
     env = m.get("environment", {})
@@ -230,6 +254,7 @@ def summary_markdown(r: RunResults) -> str:
         f"Command: `{' '.join(m.get('command', []))}`  ",
         f"Profile `{config.get('profile', '?')}`, seeds {config.get('seeds', '?')}, recipe "
         f"{config.get('recipe', {})}  ",
+        f"Recipe `{config.get('recipe_name', 'tutorial')}`: {recipe_line(m)}  ",
         f"Device: {env.get('device', '?')} ({env.get('device_name', '?')}, "
         f"{env.get('cpu_threads', '?')} CPU threads), torch {env.get('versions', {}).get('torch', '?')}, "
         f"memory layout {_layout_note(m.get('layout', 'contiguous'))}  ",
@@ -237,8 +262,8 @@ def summary_markdown(r: RunResults) -> str:
         f"{_jobs_note(m)}; commit {env.get('git', {}).get('commit', '?')}",
         "",
         *run_status(r),
-        f"Data set `{r.dataset}`. Accuracies are percentages on {m.get('test_digits', 10_000):,} test "
-        f"images (trained on {m.get('train_digits', 60_000):,}), mean ± std over seeds; "
+        f"Data set `{r.dataset}`. Accuracies are percentages on {m.get('test_digits', 10_000):,} "
+        f"{evaluation_images(m)} (trained on {m.get('train_digits', 60_000):,}), mean ± std over seeds; "
         "90°-multiples use exact `rot90`, other angles bilinear rotation; *random angle*: each image "
         "rotated once by a uniform random angle (fixed seed).",
         "",
@@ -271,10 +296,14 @@ def summary_markdown(r: RunResults) -> str:
 
 
 def write_report(run_dir: Path) -> list[Path]:
-    """Rebuild ``summary.md`` and every plot of ``run_dir``; returns the files written."""
+    """Rebuild ``summary.md`` and every plot of ``run_dir`` (a sweep's ``sweep.md`` and
+    ``sweep.csv``); returns the files written."""
     from suite.report.plots import write_plots
+    from suite.report.sweep import write_sweep_report
 
     results = RunResults(run_dir)
+    if results.manifest.get("kind") == "tune":
+        return write_sweep_report(results.dir)[0]
     written = write_plots(results)
     write_text_atomic(results.dir / "summary.md", summary_markdown(results))
     return [*written, results.dir / "summary.md"]

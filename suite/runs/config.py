@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from suite import registry
@@ -11,9 +11,13 @@ from suite.data.datasets import get_dataset, load_dataset
 from suite.data.images import ImageData
 from suite.errors import UsageError
 from suite.measure.evaluate import DEFAULT_SWEEP, parse_angles, sweep
+from suite.runs.grid import UnitKey, check_grid, unit_keys
 from suite.runs.profiles import get_profile
 from suite.training.layout import LAYOUTS
+from suite.training.recipes import RECIPES, resolve_recipe
 from suite.training.train import Recipe
+
+SPLITS = ("test", "validation")  # what a run's final numbers are measured on
 
 
 @dataclass
@@ -33,6 +37,27 @@ class RunConfig:
     angles: list[float] = field(default_factory=lambda: list(DEFAULT_SWEEP))
     bench: bool = True  # measure each variant's cost after training (throughput.csv)
     layout: str = "auto"  # memory layout (suite.training.layout): auto = channels-last on CPU
+    recipe_name: str = "tutorial"  # tuned | tutorial | fixed (one --lr) | a tuned-recipe file
+    recipe_note: str = ""  # where the learning rates came from, for the manifest and summary
+    lrs: dict[str, float] = field(default_factory=dict)  # each variant's learning rate
+    split: str = "test"  # validation: train on the first 50k, measure on the last 10k training images
+    train_size: int | None = None  # only the first N training images (None: all)
+    grid: dict[str, list] = field(default_factory=dict)  # axis -> values (suite.runs.grid)
+
+    def units(self) -> list[UnitKey]:
+        """Every unit: variants × seeds × grid points."""
+        return unit_keys(self.variants, self.seeds, self.grid)
+
+    def recipe_for(self, key: UnitKey) -> Recipe:
+        """The recipe of one unit: the variant's learning rate, unless its grid point sets one."""
+        lr = key.get("lr") or self.lrs.get(key.variant, self.recipe.lr)
+        return replace(self.recipe, lr=lr, epochs=key.get("epochs") or self.recipe.epochs)
+
+    def budget_for(self, key: UnitKey) -> int | None:
+        return key.get("budget") or self.budget
+
+    def train_size_for(self, key: UnitKey) -> int | None:
+        return key.get("train_size") or self.train_size
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -45,13 +70,14 @@ class RunConfig:
         raw["recipe"] = Recipe(**raw["recipe"])
         raw.setdefault("layout", "contiguous")  # runs written before layouts existed ran contiguous
         raw.setdefault("dataset", "mnist")  # and before data sets, on MNIST
+        raw.setdefault("recipe_name", "tutorial")  # and before recipes, with the tutorial's
         return cls(**raw)
 
 
 # The keyword arguments of make_config that change a run's numbers (a resume may not change them).
 SETTINGS = (
     "variants", "profile", "dataset", "seeds", "epochs", "batch_size", "lr", "device", "budget", "data_dir",
-    "download", "bench", "layout", "angles",
+    "download", "bench", "layout", "angles", "recipe", "split", "train_size",
 )  # fmt: skip
 
 
@@ -72,15 +98,30 @@ def make_config(
     layout: str = "auto",
     angles: str | Sequence[float] | None = None,
     plugin_variants: Sequence[str] = (),
+    recipe: str = "tuned",
+    split: str = "test",
+    train_size: int | None = None,
+    grid: dict[str, Sequence] | None = None,
 ) -> RunConfig:
     """A run's config: the profile's settings, overridden by every argument that is not None.
 
     ``variants``: names, patterns, ``core`` or ``all`` (a comma-separated string or a list); None
     means the profile's variants plus ``plugin_variants`` (those the plugin files registered).
+    ``recipe``: ``tuned`` (each variant's learning rate from ``suite tune``), ``tutorial`` (lr 5e-4
+    for all) or a tuned-recipe ``.toml``; an explicit ``lr`` sets every variant's rate instead.
+    ``split``: ``validation`` trains on all but the last 10,000 training images and measures on
+    those (for choices: tuning, curves); ``test`` (final numbers) trains on all and measures on test.
     """
     chosen_profile = get_profile(profile)
     get_dataset(dataset)  # an unknown name fails here, before anything is loaded
-    for name, value in (("seeds", seeds), ("epochs", epochs), ("batch_size", batch_size)):
+    if split not in SPLITS:
+        raise UsageError(f"{split!r}: expected one of {', '.join(SPLITS)}", param="split")
+    if recipe not in RECIPES and not str(recipe).endswith(".toml"):
+        raise UsageError(f"{recipe!r}: expected tuned, tutorial or a tuned-recipe .toml file", param="recipe")
+    checked_grid = check_grid(grid or {})
+    for name, value in (
+        ("seeds", seeds), ("epochs", epochs), ("batch_size", batch_size), ("train_size", train_size)
+    ):  # fmt: skip
         if value is not None and (not isinstance(value, int) or value <= 0):
             raise UsageError(f"{value!r}: expected a positive integer", param=name)
     if lr is not None and not lr > 0:
@@ -98,17 +139,28 @@ def make_config(
         angle_list = list(parse_angles(",".join(str(a) for a in angles)))
     else:
         angle_list = list(sweep(chosen_profile.sweep_step))
-    recipe = Recipe(
+    base_recipe = Recipe(
         epochs=epochs or chosen_profile.epochs,
         batch_size=batch_size or Recipe.batch_size,
         lr=lr or Recipe.lr,
     )
+    if lr is not None:
+        recipe, lrs = "fixed", {v: lr for v in selected}
+        note = f"fixed: AdamW lr {lr:g} for every variant (--lr)"
+    else:
+        lrs, note = resolve_recipe(str(recipe), dataset, selected, Recipe.lr)
     return RunConfig(
+        recipe_name=str(recipe),
+        recipe_note=note,
+        lrs=lrs,
+        split=split,
+        train_size=train_size,
+        grid=checked_grid,
         variants=selected,
         profile=chosen_profile.name,
         dataset=dataset,
         seeds=list(range(seeds or chosen_profile.seeds)),
-        recipe=recipe,
+        recipe=base_recipe,
         device=device,
         budget=registry.parse_budget(budget),
         data_dir=str(data_dir) if data_dir else None,
@@ -121,9 +173,12 @@ def make_config(
 
 
 def load_run_data(config: RunConfig) -> ImageData:
-    """The verified images a run trains on (the profile's subset for ``smoke``)."""
+    """The verified images a run trains and measures on: the validation view (no test images in
+    it) when the run is for choosing, then the profile's subset for ``smoke``."""
     profile = get_profile(config.profile)
     data = load_dataset(config.dataset, config.data_dir, download=config.download)
+    if config.split == "validation":
+        data = data.validation_view(get_dataset(config.dataset).validation)
     if profile.train_size is not None:
         data = data.subset(profile.train_size, profile.test_size or len(data.test_x))
     return data

@@ -25,8 +25,9 @@ from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_
 from suite.measure.evaluate import C4_ANGLES, sample_rows
 from suite.runs.config import RunConfig, load_run_data
 from suite.runs.executors import LocalExecutor, ProcessExecutor
+from suite.runs.grid import UnitKey
 from suite.runs.profiles import get_profile
-from suite.runs.store import RunStore, parse_unit_name, unit_name
+from suite.runs.store import RunStore
 from suite.runs.unit import UnitOutcome, UnitTask, init_worker, run_unit, run_unit_in_worker
 from suite.training.layout import variant_layout
 
@@ -62,7 +63,10 @@ class Run:
     # --- creating and reopening ------------------------------------------------------------
 
     @classmethod
-    def create(cls, out: Path, config: RunConfig, command: list[str], force: bool = False) -> Run:
+    def create(
+        cls, out: Path, config: RunConfig, command: list[str], force: bool = False, kind: str = "run"
+    ) -> Run:
+        """A new run directory; ``kind`` says what made it (``run``, ``tune``, ``study <name>``)."""
         store = RunStore(out)
         if store.is_used() and not force:
             raise RunDirectoryExists(store.out)
@@ -70,12 +74,13 @@ class Run:
         if force:
             store.clear_units()
         manifest = {
+            "kind": kind,
             "command": command,
             "config": config.to_dict(),
             "started": _now(),
             "finished": None,
             "wall_s": None,
-            "units": {unit_name(v, s): {"status": "pending"} for v in config.variants for s in config.seeds},
+            "units": {key.name: {"status": "pending"} for key in config.units()},
         }
         run = cls(store, config, manifest)
         run.save_manifest()
@@ -102,7 +107,7 @@ class Run:
         self.store.write_manifest(self.manifest)
 
     def assemble(self) -> None:
-        self.store.assemble(list(self.manifest["units"]), THROUGHPUT_FIELDS)
+        self.store.assemble(list(self.manifest["units"]), THROUGHPUT_FIELDS, tuple(self.config.grid))
 
     # --- the work ------------------------------------------------------------------------
 
@@ -114,7 +119,6 @@ class Run:
             registry.get_variant(variant)  # fail before any training on an unknown name
         data = data or load_run_data(config)
         self._describe(device, data)
-        self.store.write_samples(sample_rows(data))
         began = time.perf_counter()
         pending = [n for n, u in self.manifest["units"].items() if u["status"] != "done"]
         previous = self.manifest.get("wall_s") or 0  # wall time accumulates over resumptions
@@ -122,6 +126,7 @@ class Run:
         self.manifest.setdefault("jobs", {})[_now()] = jobs  # per-epoch seconds depend on it
         try:
             self._train(pending, data, device, jobs, progress)
+            self.store.write_samples(sample_rows(data))  # evaluation images: read after training
             if config.bench:
                 self._run_benchmarks(device, progress)
         except KeyboardInterrupt:
@@ -150,7 +155,13 @@ class Run:
             "classes": list(data.classes),
             "digits": get_dataset(config.dataset).digits,  # handwritten digits: the 6-and-9 section
         }
-        self.manifest["test_digits"] = len(data.test_x)
+        self.manifest["recipe"] = config.recipe_note
+        self.manifest["evaluated_on"] = (
+            "validation: the last training images, never the test set"
+            if config.split == "validation"
+            else "test"
+        )
+        self.manifest["test_digits"] = len(data.test_x)  # the evaluation images (validation ones there)
         self.manifest["train_digits"] = len(data.train_x)
         self.manifest["variants"] = {
             name: {
@@ -161,14 +172,14 @@ class Run:
         }
 
     def _task(self, name: str) -> UnitTask:
-        variant, seed = parse_unit_name(name)
         profile = get_profile(self.config.profile)
-        return UnitTask(name, variant, seed, profile.invariance_batch, str(self.store.checkpoint_path(name)))
+        return UnitTask(name, profile.invariance_batch, str(self.store.checkpoint_path(name)))
 
     def _label(self, name: str) -> str:
-        variant, seed = parse_unit_name(name)
+        key = UnitKey.parse(name)
         position = list(self.manifest["units"]).index(name) + 1
-        return f"[{position}/{len(self.manifest['units'])}] {variant} seed {seed}"
+        point = "".join(f" {axis} {value:g}" for axis, value in key.point)
+        return f"[{position}/{len(self.manifest['units'])}] {key.variant} seed {key.seed}{point}"
 
     def _train(
         self, pending: list[str], data: ImageData, device: torch.device, jobs: int, progress: bool
@@ -212,9 +223,14 @@ class Run:
             self.save_manifest()
             _log(f"{label}: FAILED ({unit['reason']}); continuing with the others")
             return
-        variant, seed = parse_unit_name(name)
+        key = UnitKey.parse(name)
         if outcome.weights is not None:
-            metadata = {"variant": variant, "seed": str(seed), "budget": str(self.config.budget)}
+            metadata = {
+                "variant": key.variant,
+                "seed": str(key.seed),
+                "budget": str(self.config.budget_for(key)),
+                **{axis: str(value) for axis, value in key.point},
+            }
             self.store.write_weights(name, outcome.weights, metadata)
         self.store.write_unit(name, outcome.result)
         unit.update(status="done", seconds=round(outcome.seconds, 1), finished=_now())

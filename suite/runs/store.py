@@ -3,11 +3,13 @@
 Each kind of file has its own folder, so no variant name can be mistaken for another kind::
 
     manifest.json                     config, environment, each unit's status
-    units/train/<variant>__seed<N>.json   a finished unit's rows (metrics, history, ...)
+    units/train/<unit>.json           a finished unit's rows (metrics, history, ...)
     units/bench/<variant>.json        a variant's cost rows
-    weights/<variant>__seed<N>.safetensors   its trained weights (no pickle; small enough to commit)
-    checkpoints/<variant>__seed<N>.pt per-epoch state for resuming (not committed)
+    weights/<unit>.safetensors        its trained weights (no pickle; small enough to commit)
+    checkpoints/<unit>.pt             per-epoch state for resuming (not committed)
     metrics.csv history.csv confusion.csv predictions.csv throughput.csv samples.csv
+
+A unit's name is its grid key (``suite.runs.grid``): ``cnn__seed0``, ``cnn__seed0__lr=0.003``.
 
 Every write is atomic: an interrupted run leaves either the old file or the new one.
 """
@@ -21,10 +23,12 @@ import torch
 
 from suite.atomic import write_atomic, write_csv_atomic, write_json_atomic
 from suite.errors import SuiteError
+from suite.runs.grid import UnitKey
 
 METRIC_FIELDS = ("variant", "seed", "metric", "angle", "value")
-# wall_s: cumulative training seconds up to the end of the epoch (evaluation excluded)
-HISTORY_FIELDS = ("variant", "seed", "epoch", "loss", "acc_0", "acc_c4_mean", "epoch_s", "wall_s")
+# wall_s: cumulative training seconds up to the end of the epoch (evaluation excluded); the
+# accuracies are measured on validation images, so only runs on the validation split have them
+HISTORY_FIELDS = ("variant", "seed", "epoch", "loss", "val_acc_0", "val_acc_c4_mean", "epoch_s", "wall_s")
 PREDICTION_FIELDS = ("variant", "seed", "index", "label", "angle", "predicted")
 SAMPLE_FIELDS = ("index", "label", "pixels_hex")
 CONFUSION_FIELDS = ("variant", "seed", "condition", "true", "predicted", "count")
@@ -34,18 +38,19 @@ UNIT_TABLES = {
     "confusion": CONFUSION_FIELDS,
     "predictions": PREDICTION_FIELDS,
 }
+
+
+def table_fields(fields: tuple[str, ...], axes: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A unit table's columns in a run with grid ``axes``: one column per axis after variant, seed."""
+    return (*fields[:2], *axes, *fields[2:])
+
+
 # throughput.csv's fields live with the benchmark that writes its rows (suite.measure.benchmark)
 
 
 def unit_name(variant: str, seed: int) -> str:
-    """The key of a (variant, seed) unit; variant names cannot contain '__' (suite.registry)."""
-    return f"{variant}__seed{seed}"
-
-
-def parse_unit_name(name: str) -> tuple[str, int]:
-    """The (variant, seed) of a :func:`unit_name`."""
-    variant, seed = name.rsplit("__seed", 1)
-    return variant, int(seed)
+    """The name of a plain run's (variant, seed) unit."""
+    return UnitKey(variant, seed).name
 
 
 class RunStore:
@@ -136,8 +141,11 @@ class RunStore:
             raise SuiteError(f"{path}: no trained weights for {name} (the unit did not finish in this run)")
         return load_file(str(path))
 
-    def assemble(self, unit_names: list[str], throughput_fields: tuple[str, ...]) -> None:
-        """Rebuild the tidy CSVs from the finished units (in ``unit_names`` order) and benches."""
+    def assemble(
+        self, unit_names: list[str], throughput_fields: tuple[str, ...], axes: tuple[str, ...] = ()
+    ) -> None:
+        """Rebuild the tidy CSVs from the finished units (in ``unit_names`` order) and benches;
+        ``axes``: the run's grid axes, a column each after variant and seed."""
         tables: dict[str, list[dict]] = {key: [] for key in UNIT_TABLES}
         for name in unit_names:
             if self.has_unit(name):
@@ -149,7 +157,7 @@ class RunStore:
             bench_rows.extend(json.loads(path.read_text()))
         write_csv_atomic(self.out / "throughput.csv", bench_rows, throughput_fields)
         for key, fields in UNIT_TABLES.items():
-            write_csv_atomic(self.out / f"{key}.csv", tables[key], fields)
+            write_csv_atomic(self.out / f"{key}.csv", tables[key], table_fields(fields, axes))
 
     def write_samples(self, rows: list[dict]) -> None:
         write_csv_atomic(self.out / "samples.csv", rows, SAMPLE_FIELDS)

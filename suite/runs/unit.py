@@ -1,4 +1,4 @@
-"""One unit of a run: build, train and measure one (variant, seed). A pure function of its config.
+"""One unit of a run: build, train and measure one grid point. A pure function of its config.
 
 The unit returns its rows and trained weights; it writes nothing but its own checkpoint, so the
 driver that records it can be another process (``suite.runs.executors``).
@@ -18,22 +18,25 @@ from suite.data.images import ImageData
 from suite.errors import failure_reason
 from suite.measure.evaluate import C4_ANGLES, accuracy, measure, sample_predictions
 from suite.runs.config import RunConfig
-from suite.runs.store import CONFUSION_FIELDS, METRIC_FIELDS, PREDICTION_FIELDS
+from suite.runs.grid import UnitKey
+from suite.runs.store import UNIT_TABLES, table_fields
 from suite.training.layout import apply_layout, variant_layout
 from suite.training.train import EpochRecord, seed_everything, train
 
-HISTORY_TEST_DIGITS = 2_000  # per-epoch accuracies use the first 2,000 test digits (speed)
+HISTORY_IMAGES = 2_000  # per-epoch validation accuracies use the first 2,000 validation images (speed)
 
 
 @dataclass
 class UnitTask:
     """What a worker needs to train one unit (plain values: it may cross a process boundary)."""
 
-    name: str
-    variant: str
-    seed: int
+    name: str  # the unit's grid key (suite.runs.grid.UnitKey.name)
     invariance_batch: int
     checkpoint: str | None
+
+    @property
+    def key(self) -> UnitKey:
+        return UnitKey.parse(self.name)
 
 
 @dataclass
@@ -48,9 +51,11 @@ class UnitOutcome:
     traceback: str | None = None
 
 
-def build_model(variant: str, config: RunConfig, device: torch.device) -> torch.nn.Module:
-    """The variant as the run builds it: budget, device and memory layout."""
-    model = registry.get(variant, budget=config.budget).to(device)
+def build_model(
+    variant: str, config: RunConfig, device: torch.device, budget: int | None = None
+) -> torch.nn.Module:
+    """The variant as the run builds it: budget (the unit's, else the run's), device, memory layout."""
+    model = registry.get(variant, budget=budget or config.budget).to(device)
     return apply_layout(model, variant_layout(config.layout, device, variant))
 
 
@@ -65,25 +70,28 @@ def trained_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def train_and_measure(
     task: UnitTask, data: ImageData, device: torch.device, config: RunConfig, progress: bool, label: str
 ) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Build, train and evaluate one (variant, seed); returns its rows and trained weights."""
-    spec = registry.get_variant(task.variant)
-    seed_everything(task.seed)
-    model = build_model(task.variant, config, device)
-    test_x, test_y = data.test_x[:HISTORY_TEST_DIGITS], data.test_y[:HISTORY_TEST_DIGITS]
+    """Build, train and evaluate one grid point; returns its rows and trained weights.
 
-    def on_epoch(record: EpochRecord, trained: torch.nn.Module) -> dict:
-        c4 = [accuracy(trained, test_x, test_y, a) for a in C4_ANGLES]
-        return {"acc_0": c4[0], "acc_c4_mean": sum(c4) / 4}
-
+    Training sees only the training images; the evaluation images (test, or validation on the
+    validation split) are read after training, except for the per-epoch curves of a validation run.
+    """
+    key = task.key
+    spec = registry.get_variant(key.variant)
+    seed_everything(key.seed)
+    model = build_model(key.variant, config, device, config.budget_for(key))
+    train_size = config.train_size_for(key)
+    train_data = data.first_train(train_size) if train_size else data
+    on_epoch = validation_curve(data) if config.split == "validation" else None
     checkpoint = Path(task.checkpoint) if task.checkpoint else None
-    epochs = train(model, data, config.recipe, spec.augment, task.seed, checkpoint, progress, label, on_epoch)
+    recipe = config.recipe_for(key)
+    epochs = train(model, train_data, recipe, spec.augment, key.seed, checkpoint, progress, label, on_epoch)
+    point = {"variant": key.variant, "seed": key.seed, **dict(key.point)}
     history_rows = []
     train_seconds = 0.0
     for record in epochs:
         train_seconds += record.seconds
         history_rows.append({
-            "variant": task.variant, "seed": task.seed, "epoch": record.epoch,
-            "loss": round(record.loss, 6), **record.extra,
+            **point, "epoch": record.epoch, "loss": round(record.loss, 6), **record.extra,
             "epoch_s": round(record.seconds, 3), "wall_s": round(train_seconds, 3),
         })  # fmt: skip
     rows, confusions = measure(model, data, task.invariance_batch, config.angles)
@@ -91,15 +99,29 @@ def train_and_measure(
     rows.append({"metric": "params", "angle": "", "value": registry.count_params(model)})
     per_epoch = round(train_seconds / max(len(epochs), 1), 3)
     rows.append({"metric": "train_s_per_epoch", "angle": "", "value": per_epoch})
+    rows.append({"metric": "train_s", "angle": "", "value": round(train_seconds, 3)})
+    rows.append({"metric": "lr", "angle": "", "value": recipe.lr})
     for row in [*rows, *confusions, *predictions]:
-        row.update(variant=task.variant, seed=task.seed)
+        row.update(point)
+    axes = tuple(dict(key.point))
+    tables = {"metrics": rows, "confusion": confusions, "predictions": predictions}
     result = {
-        "metrics": [{k: r[k] for k in METRIC_FIELDS} for r in rows],
-        "history": history_rows,
-        "confusion": [{k: r[k] for k in CONFUSION_FIELDS} for r in confusions],
-        "predictions": [{k: r[k] for k in PREDICTION_FIELDS} for r in predictions],
+        key: [{k: r[k] for k in table_fields(UNIT_TABLES[key], axes)} for r in table_rows]
+        for key, table_rows in tables.items()
     }
+    result["history"] = history_rows
     return result, trained_state(model)
+
+
+def validation_curve(data: ImageData):  # noqa: ANN201 - the train loop's on_epoch callback
+    """Per-epoch accuracy on the first validation images (a validation run's evaluation set)."""
+    images, labels = data.test_x[:HISTORY_IMAGES], data.test_y[:HISTORY_IMAGES]
+
+    def on_epoch(record: EpochRecord, trained: torch.nn.Module) -> dict:
+        c4 = [accuracy(trained, images, labels, a) for a in C4_ANGLES]
+        return {"val_acc_0": c4[0], "val_acc_c4_mean": sum(c4) / 4}
+
+    return on_epoch
 
 
 def run_unit(

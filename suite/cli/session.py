@@ -1,0 +1,111 @@
+"""What ``suite run`` and ``suite tune`` share: start a run directory or resume one, then execute it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from suite.cli.args import error_line, positive_int
+from suite.errors import SuiteError, UsageError
+
+
+def settings_given(
+    argv: list[str], command_parser: argparse.ArgumentParser, settings: tuple[str, ...]
+) -> list[str]:
+    """The options on ``argv`` that set what decides a run's numbers (``settings``: their dests)."""
+    deciding = [
+        option
+        for action in command_parser._actions  # noqa: SLF001 - argparse has no public API for this
+        if action.dest.removeprefix("no_") in settings or action.dest in ("plugin", "out")
+        for option in action.option_strings
+    ]
+    return [o for o in deciding if any(a == o or a.startswith(o + "=") for a in argv)]
+
+
+def command_parser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    """The sub-parser of command ``name``."""
+    return parser._subparsers._group_actions[0].choices[name]  # noqa: SLF001 - no public API
+
+
+def start_or_resume(
+    args: argparse.Namespace,
+    argv: list[str],
+    command_parser: argparse.ArgumentParser,
+    settings: tuple[str, ...],
+    make_config: Callable[[], tuple[object, object]],
+    default_out: Callable[[object], Path],
+    kind: str,
+):  # noqa: ANN201 - a suite.runs.runner.Run (imported lazily: the CLI starts fast)
+    """A new run directory from ``make_config()`` (config, data), or the ``--resume``d one; the
+    options that would change a resumed run's numbers are refused in one line."""
+    from suite.plugins import load_variants
+    from suite.runs.runner import Run, RunDirectoryExists
+
+    command = ["suite", *argv]
+    if args.resume:
+        if args.force:
+            raise UsageError("--resume and --force contradict each other; pick one")
+        refused = settings_given(argv, command_parser, settings)
+        if refused:
+            raise UsageError(
+                f"--resume finishes a run with its own settings; {', '.join(refused)} cannot change them "
+                "(start a new run with --out instead)"
+            )
+        run = Run.open(Path(args.resume), command)
+        if run.manifest.get("kind", "run") != kind:
+            made_by = run.manifest.get("kind", "run")
+            raise UsageError(f"{args.resume} was made by 'suite {made_by}'; resume it with that command")
+        load_variants(run.config.plugins)
+        return run, None
+    config, data = make_config()
+    out = Path(args.out) if args.out else default_out(config)
+    try:
+        run = Run.create(out, config, command, force=args.force, kind=kind)
+    except RunDirectoryExists as exc:
+        raise SuiteError(
+            f"run directory {exc.out} already exists; pass --resume {exc.out} to finish it "
+            "or --force to start it again"
+        ) from None
+    return run, data
+
+
+def execute(run, data, args: argparse.Namespace, report: Callable[[Path], object]) -> int:  # noqa: ANN001
+    """Train the run's pending units, write its report, and say where everything is."""
+    print(f"run directory: {run.out}", file=sys.stderr)
+    try:
+        failed = run.execute(progress=not args.no_progress, data=data, jobs=args.jobs)
+    except KeyboardInterrupt:
+        print(
+            f"interrupted; finish it with: suite {run.manifest.get('kind', 'run')} --resume {run.out}",
+            file=sys.stderr,
+        )
+        return 130
+    try:
+        report(run.out)
+    except SuiteError as exc:  # e.g. every unit failed: nothing to report, the reasons are logged
+        print(f"no report: {error_line(exc)}", file=sys.stderr)
+    if failed:
+        print(f"{failed} unit(s) failed; reasons are in {run.out / 'manifest.json'}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_options() -> argparse.ArgumentParser:
+    """--out, --resume, --force, --no-progress and --jobs: where a run goes and how it executes."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--out", help="run directory")
+    parent.add_argument(
+        "--resume", metavar="RUN_DIR", help="finish an interrupted run with its own settings (only "
+        "--jobs and --no-progress may be given with it)"
+    )  # fmt: skip
+    parent.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    parent.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    parent.add_argument(
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="units trained at once, each in its own process (default 1; on a GPU 8-16 is faster)",
+    )
+    return parent

@@ -1,0 +1,85 @@
+"""``suite tune``: each variant's learning rate, chosen on the validation split."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from suite.cli.args import dataset_option, device_option, positive_int, variant_options
+from suite.cli.session import command_parser, execute, run_options, start_or_resume
+
+# the options whose values decide a sweep's numbers (a resume may not change them)
+TUNE_SETTINGS = (
+    "variants", "dataset", "data_dir", "lrs", "train_size", "epochs", "seeds", "device", "budget", "profile",
+)  # fmt: skip
+
+
+def parse_lrs(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected learning rates like 3e-4,1e-3, got {text!r}") from None
+    if not values or any(not v > 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive learning rates, got {text!r}")
+    return values
+
+
+def cmd_tune(args: argparse.Namespace, argv: list[str], parser: argparse.ArgumentParser) -> int:
+    from suite.api import default_tune_dir, finish_tune
+
+    def make() -> tuple:
+        from suite.environment import resolve_device
+        from suite.plugins import load_variants
+        from suite.runs.config import load_run_data
+        from suite.runs.tuning import tune_config
+
+        from_plugins = load_variants(args.plugin)
+        config = tune_config(
+            args.variants, args.dataset, args.lrs, args.train_size, args.epochs, args.seeds, args.profile,
+            args.device, args.budget, args.data_dir, args.plugin, from_plugins,
+        )  # fmt: skip
+        resolve_device(config.device)
+        return config, load_run_data(config)
+
+    run, data = start_or_resume(
+        args, argv, command_parser(parser, "tune"), TUNE_SETTINGS, make,
+        lambda config: default_tune_dir(config.dataset), "tune",
+    )  # fmt: skip
+    chosen: dict = {}
+    status = execute(run, data, args, lambda out: chosen.update(finish_tune(out, args.save)))
+    for variant, values in chosen.items():
+        print(f"{variant:14} lr {values['lr']:<8g} validation C4 mean {values['validation_c4_mean']:.2f}%")
+    if chosen:
+        where = "saved as the tuned recipe ('suite run' uses it)" if args.save else "not saved (pass --save)"
+        print(f"sweep: {Path(run.out) / 'sweep.md'}; chosen values: {Path(run.out) / 'tuned.toml'}, {where}",
+              file=sys.stderr)  # fmt: skip
+    return status
+
+
+def add_command(commands) -> None:  # noqa: ANN001 - argparse's sub-parsers action
+    from suite.runs.tuning import DEFAULT_EPOCHS, DEFAULT_LRS, DEFAULT_TRAIN_SIZE
+
+    p = commands.add_parser(
+        "tune",
+        parents=[variant_options("all"), dataset_option(), device_option(), run_options()],
+        help="choose each variant's learning rate on the validation split (resumable sweep)",
+    )
+    p.add_argument(
+        "--lrs", type=parse_lrs, default=list(DEFAULT_LRS),
+        help=f"learning rates to try (default {','.join(f'{v:g}' for v in DEFAULT_LRS)})",
+    )  # fmt: skip
+    p.add_argument(
+        "--train-size", type=positive_int, default=DEFAULT_TRAIN_SIZE,
+        help=f"train on the first N of the 50,000 non-validation images (default {DEFAULT_TRAIN_SIZE:,})",
+    )  # fmt: skip
+    p.add_argument("--epochs", type=positive_int, default=DEFAULT_EPOCHS, help=f"default {DEFAULT_EPOCHS}")
+    p.add_argument("--seeds", type=positive_int, default=1, help="seeds per point (default 1)")
+    p.add_argument(
+        "--profile", default="quick", help="quick (default) | smoke: a few hundred images, for trying"
+    )
+    p.add_argument(
+        "--save", action="store_true",
+        help="make the chosen rates the tuned recipe that 'suite run' uses (suite/training/tuned.toml)",
+    )  # fmt: skip
+    p.set_defaults(func=cmd_tune, records_command=True)

@@ -1,0 +1,86 @@
+"""Recipes: the tutorial's one learning rate for every variant, or each variant's tuned one.
+
+The tuned learning rates live in ``tuned.toml`` beside this module, one table per data set and
+variant, written by ``suite tune --save`` from a sweep on the validation split (never the test set)
+and committed, so ``suite run`` uses them without tuning again.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from suite.atomic import write_text_atomic
+from suite.errors import SuiteError, UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+TUNED_PATH = Path(__file__).with_name("tuned.toml")
+RECIPES = ("tuned", "tutorial")
+FALLBACK_DATASET = "mnist"  # a data set with no tuned table of its own uses MNIST's
+
+
+def read_tuned(path: Path = TUNED_PATH) -> dict[str, dict[str, dict]]:
+    """``{data set: {variant: {"lr": ..., ...}}}`` from a tuned-recipe file."""
+    if not path.is_file():
+        raise SuiteError(
+            f"{path}: no such tuned-recipe file; run 'suite tune --save' or pass --recipe tutorial"
+        )
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SuiteError(f"{path}: not a readable tuned-recipe file ({exc})", param="recipe") from exc
+
+
+def resolve_recipe(
+    recipe: str, dataset: str, variants: list[str], default_lr: float
+) -> tuple[dict[str, float], str]:
+    """Each variant's learning rate under ``recipe`` (``tuned``, ``tutorial`` or a ``.toml`` file),
+    and a line saying where the rates came from (it goes into the manifest and summary)."""
+    if recipe == "tutorial":
+        return {v: default_lr for v in variants}, f"tutorial: AdamW lr {default_lr:g} for every variant"
+    if recipe == "tuned":
+        path = TUNED_PATH
+    elif recipe.endswith(".toml"):
+        path = Path(recipe)
+    else:
+        raise UsageError(f"{recipe!r}: expected tuned, tutorial or a tuned-recipe .toml file", param="recipe")
+    tables = read_tuned(path)
+    source = dataset if dataset in tables else FALLBACK_DATASET
+    table = tables.get(source, {})
+    lrs = {v: float(table[v]["lr"]) if v in table else default_lr for v in variants}
+    untuned = [v for v in variants if v not in table]
+    shown = path.name if path == TUNED_PATH else str(path)
+    note = f"tuned: each variant's lr chosen on the {source} validation split ({shown})"
+    if source != dataset:
+        note += f"; {dataset} has no tuned table, so {source}'s rates are used"
+    if untuned:
+        note += f"; not tuned, at the tutorial lr {default_lr:g}: {', '.join(untuned)}"
+    return lrs, note
+
+
+def format_tuned(tables: dict[str, dict[str, dict]], header: list[str]) -> str:
+    """A tuned-recipe file: comment lines, then one ``[dataset.variant]`` table per entry."""
+    lines = [f"# {line}" if line else "#" for line in header]
+    for dataset, variants in tables.items():
+        for variant, values in variants.items():
+            lines += ["", f'[{dataset}."{variant}"]']
+            for key, value in values.items():
+                shown = f'"{value}"' if isinstance(value, str) else repr(value)
+                lines.append(f"{key} = {shown}")
+    return "\n".join(lines) + "\n"
+
+
+def save_tuned(
+    path: Path, dataset: str, chosen: dict[str, dict], header: list[str], replace: bool = False
+) -> None:
+    """Write ``chosen`` as ``dataset``'s table of ``path``, keeping the other data sets' tables
+    (and, unless ``replace``, the variants this sweep did not cover)."""
+    tables = read_tuned(path) if path.is_file() else {}
+    kept = {} if replace else dict(tables.get(dataset, {}))
+    kept.update(chosen)
+    tables[dataset] = kept
+    write_text_atomic(path, format_tuned(tables, header))
