@@ -32,10 +32,10 @@ def tune_config(
     plugins: Iterable[str | Path] = (),
     plugin_variants: Sequence[str] = (),
 ) -> RunConfig:
-    """A sweep's config: every variant × seed × learning rate, trained and measured on the
+    """A sweep's config: every variant (``None``: all) × seed × learning rate, trained and measured on the
     validation split (the test images are not loaded), at the upright and quarter-turn angles."""
     return make_config(
-        variants, profile, dataset, seeds=seeds, epochs=epochs, device=device, budget=budget,
+        variants or "all", profile, dataset, seeds=seeds, epochs=epochs, device=device, budget=budget,
         data_dir=data_dir, plugins=plugins, bench=False, angles=list(C4_ANGLES),
         plugin_variants=plugin_variants, recipe="tutorial", split="validation", train_size=train_size,
         grid={"lr": list(lrs)},
