@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["build", "list_variants", "load_model", "load_run", "resume", "run"]
+__all__ = ["build", "list_variants", "load_model", "load_run", "resume", "run", "tune"]
 
 
 def __getattr__(name: str) -> Any:

@@ -21,6 +21,7 @@ from suite.plugins import load_variants
 from suite.report.results import RunResults
 from suite.report.tables import write_report
 from suite.runs.config import RunConfig, load_run_data, make_config
+from suite.runs.executors import choose_executor
 from suite.runs.grid import AXES, UnitKey
 from suite.runs.runner import Run
 from suite.runs.store import RunStore
@@ -51,8 +52,11 @@ def run(
     *,
     plugins: Iterable[str | Path] = (),
     force: bool = False,
-    jobs: int = 1,
     progress: bool = True,
+    executor: str = "local",
+    jobs: int = 1,
+    ray_address: str | None = None,
+    gpus_per_unit: float = 0,
     **settings,
 ) -> RunResults:
     """Train and evaluate ``variants`` under ``profile``; write a run directory; return its results.
@@ -60,7 +64,10 @@ def run(
     ``settings`` override the profile and recipe: ``seeds``, ``epochs``, ``batch_size``, ``lr``,
     ``device``, ``budget``, ``angles``, ``layout``, ``bench``, ``data_dir``, ``download``.
     Units that fail are recorded in the manifest (``results.manifest["units"]``), not raised.
+    ``executor="ray"`` runs units as Ray tasks on a local instance (``jobs`` workers) or the
+    cluster at ``ray_address``; ``jobs`` > 1 alone is shorthand for a local Ray instance.
     """
+    ray = choose_executor(executor, jobs, ray_address, gpus_per_unit)
     plugin_variants = load_variants(plugins)
     config = make_config(variants, profile, plugins=plugins, plugin_variants=plugin_variants, **settings)
     resolve_device(config.device)
@@ -68,16 +75,24 @@ def run(
     shown = ", ".join(f"{k}={v!r}" for k, v in {"variants": variants, "profile": profile, **settings}.items())
     command = ["python", f"suite.run({shown})"]
     the_run = Run.create(Path(out) if out else default_run_dir(config.profile), config, command, force=force)
-    the_run.execute(progress=progress, data=data, jobs=jobs)
+    the_run.execute(progress=progress, data=data, ray=ray)
     write_report(the_run.out)
     return RunResults(the_run.out)
 
 
-def resume(out: str | Path, jobs: int = 1, progress: bool = True) -> RunResults:
-    """Finish an interrupted run directory with its own settings; returns its results."""
+def resume(
+    out: str | Path,
+    progress: bool = True,
+    executor: str = "local",
+    jobs: int = 1,
+    ray_address: str | None = None,
+    gpus_per_unit: float = 0,
+) -> RunResults:
+    """Finish an interrupted run directory with its own settings (anywhere: here or on Ray)."""
+    ray = choose_executor(executor, jobs, ray_address, gpus_per_unit)
     the_run = Run.open(Path(out), ["python", f"suite.resume({str(out)!r})"])
     load_variants(the_run.config.plugins)
-    the_run.execute(progress=progress, jobs=jobs)
+    the_run.execute(progress=progress, ray=ray)
     write_report(the_run.out)
     return RunResults(the_run.out)
 
@@ -120,8 +135,11 @@ def tune(
     save: bool = False,
     plugins: Iterable[str | Path] = (),
     force: bool = False,
-    jobs: int = 1,
     progress: bool = True,
+    executor: str = "local",
+    jobs: int = 1,
+    ray_address: str | None = None,
+    gpus_per_unit: float = 0,
     **settings,
 ) -> dict[str, dict]:
     """Sweep each variant's learning rate on the validation split; returns the chosen values.
@@ -132,6 +150,7 @@ def tune(
     """
     from suite.runs.tuning import tune_config
 
+    ray = choose_executor(executor, jobs, ray_address, gpus_per_unit)
     plugin_variants = load_variants(plugins)
     config = tune_config(variants, plugins=plugins, plugin_variants=plugin_variants, **settings)
     resolve_device(config.device)
@@ -141,7 +160,7 @@ def tune(
         Path(out) if out else default_tune_dir(config.dataset), config, ["python", f"suite.tune({shown})"],
         force=force, kind="tune",
     )  # fmt: skip
-    the_run.execute(progress=progress, data=data, jobs=jobs)
+    the_run.execute(progress=progress, data=data, ray=ray)
     return finish_tune(the_run.out, save)
 
 

@@ -120,7 +120,7 @@ def write_run(run_dir: Path, variants: dict[str, tuple[str, str]] | None = None)
         "metrics": (metrics, ["variant", "seed", "metric", "angle", "value"]),
         "history": (
             history,
-            ["variant", "seed", "epoch", "loss", "acc_0", "acc_c4_mean", "epoch_s", "wall_s"],
+            ["variant", "seed", "epoch", "loss", "val_acc_0", "val_acc_c4_mean", "epoch_s", "wall_s"],
         ),
         "confusion": (confusion, ["variant", "seed", "condition", "true", "predicted", "count"]),
         "predictions": (predictions, ["variant", "seed", "index", "label", "angle", "predicted"]),

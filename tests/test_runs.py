@@ -7,7 +7,8 @@ import torch
 from suite import registry
 from suite.plugins import load_plugin
 from suite.runs.executors import LocalExecutor, ProcessExecutor
-from suite.runs.store import RunStore, parse_unit_name, unit_name
+from suite.runs.grid import UnitKey
+from suite.runs.store import RunStore, unit_name
 from tests.cli import run_main
 
 
@@ -39,7 +40,8 @@ def tiny_run(tmp_path_factory):
 @pytest.mark.parametrize(
     "option",
     [["--epochs", "3"], ["--seeds", "2"], ["--profile", "quick"], ["--lr", "0.01"], ["--variants", "gcnn-c4"],
-     ["--batch-size", "32"], ["--budget", "30k"], ["--no-bench"], ["--layout", "contiguous"]],
+     ["--batch-size", "32"], ["--budget", "30k"], ["--no-bench"], ["--layout", "contiguous"],
+     ["--recipe", "tutorial"], ["--split", "validation"]],
 )  # fmt: skip
 def test_resume_refuses_options_that_would_change_the_numbers(tiny_run, capsys, option):
     code, stderr = run_main(capsys, "run", "--resume", str(tiny_run), *option)
@@ -77,9 +79,16 @@ def test_variant_names_are_validated_at_registration(name):
     assert name not in registry.names()
 
 
-def test_unit_names_round_trip_for_every_valid_name():
-    for variant in ("cnn", "escnn-c4", "v1.2", "bench", "seed"):
-        assert parse_unit_name(unit_name(variant, 12)) == (variant, 12)
+def test_unit_names_round_trip_for_every_valid_name_and_grid_point():
+    for variant in ("cnn", "escnn-c4", "v1.2", "bench", "seed", "lr"):
+        assert UnitKey.parse(unit_name(variant, 12)) == UnitKey(variant, 12)
+        for point in (
+            (("lr", 0.003),),
+            (("lr", 1e-05), ("budget", 30000)),
+            (("train_size", 1000), ("epochs", 50)),
+        ):
+            key = UnitKey(variant, 3, point)
+            assert UnitKey.parse(key.name) == key, key.name
 
 
 PLUGIN = """

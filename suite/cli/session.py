@@ -37,6 +37,7 @@ def start_or_resume(
     make_config: Callable[[], tuple[object, object]],
     default_out: Callable[[object], Path],
     kind: str,
+    about: dict | None = None,
 ):  # noqa: ANN201 - a suite.runs.runner.Run (imported lazily: the CLI starts fast)
     """A new run directory from ``make_config()`` (config, data), or the ``--resume``d one; the
     options that would change a resumed run's numbers are refused in one line."""
@@ -62,7 +63,7 @@ def start_or_resume(
     config, data = make_config()
     out = Path(args.out) if args.out else default_out(config)
     try:
-        run = Run.create(out, config, command, force=args.force, kind=kind)
+        run = Run.create(out, config, command, force=args.force, kind=kind, about=about)
     except RunDirectoryExists as exc:
         raise SuiteError(
             f"run directory {exc.out} already exists; pass --resume {exc.out} to finish it "
@@ -75,7 +76,7 @@ def execute(run, data, args: argparse.Namespace, report: Callable[[Path], object
     """Train the run's pending units, write its report, and say where everything is."""
     print(f"run directory: {run.out}", file=sys.stderr)
     try:
-        failed = run.execute(progress=not args.no_progress, data=data, jobs=args.jobs)
+        failed = run.execute(progress=not args.no_progress, data=data, ray=ray_settings(args))
     except KeyboardInterrupt:
         print(
             f"interrupted; finish it with: suite {run.manifest.get('kind', 'run')} --resume {run.out}",
@@ -92,20 +93,37 @@ def execute(run, data, args: argparse.Namespace, report: Callable[[Path], object
     return 0
 
 
+def ray_settings(args: argparse.Namespace):  # noqa: ANN201 - a RaySettings or None
+    from suite.runs.executors import choose_executor
+
+    return choose_executor(args.executor, args.jobs, args.ray_address, args.gpus_per_unit)
+
+
 def run_options() -> argparse.ArgumentParser:
-    """--out, --resume, --force, --no-progress and --jobs: where a run goes and how it executes."""
+    """Where a run goes (--out, --resume, --force) and where its units execute (--executor ...)."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument("--out", help="run directory")
     parent.add_argument(
         "--resume", metavar="RUN_DIR", help="finish an interrupted run with its own settings (only "
-        "--jobs and --no-progress may be given with it)"
+        "--no-progress and the executor options may be given with it)"
     )  # fmt: skip
     parent.add_argument("--force", action="store_true", help="overwrite an existing run directory")
     parent.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parent.add_argument(
-        "--jobs",
-        type=positive_int,
-        default=1,
-        help="units trained at once, each in its own process (default 1; on a GPU 8-16 is faster)",
-    )
+        "--executor", choices=("local", "ray"), default="local",
+        help="local (default: one unit after another in this process) | ray (units as Ray tasks: a "
+        "local Ray instance, or the cluster at --ray-address)",
+    )  # fmt: skip
+    parent.add_argument(
+        "--jobs", type=positive_int, default=1,
+        help="units at once: shorthand for a local Ray instance with N workers (default 1: no Ray)",
+    )  # fmt: skip
+    parent.add_argument(
+        "--ray-address", metavar="HOST:PORT",
+        help="join this running Ray cluster (printed by 'ray start --head') instead of starting one",
+    )  # fmt: skip
+    parent.add_argument(
+        "--gpus-per-unit", type=float, default=0,
+        help="GPU share of each Ray task, e.g. 0.25 packs four units onto one GPU (default 0)",
+    )  # fmt: skip
     return parent

@@ -36,7 +36,7 @@ def cmd_tune(args: argparse.Namespace, argv: list[str], parser: argparse.Argumen
 
         from_plugins = load_variants(args.plugin)
         config = tune_config(
-            args.variants or "all", args.dataset, args.lrs, args.train_size, args.epochs, args.seeds, args.profile,
+            args.variants, args.dataset, args.lrs, args.train_size, args.epochs, args.seeds, args.profile,
             args.device, args.budget, args.data_dir, args.plugin, from_plugins,
         )  # fmt: skip
         resolve_device(config.device)

@@ -221,7 +221,14 @@ def _layout_note(layout: str | dict) -> str:
 
 def _jobs_note(manifest: dict) -> str:
     """How many units trained at once, when more than one (per-epoch seconds then share a device)."""
-    jobs = max((manifest.get("jobs") or {}).values(), default=1)
+    jobs = max((manifest.get("jobs") or {}).values(), default=1)  # runs from before Ray
+    rays = [e for e in (manifest.get("executors") or {}).values() if e.get("executor") == "ray"]
+    if rays:
+        places = {
+            e.get("address") or f"a local Ray instance ({e.get('workers') or 'all'} CPUs)" for e in rays
+        }
+        where = ", ".join(sorted(places))
+        return f" (units ran as Ray tasks on {where}: train s/epoch was measured while they shared it)"
     if jobs <= 1:
         return ""
     return f" (units trained {jobs} at a time: train s/epoch was measured under that sharing)"
@@ -304,6 +311,10 @@ def write_report(run_dir: Path) -> list[Path]:
     results = RunResults(run_dir)
     if results.manifest.get("kind") == "tune":
         return write_sweep_report(results.dir)[0]
+    if results.manifest.get("kind") == "study":
+        from suite.report.study import write_study_report
+
+        return write_study_report(results.dir)
     written = write_plots(results)
     write_text_atomic(results.dir / "summary.md", summary_markdown(results))
     return [*written, results.dir / "summary.md"]

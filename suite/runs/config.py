@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -43,6 +44,8 @@ class RunConfig:
     split: str = "test"  # validation: train on the first 50k, measure on the last 10k training images
     train_size: int | None = None  # only the first N training images (None: all)
     grid: dict[str, list] = field(default_factory=dict)  # axis -> values (suite.runs.grid)
+    epochs_by_variant: dict[str, int] = field(default_factory=dict)  # overrides recipe.epochs
+    min_images_seen: int | None = None  # small training sets get more epochs: at least N images
 
     def units(self) -> list[UnitKey]:
         """Every unit: variants × seeds × grid points."""
@@ -51,7 +54,11 @@ class RunConfig:
     def recipe_for(self, key: UnitKey) -> Recipe:
         """The recipe of one unit: the variant's learning rate, unless its grid point sets one."""
         lr = key.get("lr") or self.lrs.get(key.variant, self.recipe.lr)
-        return replace(self.recipe, lr=lr, epochs=key.get("epochs") or self.recipe.epochs)
+        epochs = key.get("epochs") or self.epochs_by_variant.get(key.variant) or self.recipe.epochs
+        size = self.train_size_for(key)
+        if self.min_images_seen and size:
+            epochs = max(epochs, math.ceil(self.min_images_seen / size))
+        return replace(self.recipe, lr=lr, epochs=epochs)
 
     def budget_for(self, key: UnitKey) -> int | None:
         return key.get("budget") or self.budget

@@ -7,9 +7,10 @@ nothing lost and nothing half-written.
 
 from __future__ import annotations
 
-import os
+import math
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,11 +25,11 @@ from suite.errors import SuiteError, failure_reason
 from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant
 from suite.measure.evaluate import C4_ANGLES, sample_rows
 from suite.runs.config import RunConfig, load_run_data
-from suite.runs.executors import LocalExecutor, ProcessExecutor
+from suite.runs.executors import LocalExecutor, RayExecutor, RaySettings
 from suite.runs.grid import UnitKey
 from suite.runs.profiles import get_profile
 from suite.runs.store import RunStore
-from suite.runs.unit import UnitOutcome, UnitTask, init_worker, run_unit, run_unit_in_worker
+from suite.runs.unit import UnitOutcome, UnitTask, WorkerJob, run_job, run_unit
 from suite.training.layout import variant_layout
 
 
@@ -64,9 +65,16 @@ class Run:
 
     @classmethod
     def create(
-        cls, out: Path, config: RunConfig, command: list[str], force: bool = False, kind: str = "run"
+        cls,
+        out: Path,
+        config: RunConfig,
+        command: list[str],
+        force: bool = False,
+        kind: str = "run",
+        about: dict | None = None,
     ) -> Run:
-        """A new run directory; ``kind`` says what made it (``run``, ``tune``, ``study <name>``)."""
+        """A new run directory; ``kind`` says what made it (``run``, ``tune``, ``study``), ``about``
+        what its report needs to know (a study's name, axis and question)."""
         store = RunStore(out)
         if store.is_used() and not force:
             raise RunDirectoryExists(store.out)
@@ -75,6 +83,7 @@ class Run:
             store.clear_units()
         manifest = {
             "kind": kind,
+            **({kind: about} if about else {}),
             "command": command,
             "config": config.to_dict(),
             "started": _now(),
@@ -111,8 +120,11 @@ class Run:
 
     # --- the work ------------------------------------------------------------------------
 
-    def execute(self, progress: bool = True, data: ImageData | None = None, jobs: int = 1) -> int:
-        """Train and measure every pending unit (``jobs`` at a time); returns the number of failures."""
+    def execute(
+        self, progress: bool = True, data: ImageData | None = None, ray: RaySettings | None = None
+    ) -> int:
+        """Train and measure every pending unit, here or as Ray tasks (``ray``); returns the number
+        of failures."""
         config = self.config
         device = resolve_device(config.device)
         for variant in config.variants:
@@ -122,10 +134,10 @@ class Run:
         began = time.perf_counter()
         pending = [n for n, u in self.manifest["units"].items() if u["status"] != "done"]
         previous = self.manifest.get("wall_s") or 0  # wall time accumulates over resumptions
-        jobs = max(1, min(jobs, len(pending)))
-        self.manifest.setdefault("jobs", {})[_now()] = jobs  # per-epoch seconds depend on it
+        where = "local" if ray is None else f"ray {ray.address or 'local instance'}, {ray}"
+        self.manifest.setdefault("executor", {})[_now()] = where  # per-epoch seconds depend on it
         try:
-            self._train(pending, data, device, jobs, progress)
+            self._train(pending, data, device, ray, progress)
             self.store.write_samples(sample_rows(data))  # evaluation images: read after training
             if config.bench:
                 self._run_benchmarks(device, progress)
@@ -182,31 +194,47 @@ class Run:
         return f"[{position}/{len(self.manifest['units'])}] {key.variant} seed {key.seed}{point}"
 
     def _train(
-        self, pending: list[str], data: ImageData, device: torch.device, jobs: int, progress: bool
+        self,
+        pending: list[str],
+        data: ImageData,
+        device: torch.device,
+        ray: RaySettings | None,
+        progress: bool,
     ) -> None:
-        """Train ``pending`` units in this process, or ``jobs`` worker processes; record each."""
+        """Train ``pending`` units in this process, or as Ray tasks; record each as it finishes."""
         tasks = [self._task(name) for name in pending]
-        if jobs > 1:
-            threads = max(1, (os.cpu_count() or 1) // jobs)
-            executor = ProcessExecutor(jobs, init_worker, (self.config.to_dict(), threads))
-            function = run_unit_in_worker
+        if ray is not None:
+            if device.type == "cuda" and ray.gpus_per_unit == 0:
+                if ray.workers is None:
+                    raise SuiteError(
+                        "the run is on CUDA but its Ray tasks ask for no GPU; pass --gpus-per-unit "
+                        "(e.g. 0.25 packs four units onto one GPU)", param="gpus_per_unit",
+                    )  # fmt: skip
+                ray = replace(ray, gpus_per_unit=1 / ray.workers)  # --jobs N on one GPU: N units share it
+            threads = max(1, math.floor(ray.cpus_per_unit))
+            # Ray tasks keep no checkpoint (the driver's disk may be elsewhere): a unit restarts whole
+            config = self.config.to_dict()
+            jobs = [WorkerJob(config, device.type, threads, replace(t, checkpoint=None)) for t in tasks]
             for task in tasks:
                 self.manifest["units"][task.name].update(status="running", started=_now())
             self.save_manifest()
-            _log(f"training {len(tasks)} units, {jobs} at a time")
+            _log(f"training {len(tasks)} units as Ray tasks")
+            finished = (
+                (job.task, outcome, error) for job, outcome, error in RayExecutor(ray).map(run_job, jobs)
+            )
         else:
             data = data.to(device)
-            executor = LocalExecutor()
 
             def function(task: UnitTask) -> UnitOutcome:
                 self.manifest["units"][task.name].update(status="running", started=_now())
                 self.save_manifest()
                 return run_unit(task, data, device, self.config, progress, self._label(task.name))
 
-        bar = tqdm(total=len(tasks), desc="units", unit="unit", disable=not progress or jobs == 1 or None)
-        for task, outcome, error in executor.map(function, tasks):
+            finished = LocalExecutor().map(function, tasks)
+        bar = tqdm(total=len(tasks), desc="units", unit="unit", disable=not progress or ray is None or None)
+        for task, outcome, error in finished:
             if error is not None:
-                outcome = UnitOutcome(task.name, 0.0, reason=failure_reason(error, "worker process failed: "))
+                outcome = UnitOutcome(task.name, 0.0, reason=failure_reason(error, "worker failed: "))
             self._record(outcome)
             bar.update(1)
         bar.close()

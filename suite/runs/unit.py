@@ -6,6 +6,7 @@ driver that records it can be another process (``suite.runs.executors``).
 
 from __future__ import annotations
 
+import json
 import time
 import traceback
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import torch
 from suite import registry
 from suite.data.images import ImageData
 from suite.errors import failure_reason
+from suite.measure.benchmark import flops_per_image
 from suite.measure.evaluate import C4_ANGLES, accuracy, measure, sample_predictions
 from suite.runs.config import RunConfig
 from suite.runs.grid import UnitKey
@@ -97,6 +99,8 @@ def train_and_measure(
     rows, confusions = measure(model, data, task.invariance_batch, config.angles)
     predictions = sample_predictions(model, data)
     rows.append({"metric": "params", "angle": "", "value": registry.count_params(model)})
+    rows.append({"metric": "flops", "angle": "", "value": flops_per_image(model, device)})
+    rows.append({"metric": "epochs", "angle": "", "value": recipe.epochs})
     per_epoch = round(train_seconds / max(len(epochs), 1), 3)
     rows.append({"metric": "train_s_per_epoch", "angle": "", "value": per_epoch})
     rows.append({"metric": "train_s", "angle": "", "value": round(train_seconds, 3)})
@@ -148,18 +152,34 @@ def run_unit(
 _WORKER: dict = {}
 
 
-def init_worker(config: dict, threads: int) -> None:
-    """Once per worker process: the variants (plugins too), the device and the data on it."""
+@dataclass
+class WorkerJob:
+    """A unit as a worker receives it: the run's config (plain values), the device the driver
+    chose, torch's thread count there, and the task."""
+
+    config: dict
+    device: str
+    threads: int
+    task: UnitTask
+
+
+def prepare_worker(config: dict, device: str, threads: int) -> None:
+    """Once per worker process and run: the variants (plugins too), the device and the data on it."""
     from suite.environment import resolve_device
     from suite.plugins import load_variants
     from suite.runs.config import load_run_data
 
+    key = json.dumps([config, device, threads], sort_keys=True)
+    if _WORKER.get("key") == key:
+        return
     torch.set_num_threads(threads)
     run_config = RunConfig.from_dict(config)
     load_variants(run_config.plugins)
-    device = resolve_device(run_config.device)
-    _WORKER.update(config=run_config, device=device, data=load_run_data(run_config).to(device))
+    target = resolve_device(device)
+    _WORKER.update(key=key, config=run_config, device=target, data=load_run_data(run_config).to(target))
 
 
-def run_unit_in_worker(task: UnitTask) -> UnitOutcome:
-    return run_unit(task, _WORKER["data"], _WORKER["device"], _WORKER["config"], False, task.name)
+def run_job(job: WorkerJob) -> UnitOutcome:
+    """One unit in a worker (a Ray task): no checkpoint, since the driver's disk may be elsewhere."""
+    prepare_worker(job.config, job.device, job.threads)
+    return run_unit(job.task, _WORKER["data"], _WORKER["device"], _WORKER["config"], False, job.task.name)

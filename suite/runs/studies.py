@@ -1,0 +1,127 @@
+"""Studies: grids of ordinary run units along one axis (model size, training data, training
+compute), each with a CPU-sized default that finishes on a 2-core CPU within about an hour and a
+``full`` scale for a GPU or a cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from suite.errors import UsageError
+from suite.measure.evaluate import C4_ANGLES
+from suite.runs.config import RunConfig, make_config
+
+SCALES = ("cpu", "full", "smoke")
+BUDGET_VARIANTS = "cnn,cnn-aug,stack-c4,gcnn-c4,escnn-c4,escnn-c8,escnn-so2"
+C4_VARIANTS = "stack-c4,gcnn-c4,escnn-c4"  # exact C4 models without augmentation (the compute study)
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One size of a study: its axis values, seeds and training."""
+
+    values: tuple
+    seeds: int
+    epochs: int
+    train_size: int | None = None  # None: every training image
+    min_images_seen: int | None = None
+    profile: str = "quick"
+
+
+@dataclass(frozen=True)
+class Study:
+    name: str
+    question: str
+    axis: str | None  # the grid axis (None: the compute study's per-variant epochs)
+    variants: str
+    scales: dict[str, Scale]
+    split: str = "test"
+    long_variant: str | None = None  # the compute study: the augmented model trained longer
+    long_factor: int = 10  # ... for this many times the C4 models' epochs (and more)
+    angles: tuple = C4_ANGLES
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+STUDIES: dict[str, Study] = {
+    "budgets": Study(
+        "budgets",
+        "Which way to C4 invariance wins at which model size?",
+        "budget",
+        BUDGET_VARIANTS,
+        {
+            "cpu": Scale((14_000, 30_000, 100_000), seeds=2, epochs=3, train_size=10_000),
+            "full": Scale((14_000, 30_000, 100_000, 300_000), seeds=3, epochs=5),
+            "smoke": Scale((14_000, 30_000), seeds=1, epochs=1, profile="smoke"),
+        },
+        notes=("Each variant at its tuned learning rate (chosen at the tutorial budget).",),
+    ),  # fmt: skip
+    "data": Study(
+        "data",
+        "How much training data does each way need (sample efficiency)?",
+        "train_size",
+        BUDGET_VARIANTS,
+        {
+            "cpu": Scale((1_000, 3_000, 10_000), seeds=2, epochs=3, min_images_seen=30_000),
+            "full": Scale((1_000, 3_000, 10_000, 60_000), seeds=3, epochs=5, min_images_seen=120_000),
+            "smoke": Scale((128, 256), seeds=1, epochs=1, profile="smoke"),
+        },
+        notes=(
+            "Smaller training sets train for more epochs: every point sees at least the same number "
+            "of images, so a small set is not also a short training.",
+        ),
+    ),  # fmt: skip
+    "compute": Study(
+        "compute",
+        "How much more training does augmentation need to match a C4 model?",
+        None,
+        f"{C4_VARIANTS},cnn-aug",
+        {
+            "cpu": Scale((), seeds=2, epochs=2),
+            "full": Scale((), seeds=3, epochs=5),
+            "smoke": Scale((), seeds=1, epochs=1, profile="smoke"),
+        },
+        split="validation",
+        long_variant="cnn-aug",
+    ),  # fmt: skip
+}
+
+
+def get_study(name: str) -> Study:
+    if name not in STUDIES:
+        raise UsageError(f"{name!r}: unknown study; choose one of {', '.join(STUDIES)}", param="study")
+    return STUDIES[name]
+
+
+def study_config(
+    name: str,
+    scale: str = "cpu",
+    variants: str | Sequence[str] | None = None,
+    seeds: int | None = None,
+    values: Sequence[float] | None = None,
+    epochs: int | None = None,
+    dataset: str = "mnist",
+    device: str = "auto",
+    data_dir: str | Path | None = None,
+    recipe: str = "tuned",
+    plugins: Iterable[str | Path] = (),
+) -> RunConfig:
+    """A study's run config: its variants × seeds × axis values at ``scale``."""
+    study = get_study(name)
+    if scale not in SCALES:
+        raise UsageError(f"{scale!r}: expected one of {', '.join(SCALES)}", param="scale")
+    size = study.scales[scale]
+    if values is not None and study.axis is None:
+        raise UsageError(f"the {name} study has no axis values to set", param="values")
+    grid = {study.axis: list(values or size.values)} if study.axis else {}
+    config = make_config(
+        variants or study.variants, size.profile, dataset, seeds=seeds or size.seeds,
+        epochs=epochs or size.epochs, device=device, data_dir=data_dir, plugins=plugins, bench=False,
+        angles=list(study.angles), recipe=recipe, split=study.split, train_size=size.train_size, grid=grid,
+    )  # fmt: skip
+    config.min_images_seen = size.min_images_seen
+    if study.long_variant and study.long_variant in config.variants:
+        # trained past the factor, so that "needs more than N×" can be seen to hold or fail
+        config.epochs_by_variant = {study.long_variant: config.recipe.epochs * (study.long_factor + 1)}
+    return config
