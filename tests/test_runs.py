@@ -1,12 +1,12 @@
 """The run directory and its driver: resume refuses changed settings, unit files of each kind in
-their own folder, names validated, plugins loaded twice, executors stopping only their own workers."""
+their own folder, names validated, plugins loaded twice."""
 
 import pytest
 import torch
 
 from suite import registry
 from suite.plugins import load_plugin
-from suite.runs.executors import LocalExecutor, ProcessExecutor
+from suite.runs.executors import LocalExecutor
 from suite.runs.grid import UnitKey
 from suite.runs.store import RunStore, unit_name
 from tests.cli import run_main
@@ -114,58 +114,3 @@ def test_loading_a_plugin_twice_returns_its_variants_both_times(tmp_path):
 
 def test_the_local_executor_applies_the_function_in_order():
     assert list(LocalExecutor().map(abs, [-2, 3])) == [(-2, 2, None), (3, 3, None)]
-
-
-INTERRUPTED_POOL = """
-import multiprocessing, time
-from suite.runs.executors import ProcessExecutor
-
-if __name__ == "__main__":
-    bystander = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(60,))
-    bystander.start()
-    finished = ProcessExecutor(2).map(time.sleep, [0.0, 60.0, 60.0])
-    assert next(finished) == (0.0, None, None)  # one worker is up and done; two sleep
-    workers = [p for p in multiprocessing.active_children() if p.pid != bystander.pid]
-    assert len(workers) == 2, workers
-    try:
-        finished.throw(KeyboardInterrupt)
-    except KeyboardInterrupt:
-        pass
-    for worker in workers:
-        worker.join(timeout=20)
-    alive = [(w.pid, w.name) for w in workers if w.is_alive()]
-    print("workers alive:", len(alive), "bystander alive:", bystander.is_alive())
-    print("left:", alive, [(p.pid, p.name) for p in multiprocessing.active_children()])
-    bystander.terminate()
-"""
-
-
-@pytest.mark.subprocess
-def test_an_interrupted_process_executor_stops_only_its_own_workers(tmp_path):
-    """Ctrl-C while workers train: the executor's workers end, the host's other children live on.
-    Run in a fresh process, as `suite run --jobs` runs: the host here is that process."""
-    import subprocess
-    import sys
-
-    script = tmp_path / "interrupted_pool.py"
-    script.write_text(INTERRUPTED_POOL)
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0] == "workers alive: 0 bystander alive: True", done.stdout
-
-
-@pytest.mark.subprocess
-def test_a_dead_worker_fails_its_task_not_the_run():
-    import os
-    import signal
-
-    finished = list(ProcessExecutor(1).map(os.kill, [(0, 0)]))  # wrong arity: an ordinary error
-    assert finished[0][2] is not None
-    outcome = list(ProcessExecutor(1).map(_kill_self, [signal.SIGKILL]))
-    assert outcome[0][1] is None and "terminated abruptly" in str(outcome[0][2])
-
-
-def _kill_self(sig: int) -> None:
-    import os
-
-    os.kill(os.getpid(), sig)

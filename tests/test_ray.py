@@ -1,0 +1,169 @@
+"""Units as Ray tasks on a real 2-CPU Ray cluster on the loopback address: the same accuracy rows
+as in process, a worker that dies retried once, then recorded as failed."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.cli import run_main
+
+LOOPBACK = "127.0.0.2"
+pytestmark = pytest.mark.subprocess
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory):
+    """``ray start --head`` on 127.0.0.2 with 2 CPUs, as a user would start one; stopped after.
+
+    Token authentication on both ends, with one token: a client whose mode differs is refused."""
+    import secrets
+
+    port = free_port()
+    log = tmp_path_factory.mktemp("ray") / "head.log"
+    auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    saved = {k: os.environ.get(k) for k in auth}
+    os.environ.update(auth)  # this process is the client (the driver of the runs below)
+    env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    command = [str(Path(sys.executable).parent / "ray"), "start", "--head", "--block",
+               f"--node-ip-address={LOOPBACK}", f"--port={port}", "--num-cpus=2", "--num-gpus=0",
+               "--include-dashboard=false", "--disable-usage-stats"]  # fmt: skip
+    with open(log, "w") as out:
+        head = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    address = f"{LOOPBACK}:{port}"
+    try:
+        wait_for(address, head, log)
+        yield address
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait(timeout=10)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def wait_for(address: str, head: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    host, port = address.rsplit(":", 1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if head.poll() is not None:
+            pytest.fail(f"ray start exited with {head.returncode}: {log.read_text()[-2000:]}")
+        with socket.socket() as probe:
+            if probe.connect_ex((host, int(port))) == 0:
+                time.sleep(3)  # the GCS answers before the raylet has registered
+                return
+        time.sleep(0.5)
+    pytest.fail(f"no Ray head at {address} after {timeout} s: {log.read_text()[-2000:]}")
+
+
+def accuracy_rows(run_dir: Path) -> list[tuple]:
+    with open(run_dir / "metrics.csv") as handle:
+        rows = [tuple(r.values()) for r in csv.DictReader(handle) if r["metric"].startswith("acc")]
+    return sorted(rows)
+
+
+def test_a_study_on_a_ray_cluster_gives_the_local_executors_accuracy_rows(ray_cluster, tmp_path, capsys):
+    args = ["study", "data", "--scale", "smoke", "--variants", "cnn,gcnn-c4", "--values", "128,256",
+            "--recipe", "tutorial", "--no-progress"]  # fmt: skip
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in each Ray task (cpus_per_unit 1): the same float reductions
+    try:
+        code, stderr = run_main(capsys, *args, "--out", str(tmp_path / "local"))
+    finally:
+        torch.set_num_threads(threads)
+    assert code == 0, stderr
+    code, stderr = run_main(capsys, *args, "--executor", "ray", "--ray-address", ray_cluster,
+                            "--out", str(tmp_path / "ray"))  # fmt: skip
+    assert code == 0, stderr
+    assert "4 units as Ray tasks" in stderr
+    local, remote = accuracy_rows(tmp_path / "local"), accuracy_rows(tmp_path / "ray")
+    assert len(local) == 4 * 7 and local == remote  # 4 units × (4 angles, C4 mean/min, random)
+    assert (tmp_path / "ray" / "plots" / "accuracy_vs_train_size.png").is_file()
+
+
+def test_the_test_cluster_listens_on_the_loopback_address_only(ray_cluster):
+    import ray
+
+    ray.init(address=ray_cluster, _node_ip_address=LOOPBACK, logging_level="error", log_to_driver=False)
+    try:
+        addresses = {node["NodeManagerAddress"] for node in ray.nodes() if node["Alive"]}
+    finally:
+        ray.shutdown()
+    assert addresses == {LOOPBACK}
+
+
+DYING_PLUGIN = """
+import os, signal
+from pathlib import Path
+import torch
+from suite.registry import register
+
+MARK = Path({mark!r})
+
+
+class Dying(torch.nn.Module):
+    \"\"\"Kills its process on its first training step in a Ray worker (once, or every time).\"\"\"
+
+    def __init__(self, once):
+        super().__init__()
+        self.once = once
+        self.linear = torch.nn.Linear(784, 10)
+
+    def forward(self, x):
+        in_a_ray_worker = "RAY_RAYLET_PID" in os.environ  # the driver checks each plugin variant too
+        mark = MARK.with_name("died-once" if self.once else "died-always")
+        if self.training and in_a_ray_worker and not (self.once and mark.exists()):
+            mark.write_text("died")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.linear(x.flatten(1))
+
+
+@register("dies-once", description="its worker dies on the first try", family="plugin")
+def dies_once(budget=None):
+    return Dying(once=True)
+
+
+@register("always-dies", description="its worker dies every time", family="plugin")
+def always_dies(budget=None):
+    return Dying(once=False)
+"""
+
+
+def test_a_killed_worker_is_retried_once_then_its_unit_is_recorded_as_failed(ray_cluster, tmp_path, capsys):
+    import json
+
+    plugin = tmp_path / "dying.py"
+    plugin.write_text(DYING_PLUGIN.format(mark=str(tmp_path / "died")))
+    out = tmp_path / "run"
+    code, stderr = run_main(capsys, "run", "--profile", "smoke", "--variants", "always-dies,dies-once",
+                            "--plugin", str(plugin), "--recipe", "tutorial", "--no-bench", "--no-progress",
+                            "--executor", "ray", "--ray-address", ray_cluster, "--out", str(out))  # fmt: skip
+    assert code == 1, stderr
+    units = json.loads((out / "manifest.json").read_text())["units"]
+    assert units["dies-once__seed0"]["status"] == "done"  # its first worker was killed: retried
+    assert units["always-dies__seed0"]["status"] == "failed"
+    assert "worker failed" in units["always-dies__seed0"]["reason"]
+    assert (tmp_path / "died-once").is_file()  # it did die once
