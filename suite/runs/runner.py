@@ -106,10 +106,8 @@ class Run:
         store.check_writable()
         manifest.setdefault("resumed", []).append({"command": command, "at": _now()})
         for name, unit in manifest["units"].items():
-            if store.has_unit(name):  # its result was written: nothing to redo
-                unit["status"] = "done"
-            elif unit["status"] != "done":
-                unit["status"] = "pending"
+            # done exactly when its result file is there (a lost or deleted file is trained again)
+            unit["status"] = "done" if store.has_unit(name) else "pending"
         return cls(store, config, manifest)
 
     def save_manifest(self) -> None:

@@ -1,0 +1,78 @@
+"""Studies: grids of run units along one axis, resumable, with reports rebuilt from their CSVs."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from suite.errors import UsageError
+from suite.runs.studies import STUDIES, study_config
+from tests.cli import run_main
+
+
+def test_every_study_has_a_cpu_full_and_smoke_scale_and_builds_its_grid():
+    for name, study in STUDIES.items():
+        assert set(study.scales) == {"cpu", "full", "smoke"}, name
+        config = study_config(name, "cpu", recipe="tutorial")
+        if study.axis:
+            assert config.grid == {study.axis: list(study.scales["cpu"].values)}
+        assert len(config.units()) == len(config.variants) * len(config.seeds) * max(
+            1, len(study.scales["cpu"].values)
+        )
+    with pytest.raises(UsageError, match="unknown study"):
+        study_config("speed")
+    with pytest.raises(UsageError, match="no axis values"):
+        study_config("compute", values=[1, 2])
+
+
+def test_the_data_study_gives_small_sets_more_epochs_and_the_compute_study_trains_augmentation_longer():
+    data = study_config("data", "cpu", recipe="tutorial")
+    epochs = {k.get("train_size"): data.recipe_for(k).epochs for k in data.units()}
+    assert epochs == {1_000: 30, 3_000: 10, 10_000: 3}
+    compute = study_config("compute", "cpu", recipe="tutorial")
+    by_variant = {k.variant: compute.recipe_for(k).epochs for k in compute.units()}
+    assert by_variant["cnn-aug"] == 11 * by_variant["gcnn-c4"] and compute.split == "validation"
+
+
+def test_a_smoke_study_runs_resumes_and_rebuilds_from_its_csvs(tmp_path, capsys):
+    out = tmp_path / "budgets"
+    args = ["study", "budgets", "--scale", "smoke", "--variants", "cnn,gcnn-c4", "--recipe", "tutorial",
+            "--no-progress", "--out", str(out)]  # fmt: skip
+    code, stderr = run_main(capsys, *args)
+    assert code == 0, stderr
+    table = pd.read_csv(out / "study.csv")
+    assert set(table.budget) == {14_000, 30_000} and set(table.variant) == {"cnn", "gcnn-c4"}
+    params = table.set_index(["variant", "budget"]).params
+    assert params[("gcnn-c4", 30_000)] > params[("gcnn-c4", 14_000)]  # the axis really changes the model
+    summary = (out / "summary.md").read_text()
+    assert "## Findings" in summary and "parameter budget 30k" in summary
+    for plot in ("accuracy_vs_budget.png", "accuracy_vs_params.png", "accuracy_vs_flops.png"):
+        assert (out / "plots" / plot).stat().st_size > 10_000
+    # an interrupted study: a unit's result is lost; resume trains only that unit
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["kind"] == "study" and manifest["study"]["axis"] == "budget"
+    (out / "units" / "train" / "cnn__seed0__budget=30000.json").unlink()
+    before = table.set_index(["variant", "budget"]).c4_mean
+    code, stderr = run_main(capsys, "study", "--resume", str(out), "budgets", "--no-progress")
+    assert code == 0, stderr
+    assert stderr.count("done in") == 1 and "cnn seed 0 budget 30000" in stderr
+    after = pd.read_csv(out / "study.csv").set_index(["variant", "budget"]).c4_mean
+    assert after.equals(before)  # deterministic on CPU: the retrained unit has the same numbers
+    summary = (out / "summary.md").read_text()
+    (out / "summary.md").unlink()
+    code, stderr = run_main(capsys, "plot", str(out))
+    assert code == 0 and (out / "summary.md").read_text() == summary
+
+
+def test_the_compute_study_reports_a_verdict_with_its_numbers(tmp_path, capsys):
+    out = tmp_path / "compute"
+    code, stderr = run_main(capsys, "study", "compute", "--scale", "smoke", "--variants", "gcnn-c4,cnn-aug",
+                            "--recipe", "tutorial", "--no-progress", "--out", str(out))  # fmt: skip
+    assert code == 0, stderr
+    summary = (out / "summary.md").read_text()
+    assert "**Verdict: " in summary and "`gcnn-c4`: " in summary
+    history = pd.read_csv(out / "history.csv")
+    assert history[history.variant == "cnn-aug"].epoch.max() == 11
+    assert "never the test set" in summary
