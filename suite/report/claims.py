@@ -128,7 +128,7 @@ def training_to_match(r: RunResults, picked: Mapping[str, list[str]]) -> tuple[s
     if CURVE not in r.history.columns or r.history[CURVE].isna().all():
         return (
             "no validation curves in this run (a final run trains on every training image); "
-            "`suite study compute` measures it, or `suite run --split validation`",
+            "the compute study measures it, or a run on the validation split",
             NOT_SHOWN,
         )
     aug_epoch, aug_s, aug_trained = epochs_to_target(r.history, augmented, TARGET_C4_MEAN)

@@ -66,7 +66,7 @@ def sweep_markdown(r: RunResults, table: pd.DataFrame, chosen: dict[str, dict]) 
         "",
         f"Validation accuracy averaged over 0/90/180/270° (%), on the {evaluated:,} validation images "
         "(the last training images; the test set was not read); **bold**: the chosen rate, which "
-        "`suite run --recipe tuned` uses.",
+        "the tuned recipe (`suite run`'s default) uses.",
         "",
         "| variant | " + " | ".join(f"lr {lr:g}" for lr in lrs) + " | chosen lr |",
         "|---|" + "---|" * (len(lrs) + 1),

@@ -38,7 +38,7 @@ class RunConfig:
     angles: list[float] = field(default_factory=lambda: list(DEFAULT_SWEEP))
     bench: bool = True  # measure each variant's cost after training (throughput.csv)
     layout: str = "auto"  # memory layout (suite.training.layout): auto = channels-last on CPU
-    recipe_name: str = "tutorial"  # tuned | tutorial | fixed (one --lr) | a tuned-recipe file
+    recipe_name: str = "tutorial"  # tuned | tutorial | fixed (one lr given) | a tuned-recipe file
     recipe_note: str = ""  # where the learning rates came from, for the manifest and summary
     lrs: dict[str, float] = field(default_factory=dict)  # each variant's learning rate
     split: str = "test"  # validation: train on the first 50k, measure on the last 10k training images
@@ -153,7 +153,7 @@ def make_config(
     )
     if lr is not None:
         recipe, lrs = "fixed", {v: lr for v in selected}
-        note = f"fixed: AdamW lr {lr:g} for every variant (--lr)"
+        note = f"fixed: AdamW lr {lr:g} for every variant (given explicitly)"
     else:
         lrs, note = resolve_recipe(str(recipe), dataset, selected, Recipe.lr)
     return RunConfig(

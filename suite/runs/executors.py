@@ -36,7 +36,7 @@ class RaySettings:
     """How to reach Ray and what each unit asks of it.
 
     ``address`` None starts a local Ray instance on the loopback address with ``workers`` CPUs;
-    otherwise it is a running cluster's ``HOST:PORT`` (``ray start --head`` prints it).
+    otherwise it is a running cluster's ``HOST:PORT`` (the head node prints it when it starts).
     ``cpus_per_unit`` is also the unit's torch thread count; ``gpus_per_unit`` may be a fraction
     (0.25 packs four small models onto one GPU). A task whose worker dies is retried once.
     """
@@ -68,7 +68,7 @@ def choose_executor(
     if executor == "local" and jobs == 1:
         if ray_address or gpus_per_unit:
             given = "ray_address" if ray_address else "gpus_per_unit"
-            raise UsageError("applies to Ray tasks only; add --executor ray", param=given)
+            raise UsageError("applies to Ray tasks only; choose the ray executor", param=given)
         return None
     return RaySettings(address=ray_address, workers=jobs if jobs > 1 and not ray_address else None,
                        gpus_per_unit=gpus_per_unit)  # fmt: skip

@@ -205,10 +205,10 @@ class Run:
             if device.type == "cuda" and ray.gpus_per_unit == 0:
                 if ray.workers is None:
                     raise SuiteError(
-                        "the run is on CUDA but its Ray tasks ask for no GPU; pass --gpus-per-unit "
+                        "0: the run is on CUDA but its Ray tasks ask for no GPU; give each a share "
                         "(e.g. 0.25 packs four units onto one GPU)", param="gpus_per_unit",
                     )  # fmt: skip
-                ray = replace(ray, gpus_per_unit=1 / ray.workers)  # --jobs N on one GPU: N units share it
+                ray = replace(ray, gpus_per_unit=1 / ray.workers)  # N jobs on one GPU: they share it
             threads = max(1, math.floor(ray.cpus_per_unit))
             # Ray tasks keep no checkpoint (the driver's disk may be elsewhere): a unit restarts whole
             config = self.config.to_dict()

@@ -1,4 +1,4 @@
-"""The learning-rate sweep behind ``--recipe tuned``: a run on the validation split with an lr axis.
+"""The learning-rate sweep behind the tuned recipe: a run on the validation split with an lr axis.
 
 Scaled to finish within about an hour for all variants on a 2-core CPU: each variant trains on the
 first 10,000 of the 50,000 training images of the validation split for the quick profile's 5
@@ -51,5 +51,5 @@ def tuned_header(command: Sequence[str], sweep_dir: Path, config: RunConfig) -> 
         f"over lr {', '.join(f'{v:g}' for v in config.grid['lr'])}.",
         f"Made by: {' '.join(command)}",
         f"The sweep table: {sweep_dir / 'sweep.md'}",
-        "`suite run --recipe tuned` (the default) reads this file; `suite tune --save` rewrites it.",
+        "`suite run` reads this file (its default, the tuned recipe); `suite tune` rewrites it when saving.",
     ]

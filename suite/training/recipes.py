@@ -1,7 +1,7 @@
 """Recipes: the tutorial's one learning rate for every variant, or each variant's tuned one.
 
 The tuned learning rates live in ``tuned.toml`` beside this module, one table per data set and
-variant, written by ``suite tune --save`` from a sweep on the validation split (never the test set)
+variant, written by ``suite tune`` (when it saves) from a sweep on the validation split (never the test set)
 and committed, so ``suite run`` uses them without tuning again.
 """
 
@@ -27,7 +27,9 @@ def read_tuned(path: Path = TUNED_PATH) -> dict[str, dict[str, dict]]:
     """``{data set: {variant: {"lr": ..., ...}}}`` from a tuned-recipe file."""
     if not path.is_file():
         raise SuiteError(
-            f"{path}: no such tuned-recipe file; run 'suite tune --save' or pass --recipe tutorial"
+            f"{path}: no such tuned-recipe file; run suite tune and save its choice, "
+            "or use the tutorial recipe",
+            param="recipe",
         )
     try:
         return tomllib.loads(path.read_text())
