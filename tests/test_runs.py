@@ -114,3 +114,20 @@ def test_loading_a_plugin_twice_returns_its_variants_both_times(tmp_path):
 
 def test_the_local_executor_applies_the_function_in_order():
     assert list(LocalExecutor().map(abs, [-2, 3])) == [(-2, 2, None), (3, 3, None)]
+
+
+def test_executor_choices_are_checked_in_one_line(capsys):
+    from suite.errors import UsageError
+    from suite.runs.executors import RaySettings, choose_executor
+
+    assert choose_executor() is None
+    assert choose_executor(jobs=3) == RaySettings(workers=3)  # --jobs N: a local Ray instance
+    assert choose_executor("ray", ray_address="127.0.0.2:6379").address == "127.0.0.2:6379"
+    with pytest.raises(UsageError, match="Ray tasks only"):
+        choose_executor(ray_address="127.0.0.2:6379")
+    with pytest.raises(UsageError, match="expected one of local, ray"):
+        choose_executor("dask")
+    code, stderr = run_main(capsys, "run", "--profile", "smoke", "--gpus-per-unit", "0.5")
+    assert code == 2 and stderr.strip() == (
+        "suite: error: --gpus-per-unit applies to Ray tasks only; choose the ray executor"
+    )

@@ -45,6 +45,7 @@ def start_or_resume(
     from suite.runs.runner import Run, RunDirectoryExists
 
     command = ["suite", *argv]
+    ray_settings(args)  # bad executor options fail before anything is loaded or written
     if args.resume:
         if args.force:
             raise UsageError("--resume and --force contradict each other; pick one")
