@@ -152,17 +152,18 @@ def training_to_match(r: RunResults, picked: Mapping[str, list[str]]) -> tuple[s
                 f"{aug_epoch:.0f} ({aug_s:.0f} s): {ratio:.1f}× the epochs"
             )
             verdicts.append(HOLDS if ratio > 10 else FAILS)
-    if verdicts and all(v == HOLDS for v in verdicts):
-        verdict = HOLDS
-    elif FAILS in verdicts:
-        verdict = FAILS
-    else:
-        verdict = NOT_SHOWN
     return (
         f"epochs until the C4-mean accuracy first reaches {TARGET_C4_MEAN:.0f}% "
         f"(seed mean, first 2,000 validation images): " + "; ".join(parts),
-        verdict,
+        combine_verdicts(verdicts),
     )
+
+
+def combine_verdicts(verdicts: list[str]) -> str:
+    """One verdict from several comparisons: holds if all hold, fails if any fails, else not shown."""
+    if verdicts and all(v == HOLDS for v in verdicts):
+        return HOLDS
+    return FAILS if FAILS in verdicts else NOT_SHOWN
 
 
 CLAIMS: list[Claim] = [

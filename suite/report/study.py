@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from suite.atomic import write_csv_atomic, write_text_atomic
-from suite.report.claims import CURVE, FAILS, HOLDS, NOT_SHOWN
+from suite.report.claims import CURVE, FAILS, HOLDS, NOT_SHOWN, combine_verdicts
 from suite.report.plots import _count, _figure, _save, colours
 from suite.report.results import RunResults
 from suite.report.tables import markdown, pm
@@ -145,13 +145,7 @@ def compute_verdict(r: RunResults, long_variant: str, factor: int) -> tuple[list
                 f"{first.wall_s / seconds:.1f}× the seconds."
             )
             verdicts.append(HOLDS if ratio > factor else FAILS)
-    if verdicts and all(v == HOLDS for v in verdicts):
-        verdict = HOLDS
-    elif FAILS in verdicts:
-        verdict = FAILS
-    else:
-        verdict = NOT_SHOWN
-    return lines, verdict
+    return lines, combine_verdicts(verdicts)
 
 
 def compute_figure(r: RunResults, long_variant: str) -> Figure | None:
