@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 import suite
-from suite.runs.grid import UnitKey
 from suite.measure.evaluate import accuracy
 from suite.runs.config import RunConfig, load_run_data
+from suite.runs.grid import UnitKey
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -58,6 +58,9 @@ def ray_cluster(tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait(timeout=10)
+        pointer = Path("/tmp/ray/ray_current_cluster")  # `ray start` names the cluster it started
+        if pointer.is_file() and pointer.read_text().strip() == address:
+            pointer.unlink()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

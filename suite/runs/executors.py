@@ -135,5 +135,5 @@ class RayExecutor:
                 ) from exc
             return True
         print(f"starting a local Ray instance on {LOOPBACK} with {s.workers or 'all'} CPUs", file=sys.stderr)
-        ray.init(num_cpus=s.workers, **common)
+        ray.init(address="local", num_cpus=s.workers, **common)  # never a cluster found by chance
         return True
