@@ -14,9 +14,9 @@ from matplotlib.figure import Figure
 
 from suite.atomic import write_csv_atomic, write_text_atomic
 from suite.report.claims import CURVE, FAILS, HOLDS, NOT_SHOWN, combine_verdicts
+from suite.report.formatting import markdown, pm
 from suite.report.plots import _count, _figure, _save, colours
 from suite.report.results import RunResults
-from suite.report.tables import markdown, pm
 
 AXIS_LABELS = {"budget": "parameter budget", "train_size": "training images", "epochs": "epochs", "lr": "lr"}
 POINT_FIELDS = ("c4_mean", "random", "acc_0", "acc_90", "params", "flops", "train_s", "epochs")
