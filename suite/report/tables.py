@@ -210,6 +210,14 @@ def _jobs_note(manifest: dict) -> str:
     return f" (units trained {jobs} at a time: train s/epoch was measured under that sharing)"
 
 
+def _training_line(config: dict) -> str:
+    """Epochs, batch, optimiser; the learning rate only where one rate trained every variant."""
+    recipe = dict(config.get("recipe", {}))
+    if config.get("lrs"):
+        recipe.pop("lr", None)  # each variant's own: the Recipe line names them
+    return ", ".join(f"{k} {v}" for k, v in recipe.items()) + " (AdamW)"
+
+
 def recipe_line(manifest: dict) -> str:
     """Which learning rate each variant trained with, and where the rates came from."""
     config = manifest.get("config", {})
@@ -235,8 +243,8 @@ def summary_markdown(r: RunResults) -> str:
         "# c4suite results",
         "",
         f"Command: `{' '.join(m.get('command', []))}`  ",
-        f"Profile `{config.get('profile', '?')}`, seeds {config.get('seeds', '?')}, recipe "
-        f"{config.get('recipe', {})}  ",
+        f"Profile `{config.get('profile', '?')}`, seeds {config.get('seeds', '?')}, training "
+        f"{_training_line(config)}  ",
         f"Recipe `{config.get('recipe_name', 'tutorial')}`: {recipe_line(m)}  ",
         f"Device: {env.get('device', '?')} ({env.get('device_name', '?')}, "
         f"{env.get('cpu_threads', '?')} CPU threads), torch {env.get('versions', {}).get('torch', '?')}, "
