@@ -52,9 +52,9 @@ def ray_cluster(tmp_path_factory):
         wait_for(address, head, log)
         yield address
     finally:
-        os.killpg(head.pid, signal.SIGTERM)
+        os.killpg(head.pid, signal.SIGINT)  # `ray start --block` stops its processes on Ctrl-C
         try:
-            head.wait(timeout=30)
+            head.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait(timeout=10)
