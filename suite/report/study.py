@@ -112,15 +112,16 @@ def axis_findings(summary: pd.DataFrame, axis: str) -> list[str]:
 # --- the compute study ------------------------------------------------------------------------------
 
 
-def compute_verdict(r: RunResults, long_variant: str, factor: int) -> tuple[list[str], str]:
-    """Epochs (and seconds) ``long_variant`` needs to reach each C4 model's final validation
-    accuracy, as a multiple of that model's; the verdict on "more than ``factor``×"."""
+def compute_verdict(r: RunResults, long_variant: str, factor: int) -> tuple[list[str], str, str]:
+    """Epochs and seconds ``long_variant`` needs to reach each C4 model's final validation
+    accuracy, as multiples of that model's; a verdict on "more than ``factor``×" for each measure
+    (epochs, training seconds): a ratio decides it, a bound decides it only when above the factor."""
     h = r.history
     if h.empty or CURVE not in h.columns or long_variant not in set(h.variant):
-        return ["- No validation curves of the augmented model: nothing to decide."], NOT_SHOWN
+        return ["- No validation curves of the augmented model: nothing to decide."], NOT_SHOWN, NOT_SHOWN
     curves = h.groupby(["variant", "epoch"])[[CURVE, "wall_s"]].mean().reset_index()
     aug = curves[curves.variant == long_variant].sort_values("epoch")
-    lines, verdicts = [], []
+    lines, by_epochs, by_seconds = [], [], []
     for v in [v for v in r.variants if v != long_variant]:
         own = curves[curves.variant == v].sort_values("epoch")
         if own.empty:
@@ -128,24 +129,25 @@ def compute_verdict(r: RunResults, long_variant: str, factor: int) -> tuple[list
         last = own.iloc[-1]
         target, epochs, seconds = float(last[CURVE]), int(last.epoch), float(last.wall_s)
         reached = aug[aug[CURVE] >= target]
+        head = f"- `{v}`: {target:.2f}% after {epochs} epoch(s) ({seconds:.0f} s); `{long_variant}` "
         if reached.empty:
-            bound = int(aug.epoch.max()) / epochs
+            epoch_bound, second_bound = int(aug.epoch.max()) / epochs, aug.wall_s.max() / seconds
             lines.append(
-                f"- `{v}`: {target:.2f}% after {epochs} epoch(s) ({seconds:.0f} s); `{long_variant}` did "
-                f"not reach it in {int(aug.epoch.max())} epochs ({aug.wall_s.max():.0f} s): more than "
-                f"{bound:.0f}× the epochs and {aug.wall_s.max() / seconds:.1f}× the seconds."
+                head + f"did not reach it in {int(aug.epoch.max())} epochs ({aug.wall_s.max():.0f} s): "
+                f"more than {epoch_bound:.0f}× the epochs and more than {second_bound:.1f}× the seconds."
             )
-            verdicts.append(HOLDS if bound > factor else NOT_SHOWN)
+            by_epochs.append(HOLDS if epoch_bound > factor else NOT_SHOWN)
+            by_seconds.append(HOLDS if second_bound > factor else NOT_SHOWN)
         else:
             first = reached.iloc[0]
-            ratio = int(first.epoch) / epochs
+            epoch_ratio, second_ratio = int(first.epoch) / epochs, first.wall_s / seconds
             lines.append(
-                f"- `{v}`: {target:.2f}% after {epochs} epoch(s) ({seconds:.0f} s); `{long_variant}` reached "
-                f"it at epoch {int(first.epoch)} ({first.wall_s:.0f} s): {ratio:.1f}× the epochs, "
-                f"{first.wall_s / seconds:.1f}× the seconds."
+                head + f"reached it at epoch {int(first.epoch)} ({first.wall_s:.0f} s): "
+                f"{epoch_ratio:.1f}× the epochs, {second_ratio:.1f}× the seconds."
             )
-            verdicts.append(HOLDS if ratio > factor else FAILS)
-    return lines, combine_verdicts(verdicts)
+            by_epochs.append(HOLDS if epoch_ratio > factor else FAILS)
+            by_seconds.append(HOLDS if second_ratio > factor else FAILS)
+    return lines, combine_verdicts(by_epochs), combine_verdicts(by_seconds)
 
 
 def compute_figure(r: RunResults, long_variant: str) -> Figure | None:
@@ -240,14 +242,16 @@ def write_study_report(run_dir: Path) -> list[Path]:
             figures["accuracy_vs_params.png"] = axis_figure(summary, r.variants, "params", "parameters")
             figures["accuracy_vs_flops.png"] = axis_figure(summary, r.variants, "flops", "FLOPs per image")
     else:
-        findings, verdict = compute_verdict(r, info["long_variant"], info["long_factor"])
+        findings, by_epochs, by_seconds = compute_verdict(r, info["long_variant"], info["long_factor"])
         lines += [
             "## Verdict",
             "",
             f"Claim (the seed tutorial): training with augmentation needs more than {info['long_factor']}× "
-            f"the training to match an equivariant model. **Verdict: {verdict}.** Measured as epochs (and "
-            "seconds) until `" + info["long_variant"] + "`'s C4-mean validation accuracy (seed mean, first "
-            "2,000 validation images) first reaches each C4 model's final one:",
+            f"the training to match an equivariant model. **Verdict in epochs: {by_epochs}; in training "
+            f"seconds: {by_seconds}.** Measured as epochs and seconds until `" + info["long_variant"] + "`'s "
+            "C4-mean validation accuracy (seed mean, first 2,000 validation images) first reaches each C4 "
+            "model's final one (a model that was not reached gives a lower bound, which decides only above "
+            f"{info['long_factor']}×; an augmented epoch costs less than an equivariant one):",
             "",
             *findings,
             "",
