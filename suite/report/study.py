@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from suite.atomic import write_csv_atomic, write_text_atomic
 from suite.report.claims import CURVE, FAILS, HOLDS, NOT_SHOWN, combine_verdicts
@@ -171,9 +172,17 @@ def compute_figure(r: RunResults, long_variant: str) -> Figure | None:
                 title="Validation accuracy per epoch (dotted: each C4 model's final level)")  # fmt: skip
     axes[1].set(xlabel="training seconds (log)", xscale="log", ylabel="C4-mean validation accuracy (%)",
                 title="... per training second")  # fmt: skip
+    for ax in axes:
+        readable_log_axis(ax)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right upper", fontsize=8)
     return fig
+
+
+def readable_log_axis(ax) -> None:  # noqa: ANN001 - a matplotlib Axes
+    """Plain numbers at the major ticks of a log x axis (1, 10, 30k), no crowded minor labels."""
+    ax.xaxis.set_major_formatter(lambda value, _pos: _count(value))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 # --- plots along an axis -------------------------------------------------------------------------
@@ -193,7 +202,7 @@ def axis_figure(summary: pd.DataFrame, variants: list[str], x: str, xlabel: str)
                         capsize=3, color=colour[v], label=v)  # fmt: skip
     for ax, what in ((axes[0], "mean over 0/90/180/270°"), (axes[1], "one random angle per image")):
         ax.set(xscale="log", xlabel=f"{xlabel} (log)", ylabel=f"test accuracy, {what} (%)")
-        ax.xaxis.set_major_formatter(lambda value, _pos: _count(value))
+        readable_log_axis(ax)
     axes[0].set_title(f"C4-mean accuracy against {xlabel}")
     axes[1].set_title(f"Random-angle accuracy against {xlabel}")
     handles, labels = axes[0].get_legend_handles_labels()
