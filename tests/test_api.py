@@ -116,8 +116,8 @@ def check_sample_predictions(run_dir: Path) -> None:
             assert predict(model, images, float(angle)).tolist() == at.predicted.tolist(), (variant, angle)
 
 
-@pytest.mark.parametrize("name", ["quick-all-cpu", "quick-all-tutorial-cpu"])
-def test_committed_cpu_runs_keep_the_weights_of_every_unit(name):
+@pytest.mark.parametrize("name", [p.name for p in COMMITTED])
+def test_committed_runs_keep_the_weights_of_every_unit(name):
     results = suite.load_run(ROOT / "results" / name)
     done = [unit for unit, status in results.manifest["units"].items() if status["status"] == "done"]
     kept = sorted(p.stem for p in (ROOT / "results" / name / "weights").glob("*.safetensors"))
