@@ -198,12 +198,10 @@ def _layout_note(layout: str | dict) -> str:
 def _jobs_note(manifest: dict) -> str:
     """How many units trained at once, when more than one (per-epoch seconds then share a device)."""
     jobs = max((manifest.get("jobs") or {}).values(), default=1)  # runs from before Ray
-    rays = [e for e in (manifest.get("executors") or {}).values() if e.get("executor") == "ray"]
+    # the runner records where units ran as "local" or "ray <address or local instance>, <settings>"
+    rays = [w for w in (manifest.get("executor") or {}).values() if str(w).startswith("ray ")]
     if rays:
-        places = {
-            e.get("address") or f"a local Ray instance ({e.get('workers') or 'all'} CPUs)" for e in rays
-        }
-        where = ", ".join(sorted(places))
+        where = "; ".join(sorted({str(w).removeprefix("ray ") for w in rays}))
         return f" (units ran as Ray tasks on {where}: train s/epoch was measured while they shared it)"
     if jobs <= 1:
         return ""
