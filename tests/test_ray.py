@@ -170,3 +170,88 @@ def test_a_killed_worker_is_retried_once_then_its_unit_is_recorded_as_failed(ray
     assert units["always-dies__seed0"]["status"] == "failed"
     assert "worker failed" in units["always-dies__seed0"]["reason"]
     assert (tmp_path / "died-once").is_file()  # it did die once
+
+
+
+STALLING_PLUGIN = """
+import os, time
+from pathlib import Path
+
+from models._layers import PlainCNN
+from suite.registry import register
+
+PID = Path({pid!r})
+
+
+class StallsOnce(PlainCNN):
+    \"\"\"Hangs in its first training step in a Ray worker, having written the worker's pid.\"\"\"
+
+    def forward(self, x):
+        if self.training and "RAY_RAYLET_PID" in os.environ and not PID.exists():
+            PID.write_text(str(os.getpid()))
+            time.sleep(600)
+        return super().forward(x)
+
+
+@register("stalls-once", description="hangs on its first try in a Ray worker", family="plugin")
+def build(budget=None):
+    return StallsOnce()
+"""
+
+
+def test_ctrl_c_cancels_the_outstanding_ray_tasks_and_leaves_a_resumable_run(ray_cluster, tmp_path, capsys):
+    """Ctrl-C while one unit hangs in a Ray worker and the other has finished, from Python that
+    stays connected to the cluster (a notebook): the hanging task is cancelled, its worker killed
+    (not left running on the cluster), the run is resumable, and resuming trains only that unit."""
+    import json
+    import threading
+
+    import ray
+
+    import suite
+
+    plugin, pid_file = tmp_path / "stalling.py", tmp_path / "stalled.pid"
+    plugin.write_text(STALLING_PLUGIN.format(pid=str(pid_file)))
+    out = tmp_path / "run"
+    finished = out / "units" / "train" / "cnn__seed0.json"
+
+    def press_ctrl_c() -> None:  # once the cnn unit is written and the other one hangs
+        deadline = time.monotonic() + 120
+        while not (pid_file.is_file() and finished.is_file()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    ray_options = {"executor": "ray", "ray_address": ray_cluster, "progress": False}
+    ray.init(address=ray_cluster, _node_ip_address=LOOPBACK, logging_level="error", log_to_driver=False)
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # also under a background shell
+    try:
+        presser = threading.Thread(target=press_ctrl_c, daemon=True)
+        presser.start()
+        with pytest.raises(KeyboardInterrupt):
+            suite.run("cnn,stalls-once", "smoke", out, plugins=[plugin], recipe="tutorial", bench=False,
+                      **ray_options)  # fmt: skip
+        presser.join(timeout=10)
+        assert finished.is_file() and pid_file.is_file()
+        assert process_ends(int(pid_file.read_text()), within=30), "the hanging Ray task was left running"
+        units = json.loads((out / "manifest.json").read_text())["units"]
+        assert units["cnn__seed0"]["status"] == "done" and units["stalls-once__seed0"]["status"] != "done"
+        capsys.readouterr()
+        results = suite.resume(out, **ray_options)
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        ray.shutdown()
+    log = capsys.readouterr().err
+    assert "training 1 unit as Ray tasks" in log and "cnn seed 0" not in log, log  # only the unfinished one
+    units = results.manifest["units"]
+    assert {unit["status"] for unit in units.values()} == {"done"}
+
+
+def process_ends(pid: int, within: float) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False

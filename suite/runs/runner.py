@@ -216,7 +216,7 @@ class Run:
             for task in tasks:
                 self.manifest["units"][task.name].update(status="running", started=_now())
             self.save_manifest()
-            _log(f"training {len(tasks)} units as Ray tasks")
+            _log(f"training {len(tasks)} unit{'s' if len(tasks) != 1 else ''} as Ray tasks")
             finished = (
                 (job.task, outcome, error) for job, outcome, error in RayExecutor(ray).map(run_job, jobs)
             )
