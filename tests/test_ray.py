@@ -172,7 +172,6 @@ def test_a_killed_worker_is_retried_once_then_its_unit_is_recorded_as_failed(ray
     assert (tmp_path / "died-once").is_file()  # it did die once
 
 
-
 STALLING_PLUGIN = """
 import os, time
 from pathlib import Path
