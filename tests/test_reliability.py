@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -213,6 +214,9 @@ def test_checkpoint_resumes_mid_variant(reference, tmp_path):
 
 
 NAN_PLUGIN = """
+import os
+from pathlib import Path
+
 import torch
 from suite.registry import register
 
@@ -223,6 +227,8 @@ class Exploding(torch.nn.Module):
         self.scale = torch.nn.Parameter(torch.ones(1))
 
     def forward(self, x):
+        if "RAY_RAYLET_PID" in os.environ:  # in a Ray worker: say at which priority it runs
+            Path(__file__).with_suffix(".niceness").write_text(str(os.nice(0)))
         return torch.nn.functional.avg_pool2d(x, 28).flatten(1).repeat(1, 10) * self.scale / 0.0
 
 
@@ -280,6 +286,9 @@ def test_parallel_workers_match_a_serial_run_and_isolate_failures(reference, tmp
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["units"]["nan-test__seed0"]["status"] == "failed"
     assert "loss became nan" in manifest["units"]["nan-test__seed0"]["reason"]
+    # a local instance's workers run at the driver's priority, not Ray's default nice 15 (at which
+    # they yield the CPU to any other work, and a serial run would not)
+    assert plugin.with_suffix(".niceness").read_text() == str(os.nice(0))
 
     def accuracies(run_dir):  # invariance_err may differ in the last bits: other thread counts
         return [row for row in accuracy_rows(run_dir) if row[2].startswith("acc")]

@@ -135,5 +135,7 @@ class RayExecutor:
                 ) from exc
             return True
         print(f"starting a local Ray instance on {LOOPBACK} with {s.workers or 'all'} CPUs", file=sys.stderr)
-        ray.init(address="local", num_cpus=s.workers, **common)  # never a cluster found by chance
+        # never a cluster found by chance; workers at this process's priority, not Ray's nice 15,
+        # or they yield the CPU to any other work on the machine (a serial run would not)
+        ray.init(address="local", num_cpus=s.workers, _system_config={"worker_niceness": 0}, **common)
         return True
