@@ -294,3 +294,47 @@ def test_parallel_workers_match_a_serial_run_and_isolate_failures(reference, tmp
         return [row for row in accuracy_rows(run_dir) if row[2].startswith("acc")]
 
     assert accuracies(out) == [row for row in accuracies(reference) if row[0] == "cnn"]
+
+
+TERMINATOR = """
+import os, signal
+from pathlib import Path
+
+from models._layers import PlainCNN
+from suite.registry import register
+
+MARK = Path(__file__).with_suffix(".terminated")
+
+
+class TerminatedOnce(PlainCNN):
+    def forward(self, x):
+        if self.training and not MARK.exists():  # its first training step, in the first run only
+            MARK.touch()
+            os.kill(os.getpid(), signal.SIGTERM)  # as `timeout`, `kill` or a batch system's limit
+        return super().forward(x)
+
+
+@register("terminated-once", description="SIGTERM to its own run in its first training step", family="plugin")
+def build(budget=None):
+    return TerminatedOnce()
+"""
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does_and_it_resumes(tmp_path, capsys):
+    """SIGTERM (what `timeout` and SLURM send) mid-run: the manifest records the interruption and
+    the time spent, the resume hint is printed, and --resume finishes only what is missing."""
+    plugin = tmp_path / "terminator.py"
+    plugin.write_text(TERMINATOR)
+    out = tmp_path / "run"
+    code, stderr = run_main(capsys, *SMOKE[:-2], "--variants", "cnn,terminated-once", "--plugin", str(plugin),
+                            "--out", str(out))  # fmt: skip
+    assert code == 130 and f"suite run --resume {out}" in stderr, stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["interrupted"] and manifest["wall_s"] > 0
+    assert manifest["units"]["cnn__seed0"]["status"] == "done"
+    assert manifest["units"]["terminated-once__seed0"]["status"] != "done"
+    code, stderr = run_main(capsys, "run", "--resume", str(out))
+    assert code == 0 and "cnn seed 0" not in stderr, stderr
+    assert (
+        json.loads((out / "manifest.json").read_text())["units"]["terminated-once__seed0"]["status"] == "done"
+    )

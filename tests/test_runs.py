@@ -131,3 +131,21 @@ def test_executor_choices_are_checked_in_one_line(capsys):
     assert code == 2 and stderr.strip() == (
         "suite: error: --gpus-per-unit applies to Ray tasks only; choose the ray executor"
     )
+
+
+def test_ray_tasks_on_cuda_get_a_share_of_the_gpu():
+    """``--jobs N`` on CUDA: each task asks for 1/N of the GPU (the settings recorded are the ones
+    used and recorded); tasks on a cluster must ask for a share themselves; an explicit share is kept."""
+    import torch
+
+    from suite.errors import SuiteError
+    from suite.runs.executors import RaySettings
+    from suite.runs.runner import gpu_share
+
+    cuda, cpu = torch.device("cuda"), torch.device("cpu")
+    assert gpu_share(RaySettings(workers=12), cuda).gpus_per_unit == 1 / 12
+    assert gpu_share(RaySettings(workers=12), cpu).gpus_per_unit == 0
+    assert gpu_share(RaySettings(address="127.0.0.2:6379", gpus_per_unit=0.25), cuda).gpus_per_unit == 0.25
+    assert gpu_share(None, cuda) is None
+    with pytest.raises(SuiteError, match="ask for no GPU"):
+        gpu_share(RaySettings(address="127.0.0.2:6379"), cuda)

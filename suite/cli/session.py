@@ -78,7 +78,7 @@ def execute(run, data, args: argparse.Namespace, report: Callable[[Path], object
     print(f"run directory: {run.out}", file=sys.stderr)
     try:
         failed = run.execute(progress=not args.no_progress, data=data, ray=ray_settings(args))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):  # Ctrl-C; SIGTERM (`timeout`, `kill`, a batch system)
         print(
             f"interrupted; finish it with: suite {run.manifest.get('kind', 'run')} --resume {run.out}",
             file=sys.stderr,

@@ -41,6 +41,19 @@ class RunDirectoryExists(SuiteError):
         self.out = out
 
 
+def gpu_share(ray: RaySettings | None, device: torch.device) -> RaySettings | None:
+    """The Ray settings a run on ``device`` uses: on CUDA, ``--jobs N`` gives each task 1/N of the
+    GPU; a cluster's tasks must ask for a share themselves (``gpus_per_unit``)."""
+    if ray is None or device.type != "cuda" or ray.gpus_per_unit > 0:
+        return ray
+    if ray.workers is None:
+        raise SuiteError(
+            "0: the run is on CUDA but its Ray tasks ask for no GPU; give each a share "
+            "(e.g. 0.25 packs four units onto one GPU)", param="gpus_per_unit",
+        )  # fmt: skip
+    return replace(ray, gpus_per_unit=1 / ray.workers)  # N jobs on one GPU: they share it
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -130,6 +143,7 @@ class Run:
         data = data or load_run_data(config)
         self._describe(device, data)
         began = time.perf_counter()
+        ray = gpu_share(ray, device)
         pending = [n for n, u in self.manifest["units"].items() if u["status"] != "done"]
         previous = self.manifest.get("wall_s") or 0  # wall time accumulates over resumptions
         where = "local" if ray is None else f"ray {ray.address or 'local instance'}, {ray}"
@@ -139,7 +153,7 @@ class Run:
             self.store.write_samples(sample_rows(data))  # evaluation images: read after training
             if config.bench:
                 self._run_benchmarks(device, progress)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, SystemExit):  # Ctrl-C, or SIGTERM (as Ray's driver turns it)
             self.manifest["interrupted"] = _now()
             self.manifest["wall_s"] = round(previous + time.perf_counter() - began, 1)
             self.save_manifest()
@@ -202,13 +216,6 @@ class Run:
         """Train ``pending`` units in this process, or as Ray tasks; record each as it finishes."""
         tasks = [self._task(name) for name in pending]
         if ray is not None:
-            if device.type == "cuda" and ray.gpus_per_unit == 0:
-                if ray.workers is None:
-                    raise SuiteError(
-                        "0: the run is on CUDA but its Ray tasks ask for no GPU; give each a share "
-                        "(e.g. 0.25 packs four units onto one GPU)", param="gpus_per_unit",
-                    )  # fmt: skip
-                ray = replace(ray, gpus_per_unit=1 / ray.workers)  # N jobs on one GPU: they share it
             threads = max(1, math.floor(ray.cpus_per_unit))
             # Ray tasks keep no checkpoint (the driver's disk may be elsewhere): a unit restarts whole
             config = self.config.to_dict()
