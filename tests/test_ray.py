@@ -258,18 +258,15 @@ def process_ends(pid: int, within: float) -> bool:
 
 def test_speedup_times_serial_and_ray_rounds_of_one_grid(ray_cluster, tmp_path, capsys):
     """``suite speedup`` runs the grid serially and on Ray in interleaved rounds, writes the
-    timings and the ratio, and (at one thread per unit, as in each task) the same accuracy rows."""
+    timings and the ratio, and (serially at one thread, as in each task) the same accuracy rows."""
     import json
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        code, stderr = run_main(capsys, "speedup", "--scale", "smoke", "--variants", "cnn", "--values", "128",
-                                "--seeds", "1", "--rounds", "2", "--ray-address", ray_cluster,
-                                "--out", str(tmp_path), "--no-progress")  # fmt: skip
-    finally:
-        torch.set_num_threads(threads)
+    code, stderr = run_main(capsys, "speedup", "--scale", "smoke", "--variants", "cnn", "--values", "128",
+                            "--seeds", "1", "--rounds", "2", "--ray-address", ray_cluster,
+                            "--serial-threads", "1", "--out", str(tmp_path), "--no-progress")  # fmt: skip
     assert code == 0, stderr
+    assert torch.get_num_threads() == threads  # the serial runs' thread count is put back
     found = json.loads((tmp_path / "speedup.json").read_text())
     order = [(t["round"], t["executor"]) for t in found["timings"]]
     assert order == [(1, "serial"), (1, "ray-cluster"), (2, "ray-cluster"), (2, "serial")]  # interleaved
@@ -278,4 +275,5 @@ def test_speedup_times_serial_and_ray_rounds_of_one_grid(ray_cluster, tmp_path, 
     }
     assert found["ratio"] == round(walls["serial"] / walls["ray-cluster"], 3) and found["same_accuracy_rows"]
     assert found["command"][:2] == ["suite", "speedup"] and found["environment"]["device"] == "cpu"
+    assert found["serial_threads"] == 1
     assert (tmp_path / "round2-ray-cluster" / "metrics.csv").is_file()

@@ -34,14 +34,18 @@ def cmd_speedup(args: argparse.Namespace, argv: list[str], parser: argparse.Argu
     )
     print(f"{len(config.units())} units of the {args.study} study ({args.scale} scale), serially and on "
           f"{where}, {args.rounds} interleaved rounds; in {out}", file=sys.stderr)  # fmt: skip
-    found = compare_executors(config, out, ["suite", *argv], ray, args.rounds, not args.no_progress,
-                              say=lambda line: print(line, file=sys.stderr))  # fmt: skip
+    found = compare_executors(
+        config, out, ["suite", *argv], ray, args.rounds, args.serial_threads, not args.no_progress,
+        say=lambda line: print(line, file=sys.stderr),
+    )  # fmt: skip
     found = {"command": ["suite", *argv], "environment": describe(device), **found}
     write_text_atomic(out / "speedup.json", json.dumps(found, indent=2))
+    threads = found["serial_threads"]
+    per_round = ", ".join(f"{r:.2f}" for r in found["ratio_per_round"])
+    rows = "identical" if found["same_accuracy_rows"] else "differ (other thread counts round differently)"
     print(
-        f"serial / Ray ({found['ray']}): {found['ratio']:.2f}x (total time; per round "
-        f"{', '.join(f'{r:.2f}' for r in found['ratio_per_round'])}); accuracy rows "
-        f"{'identical' if found['same_accuracy_rows'] else 'differ (serial units use all threads)'}"
+        f"serial ({threads} thread{'s' if threads != 1 else ''}) / Ray ({found['ray']}): "
+        f"{found['ratio']:.2f}x (total time; per round {per_round}); accuracy rows {rows}"
     )
     print(f"written: {out / 'speedup.json'}", file=sys.stderr)
     return 0 if not any(t["failed"] for t in found["timings"]) else 1
@@ -69,6 +73,8 @@ def add_command(commands) -> None:  # noqa: ANN001 - argparse's sub-parsers acti
     )
     p.add_argument("--ray-address", metavar="HOST:PORT", help="time a running Ray cluster instead")
     p.add_argument("--rounds", type=positive_int, default=2, help="interleaved rounds of each (default 2)")
+    p.add_argument("--serial-threads", type=positive_int, help="torch threads of the serial run "
+                   "(default: all cores, as 'suite run'; 1: one core, as each Ray task)")  # fmt: skip
     p.add_argument(
         "--out", help="folder for the timed runs and speedup.json (default results/speedup-DEVICE)"
     )

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
 from suite.runs.config import RunConfig, load_run_data
 from suite.runs.executors import RaySettings
 from suite.runs.runner import Run
@@ -30,12 +32,14 @@ def compare_executors(
     command: list[str],
     ray: RaySettings,
     rounds: int = 2,
+    serial_threads: int | None = None,
     progress: bool = False,
     say: Callable[[str], object] = print,
 ) -> dict:
     """Time ``config``'s grid serially and on Ray (a local instance with ``ray.workers`` workers, or
     the cluster at ``ray.address``), ``rounds`` times each, interleaved; returns the timings and
-    the serial-over-Ray ratio."""
+    the serial-over-Ray ratio. ``serial_threads`` None: the serial run uses torch's threads as a
+    plain ``suite run`` does (every core); 1: one core, as each Ray task has (Ray's scaling)."""
     data = load_run_data(config)
     executors = {"serial": None, "ray-cluster" if ray.address else f"ray-{ray.workers}": ray}
     timings: list[dict] = []
@@ -44,9 +48,15 @@ def compare_executors(
         for label in order:
             run_dir = out / f"round{index}-{label}"
             run = Run.create(run_dir, config, command, force=True)
-            began = time.perf_counter()
-            failed = run.execute(progress=progress, data=data, ray=executors[label])
-            wall = time.perf_counter() - began
+            threads = torch.get_num_threads()
+            if label == "serial" and serial_threads:
+                torch.set_num_threads(serial_threads)
+            try:
+                began = time.perf_counter()
+                failed = run.execute(progress=progress, data=data, ray=executors[label])
+                wall = time.perf_counter() - began
+            finally:
+                torch.set_num_threads(threads)
             timings.append({"round": index, "executor": label, "wall_s": round(wall, 2),
                             "failed": failed, "run_dir": str(run_dir)})  # fmt: skip
             say(f"round {index}, {label:8}: {wall:7.1f} s for {len(run.manifest['units'])} units"
@@ -59,6 +69,7 @@ def compare_executors(
     return {
         "ray": f"cluster at {ray.address}" if ray.address else f"local instance, {ray.workers} workers",
         "rounds": rounds,
+        "serial_threads": serial_threads or torch.get_num_threads(),
         "units": len(config.units()),
         "timings": timings,
         "ratio_per_round": [round(r, 3) for r in per_round],
