@@ -42,7 +42,7 @@ class RunDirectoryExists(SuiteError):
 
 
 def gpu_share(ray: RaySettings | None, device: torch.device) -> RaySettings | None:
-    """The Ray settings a run on ``device`` uses: on CUDA, ``--jobs N`` gives each task 1/N of the
+    """The Ray settings a run on ``device`` uses: on CUDA, N local workers (``workers``) give each task 1/N of the
     GPU; a cluster's tasks must ask for a share themselves (``gpus_per_unit``)."""
     if ray is None or device.type != "cuda" or ray.gpus_per_unit > 0:
         return ray

@@ -3,7 +3,7 @@ timed in interleaved rounds on one machine (its noise falls on both alike).
 
 Rounds alternate their order (serial first, then Ray first, ...) so a drift in the machine's load
 does not favour either. A Ray round's time includes starting the instance and its workers: what a
-user pays for ``--jobs N``.
+user pays for a local instance of N workers.
 """
 
 from __future__ import annotations
