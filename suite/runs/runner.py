@@ -42,8 +42,8 @@ class RunDirectoryExists(SuiteError):
 
 
 def gpu_share(ray: RaySettings | None, device: torch.device) -> RaySettings | None:
-    """The Ray settings a run on ``device`` uses: on CUDA, N local workers (``workers``) give each task 1/N of the
-    GPU; a cluster's tasks must ask for a share themselves (``gpus_per_unit``)."""
+    """The Ray settings a run on ``device`` uses: on CUDA, each task of a local instance with N
+    ``workers`` gets 1/N of the GPU; a cluster's tasks must ask for a share (``gpus_per_unit``)."""
     if ray is None or device.type != "cuda" or ray.gpus_per_unit > 0:
         return ray
     if ray.workers is None:
