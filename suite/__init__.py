@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["build", "list_variants", "load_model", "load_run", "resume", "run", "tune"]
+__all__ = ["build", "list_variants", "load_model", "load_run", "resume", "run", "study", "tune"]
 
 
 def __getattr__(name: str) -> Any:

@@ -164,6 +164,49 @@ def tune(
     return finish_tune(the_run.out, save)
 
 
+def study(
+    name: str,
+    scale: str = "cpu",
+    out: str | Path | None = None,
+    *,
+    variants: str | Sequence[str] | None = None,
+    seeds: int | None = None,
+    values: Sequence[float] | None = None,
+    epochs: int | None = None,
+    recipe: str = "tuned",
+    plugins: Iterable[str | Path] = (),
+    force: bool = False,
+    progress: bool = True,
+    executor: str = "local",
+    jobs: int = 1,
+    ray_address: str | None = None,
+    gpus_per_unit: float = 0,
+    **settings,
+) -> RunResults:
+    """Run study ``name`` (``budgets``, ``data``, ``compute``) at ``scale`` (``cpu``, ``full``,
+    ``smoke``) into ``out`` (default ``results/studies/NAME``); writes ``study.csv``,
+    ``summary.md`` and plots, and returns the results. ``settings``: ``dataset``, ``device``,
+    ``data_dir``. Resume an interrupted study with :func:`resume`."""
+    from suite.runs.studies import study_about, study_config
+
+    ray = choose_executor(executor, jobs, ray_address, gpus_per_unit)
+    load_variants(plugins)
+    config = study_config(name, scale, variants, seeds, values, epochs, recipe=recipe, plugins=plugins,
+                          **settings)  # fmt: skip
+    resolve_device(config.device)
+    data = load_run_data(config)
+    given = {"name": name, "scale": scale, "variants": variants, "seeds": seeds, "values": values,
+             "epochs": epochs, "recipe": recipe, **settings}  # fmt: skip
+    shown = ", ".join(f"{k}={v!r}" for k, v in given.items() if v is not None)
+    the_run = Run.create(
+        Path(out) if out else Path("results") / "studies" / name, config, ["python", f"suite.study({shown})"],
+        force=force, kind="study", about=study_about(name, scale),
+    )  # fmt: skip
+    the_run.execute(progress=progress, data=data, ray=ray)
+    write_report(the_run.out)
+    return RunResults(the_run.out)
+
+
 def default_tune_dir(dataset: str) -> Path:
     return Path("results") / f"tune-{dataset}"
 

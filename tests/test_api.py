@@ -122,3 +122,21 @@ def test_committed_runs_keep_the_weights_of_every_unit(name):
     done = [unit for unit, status in results.manifest["units"].items() if status["status"] == "done"]
     kept = sorted(p.stem for p in (ROOT / "results" / name / "weights").glob("*.safetensors"))
     assert done and kept == sorted(done)
+
+
+def test_a_study_from_python_writes_its_report_and_resumes(tmp_path):
+    """``suite.study`` is ``suite study``: a study run directory (its kind, axis and question in the
+    manifest), ``study.csv`` with a row per unit, the summary; ``suite.resume`` finishes it."""
+    import pandas as pd
+
+    out = tmp_path / "study"
+    results = suite.study("data", "smoke", out, variants="cnn", values=[128, 256], recipe="tutorial",
+                          progress=False)  # fmt: skip
+    assert results.manifest["kind"] == "study" and results.manifest["study"]["axis"] == "train_size"
+    rows = pd.read_csv(out / "study.csv")
+    assert sorted(rows["train_size"].unique()) == [128, 256] and set(rows["variant"]) == {"cnn"}
+    assert "How much training data" in (out / "summary.md").read_text()
+    assert results.manifest["command"][1].startswith("suite.study(name='data', scale='smoke'")
+    (out / "units" / "train" / "cnn__seed0__train_size=256.json").unlink()  # as if interrupted there
+    resumed = suite.resume(out, progress=False)
+    assert pd.read_csv(out / "study.csv").equals(rows) and resumed.manifest["kind"] == "study"

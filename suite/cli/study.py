@@ -32,7 +32,7 @@ def cmd_study(args: argparse.Namespace, argv: list[str], parser: argparse.Argume
         from suite.environment import resolve_device
         from suite.plugins import load_variants
         from suite.runs.config import load_run_data
-        from suite.runs.studies import get_study, study_config
+        from suite.runs.studies import study_about, study_config
 
         load_variants(args.plugin)
         config = study_config(
@@ -40,12 +40,7 @@ def cmd_study(args: argparse.Namespace, argv: list[str], parser: argparse.Argume
             args.device, args.data_dir, args.recipe, args.plugin,
         )  # fmt: skip
         resolve_device(config.device)
-        study = get_study(args.study)
-        about.update(
-            name=study.name, question=study.question, axis=study.axis, scale=args.scale,
-            notes=list(study.notes),
-            long_variant=study.long_variant, long_factor=study.long_factor,
-        )  # fmt: skip
+        about.update(study_about(args.study, args.scale))
         return config, load_run_data(config)
 
     about: dict = {}

@@ -125,3 +125,12 @@ def study_config(
         # trained past the factor, so that "needs more than N×" can be seen to hold or fail
         config.epochs_by_variant = {study.long_variant: config.recipe.epochs * (study.long_factor + 1)}
     return config
+
+
+def study_about(name: str, scale: str) -> dict:
+    """What a study's manifest says of it (its report reads this): name, question, axis, scale."""
+    study = get_study(name)
+    return {
+        "name": study.name, "question": study.question, "axis": study.axis, "scale": scale,
+        "notes": list(study.notes), "long_variant": study.long_variant, "long_factor": study.long_factor,
+    }  # fmt: skip
