@@ -119,6 +119,12 @@ def load_model(
     if name not in manifest.get("units", {}):
         known = ", ".join(manifest.get("units", {})) or "none"
         raise SuiteError(f"{run_dir}: no unit {name}; the run has {known}")
+    status = manifest["units"][name].get("status")
+    if status == "done" and not store.weights_path(name).is_file():
+        raise SuiteError(
+            f"{run_dir}: {name} finished, but its weights are not in the run directory (some "
+            "committed runs leave them out for size); run it again to get them"
+        )
     load_variants(config.plugins)
     target = resolve_device(device)
     model = registry.get(variant, budget=config.budget_for(UnitKey.parse(name)))

@@ -140,3 +140,11 @@ def test_a_study_from_python_writes_its_report_and_resumes(tmp_path):
     (out / "units" / "train" / "cnn__seed0__train_size=256.json").unlink()  # as if interrupted there
     resumed = suite.resume(out, progress=False)
     assert pd.read_csv(out / "study.csv").equals(rows) and resumed.manifest["kind"] == "study"
+
+
+def test_loading_a_unit_whose_weights_were_left_out_says_so():
+    """The committed model-size study keeps no weights (23 MB): asking for one says why, in one line."""
+    from suite.errors import SuiteError
+
+    with pytest.raises(SuiteError, match="finished, but its weights are not in the run directory"):
+        suite.load_model(ROOT / "results" / "studies" / "budgets", "cnn", budget=14000)
