@@ -88,23 +88,31 @@ def accuracy_rows(run_dir: Path) -> list[tuple]:
     return sorted(rows)
 
 
-def test_a_study_on_a_ray_cluster_gives_the_local_executors_accuracy_rows(ray_cluster, tmp_path, capsys):
-    args = ["study", "data", "--scale", "smoke", "--variants", "cnn,gcnn-c4", "--values", "128,256",
-            "--recipe", "tutorial", "--no-progress"]  # fmt: skip
+def test_a_study_grid_on_a_ray_cluster_gives_the_local_executors_accuracy_rows(ray_cluster, tmp_path, capsys):
+    """``suite speedup`` runs a smoke study's grid in this process (one thread, as each Ray task
+    has: the same float reductions) and as tasks on the cluster, in interleaved rounds: identical
+    accuracy rows, and the timings and their ratio in speedup.json."""
+    import json
+
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as in each Ray task (cpus_per_unit 1): the same float reductions
-    try:
-        code, stderr = run_main(capsys, *args, "--out", str(tmp_path / "local"))
-    finally:
-        torch.set_num_threads(threads)
+    code, stderr = run_main(capsys, "speedup", "data", "--scale", "smoke", "--variants", "cnn,gcnn-c4",
+                            "--values", "128,256", "--seeds", "1", "--recipe", "tutorial", "--rounds", "2",
+                            "--serial-threads", "1", "--ray-address", ray_cluster, "--out", str(tmp_path),
+                            "--no-progress")  # fmt: skip
     assert code == 0, stderr
-    code, stderr = run_main(capsys, *args, "--executor", "ray", "--ray-address", ray_cluster,
-                            "--out", str(tmp_path / "ray"))  # fmt: skip
-    assert code == 0, stderr
-    assert "4 units as Ray tasks" in stderr
-    local, remote = accuracy_rows(tmp_path / "local"), accuracy_rows(tmp_path / "ray")
+    assert "training 4 units as Ray tasks" in stderr
+    assert torch.get_num_threads() == threads  # the serial runs' thread count is put back
+    local, remote = accuracy_rows(tmp_path / "round1-serial"), accuracy_rows(tmp_path / "round1-ray-cluster")
     assert len(local) == 4 * 7 and local == remote  # 4 units × (4 angles, C4 mean/min, random)
-    assert (tmp_path / "ray" / "plots" / "accuracy_vs_train_size.png").is_file()
+    assert accuracy_rows(tmp_path / "round2-ray-cluster") == remote  # and again, in another job
+    found = json.loads((tmp_path / "speedup.json").read_text())
+    order = [(t["round"], t["executor"]) for t in found["timings"]]
+    assert order == [(1, "serial"), (1, "ray-cluster"), (2, "ray-cluster"), (2, "serial")]  # interleaved
+    walls = {
+        e: sum(t["wall_s"] for t in found["timings"] if t["executor"] == e) for e in ("serial", "ray-cluster")
+    }
+    assert found["ratio"] == round(walls["serial"] / walls["ray-cluster"], 3) and found["same_accuracy_rows"]
+    assert found["serial_threads"] == 1 and found["command"][:2] == ["suite", "speedup"]
 
 
 def test_the_test_cluster_listens_on_the_loopback_address_only(ray_cluster):
@@ -254,26 +262,3 @@ def process_ends(pid: int, within: float) -> bool:
             return True
         time.sleep(0.2)
     return False
-
-
-def test_speedup_times_serial_and_ray_rounds_of_one_grid(ray_cluster, tmp_path, capsys):
-    """``suite speedup`` runs the grid serially and on Ray in interleaved rounds, writes the
-    timings and the ratio, and (serially at one thread, as in each task) the same accuracy rows."""
-    import json
-
-    threads = torch.get_num_threads()
-    code, stderr = run_main(capsys, "speedup", "--scale", "smoke", "--variants", "cnn", "--values", "128",
-                            "--seeds", "1", "--rounds", "2", "--ray-address", ray_cluster,
-                            "--serial-threads", "1", "--out", str(tmp_path), "--no-progress")  # fmt: skip
-    assert code == 0, stderr
-    assert torch.get_num_threads() == threads  # the serial runs' thread count is put back
-    found = json.loads((tmp_path / "speedup.json").read_text())
-    order = [(t["round"], t["executor"]) for t in found["timings"]]
-    assert order == [(1, "serial"), (1, "ray-cluster"), (2, "ray-cluster"), (2, "serial")]  # interleaved
-    walls = {
-        e: sum(t["wall_s"] for t in found["timings"] if t["executor"] == e) for e in ("serial", "ray-cluster")
-    }
-    assert found["ratio"] == round(walls["serial"] / walls["ray-cluster"], 3) and found["same_accuracy_rows"]
-    assert found["command"][:2] == ["suite", "speedup"] and found["environment"]["device"] == "cpu"
-    assert found["serial_threads"] == 1
-    assert (tmp_path / "round2-ray-cluster" / "metrics.csv").is_file()
