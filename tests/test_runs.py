@@ -149,3 +149,18 @@ def test_ray_tasks_on_cuda_get_a_share_of_the_gpu():
     assert gpu_share(None, cuda) is None
     with pytest.raises(SuiteError, match="ask for no GPU"):
         gpu_share(RaySettings(address="127.0.0.2:6379"), cuda)
+
+
+def test_ray_tasks_are_submitted_costliest_first():
+    """FLOPs per image × images trained orders the tasks (Ray starts them in that order): the
+    e3nn model first, a bigger training set before a smaller one, the plain CNN last."""
+    from suite.runs.config import make_config
+    from suite.runs.runner import costliest_first
+    from suite.runs.unit import UnitTask
+
+    config = make_config("cnn,escnn-c4,e3nn-o2", "smoke", grid={"train_size": [128, 256]})
+    tasks = [UnitTask(key.name, 64, None) for key in config.units()]
+    order = [task.name for task in costliest_first(tasks, config)]
+    assert order[:2] == ["e3nn-o2__seed0__train_size=256", "e3nn-o2__seed0__train_size=128"]
+    assert order[-2:] == ["cnn__seed0__train_size=256", "cnn__seed0__train_size=128"]
+    assert sorted(order) == sorted(task.name for task in tasks)

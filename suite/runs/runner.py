@@ -22,7 +22,7 @@ from suite.data.datasets import get_dataset
 from suite.data.images import ImageData
 from suite.environment import describe, resolve_device
 from suite.errors import SuiteError, failure_reason
-from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant
+from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant, flops_per_image
 from suite.measure.evaluate import C4_ANGLES, sample_rows
 from suite.runs.config import RunConfig, load_run_data
 from suite.runs.executors import LocalExecutor, RayExecutor, RaySettings
@@ -52,6 +52,28 @@ def gpu_share(ray: RaySettings | None, device: torch.device) -> RaySettings | No
             "(e.g. 0.25 packs four units onto one GPU)", param="gpus_per_unit",
         )  # fmt: skip
     return replace(ray, gpus_per_unit=1 / ray.workers)  # N jobs on one GPU: they share it
+
+
+def costliest_first(tasks: list[UnitTask], config: RunConfig) -> list[UnitTask]:
+    """The tasks, the costliest first: FLOPs per image × images trained (epochs × training set).
+
+    Ray starts tasks in the order they are submitted; a long unit submitted last would keep one
+    worker busy while the others idle (the H100 reference's ``e3nn-o2`` units did). Each distinct
+    model is built once on the CPU to count its FLOPs; one that fails to build counts as free
+    (its unit fails in its worker and is recorded there)."""
+    flops: dict[tuple[str, int | None], int] = {}
+
+    def cost(task: UnitTask) -> float:
+        key = task.key
+        model = (key.variant, config.budget_for(key))
+        if model not in flops:
+            try:
+                flops[model] = flops_per_image(registry.get(key.variant, budget=model[1]))
+            except Exception:  # noqa: BLE001 - a broken variant is the worker's to report
+                flops[model] = 0
+        return flops[model] * config.recipe_for(key).epochs * (config.train_size_for(key) or 1)
+
+    return sorted(tasks, key=cost, reverse=True)
 
 
 def _now() -> str:
@@ -216,6 +238,7 @@ class Run:
         """Train ``pending`` units in this process, or as Ray tasks; record each as it finishes."""
         tasks = [self._task(name) for name in pending]
         if ray is not None:
+            tasks = costliest_first(tasks, self.config)
             threads = max(1, math.floor(ray.cpus_per_unit))
             # Ray tasks keep no checkpoint (the driver's disk may be elsewhere): a unit restarts whole
             config = self.config.to_dict()
@@ -223,7 +246,8 @@ class Run:
             for task in tasks:
                 self.manifest["units"][task.name].update(status="running", started=_now())
             self.save_manifest()
-            _log(f"training {len(tasks)} unit{'s' if len(tasks) != 1 else ''} as Ray tasks")
+            units = f"{len(tasks)} unit{'s' if len(tasks) != 1 else ''}"
+            _log(f"training {units} as Ray tasks, the costliest first")
             finished = (
                 (job.task, outcome, error) for job, outcome, error in RayExecutor(ray).map(run_job, jobs)
             )
