@@ -61,6 +61,8 @@ def costliest_first(tasks: list[UnitTask], config: RunConfig) -> list[UnitTask]:
     worker busy while the others idle (the H100 reference's ``e3nn-o2`` units did). Each distinct
     model is built once on the CPU to count its FLOPs; one that fails to build counts as free
     (its unit fails in its worker and is recorded there)."""
+    if len(tasks) < 2:  # nothing to order: build no model
+        return tasks
     flops: dict[tuple[str, int | None], int] = {}
 
     def cost(task: UnitTask) -> float:
