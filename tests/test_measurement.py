@@ -1,9 +1,11 @@
 """The angle sweep, random-angle protocol and benchmark schema."""
 
+import numpy as np
 import pytest
 import torch
 
 from suite import registry
+from suite.correctness import decode, encode
 from suite.data.images import ImageData
 from suite.errors import UsageError
 from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant
@@ -23,9 +25,13 @@ def _acc(rows):
 def test_sweep_of_a_c4_model_repeats_every_quarter_turn(name, small):
     torch.manual_seed(1)
     model = registry.get(name)
-    rows, confusions = measure(model, small, 32, [0, 15, 105, 195, 285])
+    rows, confusions, correct = measure(model, small, 32, [0, 15, 105, 195, 285])
     acc = _acc(rows)
     assert acc[0] == acc[90] == acc[180] == acc[270]
+    bits = {r["angle"]: decode(r["bits"], r["images"]) for r in correct if r["metric"] == "acc"}
+    # the same images right at every quarter turn, and the bits give each accuracy
+    assert all((bits[a] == bits[0]).all() for a in (90, 180, 270))
+    assert all(100 * bits[a].mean() == pytest.approx(acc[a]) for a in acc)
     assert acc[15] == acc[105] == acc[195] == acc[285]
     assert sum(c["count"] for c in confusions if c["condition"] == "random") == 300
     scalars = {r["metric"]: r["value"] for r in rows if r["angle"] == ""}
@@ -35,7 +41,9 @@ def test_sweep_of_a_c4_model_repeats_every_quarter_turn(name, small):
 
 def test_sweep_of_the_plain_cnn_depends_on_the_angle(small):
     torch.manual_seed(1)
-    rows, _ = measure(registry.get("cnn"), small, 32, [0, 45])
+    rows, _, correct = measure(registry.get("cnn"), small, 32, [0, 45])
+    random_bits = next(r for r in correct if r["metric"] == "acc_random")
+    assert random_bits["images"] == 300 and len(decode(random_bits["bits"], 300)) == 300
     scalars = {r["metric"]: r["value"] for r in rows if r["angle"] == ""}
     assert scalars["invariance_err"] > 1e-3
 
@@ -180,3 +188,12 @@ def test_pipeline_comparison_reports_every_timing_and_ratio(mnist):
     assert found["speedup_ceiling"] == (
         pytest.approx(found["torchvision_c4_aug_s"] / model_only) if model_only > 0 else None
     )
+
+
+def test_correctness_bits_round_trip_and_refuse_a_wrong_length():
+    rng = np.random.default_rng(0)
+    for n in (1, 7, 8, 9, 10_000):
+        flags = rng.random(n) < 0.5
+        assert (decode(encode(flags), n) == flags).all()
+    with pytest.raises(ValueError, match="cannot hold"):
+        decode(encode(np.ones(16, bool)), 300)

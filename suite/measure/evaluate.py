@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from suite.correctness import encode
 from suite.data.images import ImageData
 from suite.data.rotations import rot90, rotate, rotate_exact_or_bilinear
 from suite.errors import UsageError
@@ -100,27 +101,41 @@ def invariance_error(model: torch.nn.Module, images: torch.Tensor) -> float:
     return max((model(rot90(x, k)) - reference).abs().max().item() for k in (1, 2, 3))
 
 
+def correct_row(metric: str, angle: float | str, correct: torch.Tensor, epoch: int | str = "") -> dict:
+    """Which images were right under one condition, packed (``suite.correctness``)."""
+    return {
+        "epoch": epoch, "metric": metric, "angle": angle, "images": len(correct),
+        "bits": encode(correct.cpu().numpy()),
+    }  # fmt: skip
+
+
 def measure(
     model: torch.nn.Module, data: ImageData, invariance_batch: int, angles: list[float]
-) -> tuple[list[dict], list[dict]]:
+) -> tuple[list[dict], list[dict], list[dict]]:
     """Accuracy over the angle sweep (exact at quarter turns), C4 mean and minimum, random-angle
-    accuracy, invariance error; and confusion counts at 90° and at random angles."""
-    rows = []
+    accuracy, invariance error; confusion counts at 90° and at random angles; and which images
+    were right under each condition (for paired comparisons)."""
+    rows, correct_rows = [], []
     acc = {}
+    predictions = {}
     for angle in sorted(set(angles) | set(C4_ANGLES)):
-        acc[angle] = accuracy(model, data.test_x, data.test_y, angle)
+        predictions[angle] = predict(model, data.test_x, angle)
+        correct = predictions[angle] == data.test_y
+        acc[angle] = 100.0 * correct.sum().item() / len(data.test_y)
         rows.append({"metric": "acc", "angle": angle, "value": acc[angle]})
+        correct_rows.append(correct_row("acc", angle, correct))
     c4 = [acc[a] for a in C4_ANGLES]
     rows.append({"metric": "acc_c4_mean", "angle": "", "value": sum(c4) / 4})
     rows.append({"metric": "acc_c4_min", "angle": "", "value": min(c4)})
     random_pred = predict(model, data.test_x, random_angles(len(data.test_x)))
-    random_acc = 100.0 * (random_pred == data.test_y).float().mean().item()
+    random_correct = random_pred == data.test_y
+    random_acc = 100.0 * random_correct.float().mean().item()
     rows.append({"metric": "acc_random", "angle": "", "value": random_acc})
+    correct_rows.append(correct_row("acc_random", "", random_correct))
     invariance = invariance_error(model, data.test_x[:invariance_batch])
     rows.append({"metric": "invariance_err", "angle": "", "value": invariance})
     confusions = []
-    conditions = (("rot90", predict(model, data.test_x, 90)), ("random", random_pred))
-    for condition, predicted in conditions:
+    for condition, predicted in (("rot90", predictions[90]), ("random", random_pred)):
         counts = confusion(predicted, data.test_y)
         confusions.extend(
             {"condition": condition, "true": t, "predicted": p, "count": int(counts[t, p])}
@@ -128,7 +143,7 @@ def measure(
             for p in range(10)
             if counts[t, p] > 0
         )
-    return rows, confusions
+    return rows, confusions, correct_rows
 
 
 def sample_indices(labels: torch.Tensor) -> list[int]:

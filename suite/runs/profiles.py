@@ -24,7 +24,7 @@ PROFILES = {
     "smoke": Profile("smoke", 1, 1, 512, 256, 64, "a few hundred digits, one epoch: seconds", 45),
     "quick": Profile("quick", 5, 1, None, None, 500, "all of MNIST, the tutorial's 5 epochs, 1 seed", 30),
     "full": Profile(
-        "full", 10, 3, None, None, 1000, "all of MNIST, 10 epochs, 3 seeds: the reference", 15, "all"
+        "full", 10, 5, None, None, 1000, "all of MNIST, 10 epochs, 5 seeds: the reference", 15, "all"
     ),
 }
 

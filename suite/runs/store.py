@@ -8,6 +8,7 @@ Each kind of file has its own folder, so no variant name can be mistaken for ano
     weights/<unit>.safetensors        its trained weights (no pickle; small enough to commit)
     checkpoints/<unit>.pt             per-epoch state for resuming (not committed)
     metrics.csv history.csv confusion.csv predictions.csv throughput.csv samples.csv
+    correct.csv                       which evaluation images each unit got right (bits, base64)
 
 A unit's name is its grid key (``suite.runs.grid``): ``cnn__seed0``, ``cnn__seed0__lr=0.003``.
 
@@ -22,6 +23,7 @@ from pathlib import Path
 import torch
 
 from suite.atomic import write_atomic, write_csv_atomic, write_json_atomic
+from suite.correctness import CORRECT_FIELDS
 from suite.errors import SuiteError
 from suite.runs.grid import UnitKey
 
@@ -34,6 +36,7 @@ SAMPLE_FIELDS = ("index", "label", "pixels_hex")
 CONFUSION_FIELDS = ("variant", "seed", "condition", "true", "predicted", "count")
 UNIT_TABLES = {
     "metrics": METRIC_FIELDS,
+    "correct": CORRECT_FIELDS,
     "history": HISTORY_FIELDS,
     "confusion": CONFUSION_FIELDS,
     "predictions": PREDICTION_FIELDS,

@@ -51,7 +51,7 @@ STUDIES: dict[str, Study] = {
         "budget",
         BUDGET_VARIANTS,
         {
-            "cpu": Scale((14_000, 30_000, 100_000), seeds=2, epochs=3, train_size=10_000),
+            "cpu": Scale((14_000, 30_000, 100_000), seeds=3, epochs=3, train_size=10_000),
             "full": Scale((14_000, 30_000, 100_000, 300_000), seeds=3, epochs=5),
             "smoke": Scale((14_000, 30_000), seeds=1, epochs=1, profile="smoke"),
         },
@@ -63,7 +63,7 @@ STUDIES: dict[str, Study] = {
         "train_size",
         BUDGET_VARIANTS,
         {
-            "cpu": Scale((1_000, 3_000, 10_000), seeds=2, epochs=3, min_images_seen=30_000),
+            "cpu": Scale((1_000, 3_000, 10_000), seeds=3, epochs=3, min_images_seen=30_000),
             "full": Scale((1_000, 3_000, 10_000, 60_000), seeds=3, epochs=5, min_images_seen=120_000),
             "smoke": Scale((128, 256), seeds=1, epochs=1, profile="smoke"),
         },
@@ -78,7 +78,7 @@ STUDIES: dict[str, Study] = {
         None,
         f"{C4_VARIANTS},cnn-aug",
         {
-            "cpu": Scale((), seeds=2, epochs=2),
+            "cpu": Scale((), seeds=3, epochs=2),
             "full": Scale((), seeds=3, epochs=5),
             "smoke": Scale((), seeds=1, epochs=1, profile="smoke"),
         },
