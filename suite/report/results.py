@@ -27,6 +27,7 @@ class RunResults:
         self.confusion = self._csv("confusion.csv")
         self.predictions = self._csv("predictions.csv")
         self.samples = self._csv("samples.csv")
+        self.correct = self._csv("correct.csv")  # per-image results (runs from before: empty)
         order = list(self.manifest.get("variants", {})) or list(dict.fromkeys(self.metrics.variant))
         self.variants = [v for v in order if v in set(self.metrics.variant)]
         # runs written before data sets existed ran on MNIST

@@ -1,0 +1,181 @@
+"""Intervals, paired comparisons and rank groups of a run's variants, from its files alone.
+
+Per-image results (``correct.csv``: which evaluation images each unit got right) make every
+comparison paired: the same seeds and the same images. A run without them (written before they
+were stored) falls back to seed-only intervals from ``metrics.csv``, labelled so, with no paired
+table and no ranks. The estimators are in :mod:`suite.report.stats`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from suite.correctness import decode
+from suite.report.results import RunResults
+from suite.report.stats import MIN_SEEDS, Interval, holm, rank_groups, seed_interval, two_way_interval
+
+C4 = (0, 90, 180, 270)
+# a measure: what a score per image is. "c4_mean": the share of the four quarter turns it got right
+MEASURES = {"c4_mean": ("C4-mean", "acc_c4_mean"), "random": ("random-angle", "acc_random")}
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One measured condition of per-image results: a metric, an angle, an epoch (curves)."""
+
+    metric: str  # acc | acc_random | val_acc
+    angle: float | None = None
+    epoch: int | None = None
+
+
+def measure_conditions(measure: str, curve_epoch: int | None = None) -> list[Condition]:
+    """The conditions whose mean is one per-image score of ``measure`` (c4_mean, random, or an
+    angle such as ``"90"``); a validation curve's epoch reads the curve's conditions."""
+    if curve_epoch is not None:
+        return [
+            Condition("val_acc", a, curve_epoch) for a in (C4 if measure == "c4_mean" else (float(measure),))
+        ]
+    if measure == "c4_mean":
+        return [Condition("acc", a) for a in C4]
+    if measure == "random":
+        return [Condition("acc_random")]
+    return [Condition("acc", float(measure))]
+
+
+class Evidence:
+    """Per-image scores of a run's units, keyed by variant, seed, grid point and condition."""
+
+    def __init__(self, r: RunResults, axis: str | None = None):
+        self.r = r
+        self.axis = axis
+        self.bits: dict[tuple, np.ndarray] = {}
+        frame = r.correct
+        if frame.empty:
+            return
+        for row in frame.itertuples(index=False):
+            key = (
+                row.variant,
+                int(row.seed),
+                self._point(getattr(row, axis)) if axis else None,
+                Condition(
+                    row.metric,
+                    None if pd.isna(row.angle) or row.angle == "" else float(row.angle),
+                    None if pd.isna(row.epoch) or row.epoch == "" else int(row.epoch),
+                ),
+            )
+            self.bits[key] = decode(row.bits, int(row.images))
+
+    @staticmethod
+    def _point(value: object) -> float | None:
+        return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+    @property
+    def per_image(self) -> bool:
+        return bool(self.bits)
+
+    def seeds(self, variant: str, point: float | None = None) -> list[int]:
+        return sorted({s for (v, s, p, _c) in self.bits if v == variant and p == self._point(point)})
+
+    def scores(
+        self,
+        variant: str,
+        measure: str,
+        point: float | None = None,
+        seeds: list[int] | None = None,
+        curve_epoch: int | None = None,
+    ) -> np.ndarray | None:
+        """``(seeds, images)`` per-image scores in [0, 1]; None where a seed lacks a condition."""
+        seeds = self.seeds(variant, point) if seeds is None else seeds
+        rows = []
+        for seed in seeds:
+            parts = [self.bits.get((variant, seed, self._point(point), c))
+                     for c in measure_conditions(measure, curve_epoch)]  # fmt: skip
+            if not parts or any(p is None for p in parts):
+                return None
+            rows.append(np.mean(parts, axis=0))
+        return np.array(rows) if rows else None
+
+    # --- intervals ----------------------------------------------------------------------------
+
+    def interval(self, variant: str, measure: str, point: float | None = None) -> Interval:
+        """Accuracy (%) of ``variant`` under ``measure`` with its 95% interval."""
+        scores = self.scores(variant, measure, point) if self.per_image else None
+        if scores is not None:
+            return two_way_interval(scores).scaled(100)
+        return seed_interval(self.seed_values(variant, measure, point))
+
+    def seed_values(self, variant: str, measure: str, point: float | None = None) -> np.ndarray:
+        """Per-seed accuracies from metrics.csv (runs without per-image data)."""
+        m = self.r.metrics
+        rows = m[m.variant == variant]
+        if self.axis:
+            rows = rows[pd.to_numeric(rows[self.axis], errors="coerce") == point]
+        if measure in MEASURES:
+            rows = rows[rows.metric == MEASURES[measure][1]]
+        else:
+            angle = pd.to_numeric(rows.angle, errors="coerce")
+            rows = rows[(rows.metric == "acc") & (angle == float(measure))]
+        return rows.value.to_numpy(dtype=float)
+
+    def difference(
+        self, first: str, second: str, measure: str, point: float | None = None
+    ) -> Interval | None:
+        """``first`` minus ``second`` (points), paired over shared seeds and images; None without
+        per-image data for both."""
+        seeds = sorted(set(self.seeds(first, point)) & set(self.seeds(second, point)))
+        a = self.scores(first, measure, point, seeds)
+        b = self.scores(second, measure, point, seeds)
+        if a is None or b is None or a.shape != b.shape:
+            return None
+        return two_way_interval(a - b).scaled(100)
+
+    # --- comparisons --------------------------------------------------------------------------
+
+    def pairwise(self, variants: list[str], measure: str, point: float | None = None) -> pd.DataFrame:
+        """Every pair (best first): paired difference, p-value, Holm-corrected p and the decision."""
+        ordered = self.ordered(variants, measure, point)
+        pairs = []
+        for a, b in itertools.combinations(ordered, 2):
+            diff = self.difference(a, b, measure, point)
+            if diff is not None:
+                pairs.append((a, b, diff))
+        adjusted = holm([d.p_value() for _a, _b, d in pairs])
+        rows = []
+        for (a, b, diff), p_holm in zip(pairs, adjusted, strict=True):
+            enough = diff.seeds >= MIN_SEEDS
+            rows.append({"first": a, "second": b, "difference": diff, "p": diff.p_value(), "p_holm": p_holm,
+                         "differs": enough and p_holm < 0.05, "enough_seeds": enough})  # fmt: skip
+        return pd.DataFrame(rows, columns=["first", "second", "difference", "p", "p_holm", "differs",
+                                           "enough_seeds"])  # fmt: skip
+
+    def ordered(self, variants: list[str], measure: str, point: float | None = None) -> list[str]:
+        means = {v: self.interval(v, measure, point).mean for v in variants}
+        return sorted((v for v in variants if not math.isnan(means[v])), key=lambda v: -means[v])
+
+    def ranks(self, variants: list[str], measure: str, point: float | None = None) -> dict[str, str] | None:
+        """Rank letters (``a`` holds the best); None when any variant has fewer than 3 seeds or
+        the run has no per-image data: then no rank is drawn."""
+        ordered = self.ordered(variants, measure, point)
+        if len(ordered) < 2 or not self.per_image:
+            return None
+        if any(len(self.seeds(v, point)) < MIN_SEEDS for v in ordered):
+            return None
+        table = self.pairwise(ordered, measure, point)
+        differs = {frozenset((row.first, row.second)): bool(row.differs) for row in table.itertuples()}
+        return rank_groups(ordered, differs)
+
+    def leader(self, variants: list[str], measure: str, point: float | None = None) -> str | None:
+        """The variant that beats every other at 95% (Holm), or None when none does (or when
+        fewer than 3 seeds or no per-image data allow no ranking)."""
+        ordered = self.ordered(variants, measure, point)
+        if self.ranks(ordered, measure, point) is None:
+            return None
+        table = self.pairwise(ordered, measure, point)
+        best = ordered[0]
+        beaten = table[(table["first"] == best)]
+        return best if len(beaten) == len(ordered) - 1 and beaten.differs.all() else None
