@@ -99,8 +99,9 @@ def fabricated_run(tmp_path, accuracies, seeds=5, images=4_000):
         scores = simulated_run(rng, seeds, images, base, seed_sd=0.1, difficulty=difficulty)
         for seed in range(seeds):
             for angle in (0, 90, 180, 270):
-                correct.append({"variant": variant, "seed": seed, "epoch": "", "metric": "acc", "angle": angle,
-                                "images": images, "bits": encode(scores[seed] > 0)})  # fmt: skip
+                bits = encode(scores[seed] > 0)
+                correct.append({"variant": variant, "seed": seed, "epoch": "", "metric": "acc",
+                                "angle": angle, "images": images, "bits": bits})  # fmt: skip
                 metrics.append({"variant": variant, "seed": seed, "metric": "acc", "angle": angle,
                                 "value": 100 * scores[seed].mean()})  # fmt: skip
             metrics.append({"variant": variant, "seed": seed, "metric": "acc_c4_mean", "angle": "",
