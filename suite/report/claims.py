@@ -15,12 +15,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from suite.report.evidence import Evidence
+from suite.report.matching import FAILS, HOLDS, UNDECIDED, match
 from suite.report.results import RunResults
+from suite.report.stats import MIN_SEEDS, Interval
 
-HOLDS, FAILS = "holds", "fails"
 NOT_SHOWN = "not shown by this run (train longer to decide)"
 TARGET_C4_MEAN = 95.0  # validation accuracy target of the augmentation-vs-equivariance claim (history.csv)
 CURVE = "val_acc_c4_mean"  # per-epoch accuracy on validation images: runs on the validation split only
+EQUIVALENCE_MARGIN = 0.5  # points: "as accurate at 90° as upright" holds when 90° − 0° lies within ±this
+STACK_FLOPS = (3.5, 4.5)  # "about 4×": the FLOPs ratio of the stack to the plain CNN within this range
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,8 @@ def named(*names: str) -> Select:
 # Every variant that claims quarter-turn invariance by construction (C4, or D4 which contains it).
 C4_WITHOUT_AUGMENTATION = Select(symmetry=("C4", "D4"), augment=("none",))
 
-# decide(run, {role: [variants]}) -> (measured evidence, verdict)
-Decide = Callable[[RunResults, Mapping[str, list[str]]], tuple[str, str]]
+# decide(run, {role: [variants]}, evidence) -> (measured evidence, verdict)
+Decide = Callable[[RunResults, Mapping[str, list[str]], Evidence], tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -74,96 +78,71 @@ class Claim:
         return picked if all(picked.values()) else None
 
 
-def accuracy_at(r: RunResults, variant: str, angle: float) -> float:
-    """Seed-mean test accuracy (%) of ``variant`` at ``angle`` degrees; NaN if not measured."""
-    try:
-        return float(r.by_angle().loc[(variant, float(angle)), "mean"])
-    except KeyError:
-        return float("nan")
-
-
-def epochs_to_target(history: pd.DataFrame, variant: str, target: float) -> tuple[float, float, int]:
-    """(first epoch, training seconds) at which the seed-mean C4 validation accuracy reaches
-    ``target``; NaN if never, and the number of epochs trained."""
-    if CURVE not in history.columns:
-        return float("nan"), float("nan"), 0
-    h = history[history.variant == variant].dropna(subset=[CURVE])
-    if h.empty:
-        return float("nan"), float("nan"), 0
-    curve = h.groupby("epoch")[[CURVE, "wall_s"]].mean().sort_index()
-    reached = curve[curve[CURVE] >= target]
-    if reached.empty:
-        return float("nan"), float("nan"), int(curve.index.max())
-    return float(reached.index[0]), float(reached.wall_s.iloc[0]), int(curve.index.max())
-
-
-# --- the claims ---------------------------------------------------------------------------------
-
-
-def upright_equals_rotated(r: RunResults, picked: Mapping[str, list[str]]) -> tuple[str, str]:
-    models = picked["equivariant"]
-    gaps = {v: abs(accuracy_at(r, v, 90) - accuracy_at(r, v, 0)) for v in models}
-    worst = max(gaps.values())
-    evidence = "; ".join(f"`{v}` {accuracy_at(r, v, 0):.2f} vs {accuracy_at(r, v, 90):.2f}" for v in models)
-    return (
-        f"upright vs 90° accuracy: {evidence}; largest gap {worst:.2f} points",
-        HOLDS if worst <= 0.1 else FAILS,
-    )
-
-
-def compute_ratio(r: RunResults, picked: Mapping[str, list[str]]) -> tuple[str, str]:
-    plain, stack = picked["plain"][0], picked["stack"][0]
-    flops = r.throughput.groupby("variant")["flops"].first()
-    ratio = flops[stack] / flops[plain]
-    speed = (r.infer_throughput(plain) or float("nan")) / (r.infer_throughput(stack) or float("nan"))
-    return (
-        f"FLOPs ratio {stack} / {plain} = {ratio:.2f}; inference throughput ratio "
-        f"{plain} / {stack} = {speed:.2f} at the largest batch",
-        HOLDS if 3.5 <= ratio <= 4.5 else FAILS,
-    )
-
-
-def training_to_match(r: RunResults, picked: Mapping[str, list[str]]) -> tuple[str, str]:
-    augmented = picked["augmented"][0]
-    if CURVE not in r.history.columns or r.history[CURVE].isna().all():
-        return (
-            "no validation curves in this run (a final run trains on every training image); "
-            "the compute study measures it, or a run on the validation split",
-            NOT_SHOWN,
-        )
-    aug_epoch, aug_s, aug_trained = epochs_to_target(r.history, augmented, TARGET_C4_MEAN)
+def upright_equals_rotated(r: RunResults, picked: Mapping[str, list[str]], ev: Evidence) -> tuple[str, str]:
+    """An equivalence test: the paired 90° − 0° difference within ±EQUIVALENCE_MARGIN points."""
     parts, verdicts = [], []
     for v in picked["equivariant"]:
-        eq_epoch, eq_s, _ = epochs_to_target(r.history, v, TARGET_C4_MEAN)
-        if math.isnan(eq_epoch):
-            parts.append(f"`{v}` never reached it")
-            continue
-        if math.isnan(aug_epoch):
-            bound = aug_trained / eq_epoch
-            parts.append(
-                f"`{v}` at epoch {eq_epoch:.0f} ({eq_s:.0f} s); `{augmented}` not within "
-                f"{aug_trained} epochs, so ≥ {bound:.0f}× the epochs"
-            )
-            verdicts.append(HOLDS if bound > 10 else "not shown")
-        else:
-            ratio = aug_epoch / eq_epoch
-            parts.append(
-                f"`{v}` at epoch {eq_epoch:.0f} ({eq_s:.0f} s) vs `{augmented}` at "
-                f"{aug_epoch:.0f} ({aug_s:.0f} s): {ratio:.1f}× the epochs"
-            )
-            verdicts.append(HOLDS if ratio > 10 else FAILS)
+        diff = ev.contrast(v, "90", "0")
+        parts.append(f"`{v}` {diff.text()} ({diff.seeds} seeds)")
+        verdicts.append(equivalence(diff, EQUIVALENCE_MARGIN))
     return (
-        f"epochs until the C4-mean accuracy first reaches {TARGET_C4_MEAN:.0f}% "
-        f"(seed mean, first 2,000 validation images): " + "; ".join(parts),
+        f"90° minus upright accuracy, points [95% CI], paired over seeds and images; equivalent when "
+        f"the interval lies within ±{EQUIVALENCE_MARGIN}: " + "; ".join(parts),
         combine_verdicts(verdicts),
     )
 
 
+def equivalence(diff: Interval, margin: float) -> str:
+    if diff.seeds < MIN_SEEDS or math.isnan(diff.low):
+        return f"no verdict (fewer than {MIN_SEEDS} seeds)"
+    if -margin <= diff.low and diff.high <= margin:
+        return HOLDS
+    if diff.low > margin or diff.high < -margin:
+        return FAILS
+    return UNDECIDED
+
+
+def compute_ratio(r: RunResults, picked: Mapping[str, list[str]], ev: Evidence) -> tuple[str, str]:
+    """Decided by FLOPs (exact counts, no seeds involved); measured time is reported beside."""
+    plain, stack = picked["plain"][0], picked["stack"][0]
+    flops = r.throughput.groupby("variant")["flops"].first()
+    ratio = flops[stack] / flops[plain]
+    speed = (r.infer_throughput(plain) or float("nan")) / (r.infer_throughput(stack) or float("nan"))
+    low, high = STACK_FLOPS
+    return (
+        f"FLOPs ratio {stack} / {plain} = {ratio:.2f} (exact counts; about 4× means {low}–{high}); "
+        f"measured inference time per image {stack} / {plain} = {speed:.2f} at the largest batch",
+        HOLDS if low <= ratio <= high else FAILS,
+    )
+
+
+def training_to_match(r: RunResults, picked: Mapping[str, list[str]], ev: Evidence) -> tuple[str, str]:
+    augmented = picked["augmented"][0]
+    found = [m for v in picked["equivariant"] if (m := match(ev, augmented, v)) is not None]
+    if not found:
+        return (
+            "no per-image validation curves in this run (a final run trains on every training "
+            "image); the compute study measures it, or a run on the validation split",
+            NOT_SHOWN,
+        )
+    parts = [f"`{m.model}` ({m.model_epochs} epochs): {m.ratio_text()}" for m in found]
+    return (
+        f"epochs `{augmented}` needs to reach each model's final C4-mean validation accuracy, as "
+        f"a multiple of that model's, 95% bounds over {found[0].seeds} seeds: " + "; ".join(parts),
+        combine_verdicts([m.verdict(10) for m in found]),
+    )
+
+
 def combine_verdicts(verdicts: list[str]) -> str:
-    """One verdict from several comparisons: holds if all hold, fails if any fails, else not shown."""
+    """One verdict from several: holds if all hold, fails if any fails, else not decided (or no
+    verdict, when too few seeds left every part undecided)."""
     if verdicts and all(v == HOLDS for v in verdicts):
         return HOLDS
-    return FAILS if FAILS in verdicts else NOT_SHOWN
+    if FAILS in verdicts:
+        return FAILS
+    if verdicts and all(v.startswith("no verdict") for v in verdicts):
+        return verdicts[0]
+    return UNDECIDED
 
 
 CLAIMS: list[Claim] = [
@@ -187,11 +166,14 @@ CLAIMS: list[Claim] = [
 ]
 
 
-def claims_table(r: RunResults, claims: Sequence[Claim] | None = None) -> pd.DataFrame:
+def claims_table(
+    r: RunResults, claims: Sequence[Claim] | None = None, evidence: Evidence | None = None
+) -> pd.DataFrame:
     """One row per claim whose variants are in the run: the claim, the evidence, the verdict."""
+    evidence = evidence or Evidence(r)
     rows = []
     for claim in CLAIMS if claims is None else claims:
         picked = claim.variants(r)
         if picked is not None:
-            rows.append((claim.statement, *claim.decide(r, picked)))
+            rows.append((claim.statement, *claim.decide(r, picked, evidence)))
     return pd.DataFrame(rows, columns=["claim", "measured evidence", "verdict"])

@@ -134,6 +134,16 @@ class Evidence:
             return None
         return two_way_interval(a - b).scaled(100)
 
+    def contrast(self, variant: str, first: str, second: str, point: float | None = None) -> Interval:
+        """``first`` minus ``second`` measure of one variant (e.g. 90° − 0°), paired over its seeds
+        and images; from per-seed accuracies where the run has no per-image data."""
+        a, b = self.scores(variant, first, point), self.scores(variant, second, point)
+        if a is not None and b is not None:
+            return two_way_interval(a - b).scaled(100)
+        return seed_interval(
+            self.seed_values(variant, first, point) - self.seed_values(variant, second, point)
+        )
+
     # --- comparisons --------------------------------------------------------------------------
 
     def pairwise(self, variants: list[str], measure: str, point: float | None = None) -> pd.DataFrame:

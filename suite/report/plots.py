@@ -6,6 +6,7 @@ this module or writing plots never changes the process's backend (a notebook kee
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -28,9 +29,32 @@ WRONG = "#c2182b"  # ... got it wrong (the cell shows the digit it predicted)
 MISSING = "#dddddd"  # ... no prediction recorded
 
 
+# One colour and marker per variant in every figure of every run and study: the built-in variants
+# by name, any other from a hash of its name (the same in every figure, whatever else ran).
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*", "h", "p")
+_STYLES = {
+    name: (_PALETTE[i % 10] if i < 10 else colormaps["Dark2"].colors[i % 8], _MARKERS[i % len(_MARKERS)])
+    for i, name in enumerate((
+        "cnn", "cnn-aug", "cnn-aug-so2", "gcnn-c4", "stack-c4", "escnn-c4", "escnn-c8", "escnn-d4",
+        "escnn-so2", "e3nn-o2", "e3nn-c4", "e3nn-so2",
+    ))
+}  # fmt: skip
+
+
+def variant_style(variant: str) -> dict:
+    """``color`` and ``marker`` of a variant, fixed across figures, runs and studies."""
+    if variant in _STYLES:
+        colour, marker = _STYLES[variant]
+    else:
+        digest = int(hashlib.sha256(variant.encode()).hexdigest(), 16)
+        colour = colormaps["tab20b"].colors[digest % 20]
+        marker = _MARKERS[(digest // 20) % len(_MARKERS)]
+    return {"color": colour, "marker": marker}
+
+
 def colours(variants: list[str]) -> dict[str, tuple]:
-    """A stable colour per variant: its position in the run's variant order."""
-    return {v: _PALETTE[i % len(_PALETTE)] for i, v in enumerate(variants)}
+    """The fixed colour of each variant (:func:`variant_style`), whatever the run's order."""
+    return {v: variant_style(v)["color"] for v in variants}
 
 
 def _figure(width: float, height: float) -> Figure:

@@ -8,7 +8,9 @@ import pandas as pd
 
 from suite.atomic import write_text_atomic
 from suite.report.claims import claims_table
-from suite.report.formatting import markdown, pm
+from suite.report.comparisons import cell, leader_sentence, method_note, pairwise_section, rank_column
+from suite.report.evidence import Evidence
+from suite.report.formatting import markdown
 from suite.report.results import RunResults
 
 # The tutorial's published figures (upright / 90°), which our `cnn` and `stack-c4` reproduce.
@@ -22,14 +24,14 @@ def _get(table: pd.DataFrame, key, column: str = "mean"):
         return float("nan")
 
 
-def main_table(r: RunResults) -> pd.DataFrame:
-    angle = r.by_angle()
-    scalars = {
-        m: r.scalar(m) for m in ("params", "acc_c4_mean", "acc_random", "invariance_err", "train_s_per_epoch")
-    }
+def main_table(r: RunResults, evidence: Evidence | None = None) -> pd.DataFrame:
+    """One row per variant: what it is, its cost, and each accuracy with its 95% interval and rank."""
+    evidence = evidence or Evidence(r)
+    scalars = {m: r.scalar(m) for m in ("params", "invariance_err", "train_s_per_epoch")}
     flops = {}
     if not r.throughput.empty:
         flops = r.throughput.groupby("variant")["flops"].first().to_dict()
+    ranks = {m: rank_column(evidence, r.variants, m) for m in ("c4_mean", "random")}
     rows = []
     for v in r.variants:
         seeds = int(_get(scalars["params"], v, "count"))
@@ -38,10 +40,9 @@ def main_table(r: RunResults) -> pd.DataFrame:
             "variant": f"`{v}`", "family": r.info(v, "family"), "claims": r.info(v, "claims"),
             "seeds": seeds, "lr": _lr_cell(r, v), "params": f"{int(_get(scalars['params'], v)):,}",
             "MFLOPs/img": f"{flops[v] / 1e6:.2f}" if v in flops else "–",
-            **{f"acc {a}°": pm(_get(angle, (v, float(a))), _get(angle, (v, float(a)), "std"))
-               for a in (0, 90, 180, 270)},
-            "C4 mean": pm(_get(scalars["acc_c4_mean"], v), _get(scalars["acc_c4_mean"], v, "std")),
-            "random angle": pm(_get(scalars["acc_random"], v), _get(scalars["acc_random"], v, "std")),
+            **{f"acc {a}°": cell(evidence, v, str(a)) for a in (0, 90, 180, 270)},
+            "C4 mean": cell(evidence, v, "c4_mean"), "rank C4": ranks["c4_mean"][v],
+            "random angle": cell(evidence, v, "random"), "rank random": ranks["random"][v],
             "invariance err": f"{_get(scalars['invariance_err'], v):.1e}",
             "train s/epoch": f"{_get(scalars['train_s_per_epoch'], v):.1f}",
             "infer img/s": f"{throughput:,.0f}" if throughput else "–",
@@ -56,15 +57,15 @@ def _lr_cell(r: RunResults, variant: str) -> str:
     return f"{lr:g}" if lr is not None else "–"
 
 
-def tutorial_section(r: RunResults) -> list[str]:
+def tutorial_section(r: RunResults, evidence: Evidence | None = None) -> list[str]:
     """The tutorial's published MNIST figures beside ours: for MNIST runs only."""
     if r.dataset != "mnist":
         return []
-    return ["## The tutorial's table, reproduced", "", markdown(tutorial_table(r)), ""]
+    return ["## The tutorial's table, reproduced", "", markdown(tutorial_table(r, evidence)), ""]
 
 
-def tutorial_table(r: RunResults) -> pd.DataFrame:
-    angle = r.by_angle()
+def tutorial_table(r: RunResults, evidence: Evidence | None = None) -> pd.DataFrame:
+    evidence = evidence or Evidence(r)
     rows = []
     for v, (theirs, up, rot) in TUTORIAL.items():
         if v not in r.variants:
@@ -72,8 +73,7 @@ def tutorial_table(r: RunResults) -> pd.DataFrame:
         rows.append({
             "model": f"`{v}` (tutorial: {theirs})",
             "tutorial upright": f"{up:.1f}", "tutorial 90°": f"{rot:.1f}",
-            "ours upright": pm(_get(angle, (v, 0.0)), _get(angle, (v, 0.0), "std")),
-            "ours 90°": pm(_get(angle, (v, 90.0)), _get(angle, (v, 90.0), "std")),
+            "ours upright": cell(evidence, v, "0"), "ours 90°": cell(evidence, v, "90"),
             "params": f"{int(_get(r.scalar('params'), v)):,}",
         })  # fmt: skip
     return pd.DataFrame(rows)
@@ -235,6 +235,7 @@ def evaluation_images(manifest: dict) -> str:
 
 def summary_markdown(r: RunResults) -> str:
     m = r.manifest
+    evidence = Evidence(r)
     env = m.get("environment", {})
     config = m.get("config", {})
     lines = [
@@ -252,19 +253,24 @@ def summary_markdown(r: RunResults) -> str:
         "",
         *run_status(r),
         f"Data set `{r.dataset}`. Accuracies are percentages on {m.get('test_digits', 10_000):,} "
-        f"{evaluation_images(m)} (trained on {m.get('train_digits', 60_000):,}), mean ± std over seeds; "
-        "90°-multiples use exact `rot90`, other angles bilinear rotation; *random angle*: each image "
-        "rotated once by a uniform random angle (fixed seed).",
+        f"{evaluation_images(m)} (trained on {m.get('train_digits', 60_000):,}), mean over seeds "
+        "[95% interval]; 90°-multiples use exact `rot90`, other angles bilinear rotation; *random "
+        "angle*: each image rotated once by a uniform random angle (fixed seed).",
+        "",
+        method_note(evidence, r.variants),
         "",
         "## Main table",
         "",
-        markdown(main_table(r)),
+        markdown(main_table(r, evidence)),
         "",
-        *tutorial_section(r),
+        *[f"- {leader_sentence(evidence, r.variants, measure)}." for measure in ("c4_mean", "random")],
+        "",
+        *tutorial_section(r, evidence),
         "## Claims",
         "",
-        markdown(claims_table(r)),
+        markdown(claims_table(r, evidence=evidence)),
         "",
+        *pairwise_section(evidence, r.variants),
         *rotation_confusion_section(r),
         "## Equivariance at the cost of a plain CNN",
         "",
