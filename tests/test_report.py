@@ -14,6 +14,7 @@ import pytest
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from suite.correctness import CORRECT_FIELDS, encode
 from suite.data.rotations import rotate_exact_or_bilinear
 from suite.report import plots, tables
 from suite.report.results import RunResults
@@ -59,28 +60,41 @@ def digit_pixels(label: int) -> np.ndarray:
     return image
 
 
-def write_run(run_dir: Path, variants: dict[str, tuple[str, str]] | None = None) -> Path:
+IMAGES = 1_000  # evaluation images of the fabricated per-image results
+
+
+def image_bits(percent: float) -> str:
+    """Per-image results at exactly ``percent``: the first images right, the rest wrong."""
+    right = int(round(percent * IMAGES / 100))
+    return encode(np.arange(IMAGES) < right)
+
+
+def write_run(
+    run_dir: Path, variants: dict[str, tuple[str, str]] | None = None, seeds: tuple[int, ...] = SEEDS
+) -> Path:
     """A finished run directory with every CSV that `suite run` writes, made up but consistent."""
     variants = VARIANTS if variants is None else variants
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = {
         "command": ["suite", "run"],
-        "config": {"profile": "test", "seeds": list(SEEDS), "recipe": {"epochs": EPOCHS}},
+        "config": {"profile": "test", "seeds": list(seeds), "recipe": {"epochs": EPOCHS}},
         "finished": "2026-01-01T00:00:00+00:00",
         "wall_s": 1.0,
-        "units": {f"{v}__seed{s}": {"status": "done"} for v in variants for s in SEEDS},
+        "units": {f"{v}__seed{s}": {"status": "done"} for v in variants for s in seeds},
         "environment": {"device": "cpu", "device_name": "cpu", "cpu_threads": 2},
         "variants": {
             v: {"family": "test", "claims": sym, "augment": aug} for v, (sym, aug) in variants.items()
         },
     }
     (run_dir / "manifest.json").write_text(json.dumps(manifest))
-    metrics, history, confusion, predictions, throughput = [], [], [], [], []
+    metrics, history, confusion, predictions, throughput, correct = [], [], [], [], [], []
     for v, (symmetry, _) in variants.items():
-        for s in SEEDS:
+        for s in seeds:
             accs = {a: accuracy(v, symmetry != "none", a, s) for a in range(0, 360, 45)}
             metrics += [(v, s, "acc", a, value) for a, value in accs.items()]
             c4 = float(np.mean([accs[a] for a in (0, 90, 180, 270)]))
+            correct += [(v, s, "", "acc", a, IMAGES, image_bits(accs[a])) for a in (0, 90, 180, 270)]
+            correct.append((v, s, "", "acc_random", "", IMAGES, image_bits(c4 - 10)))
             metrics += [
                 (v, s, "acc_c4_mean", None, c4),
                 (v, s, "acc_random", None, c4 - 10),
@@ -118,6 +132,7 @@ def write_run(run_dir: Path, variants: dict[str, tuple[str, str]] | None = None)
                 throughput.append(row)
     frames = {
         "metrics": (metrics, ["variant", "seed", "metric", "angle", "value"]),
+        "correct": (correct, list(CORRECT_FIELDS)),
         "history": (
             history,
             ["variant", "seed", "epoch", "loss", "val_acc_0", "val_acc_c4_mean", "epoch_s", "wall_s"],
@@ -212,28 +227,37 @@ def test_markdown_tables_keep_cells_as_written_and_escape_pipes():
 # --- 4. claims as data ------------------------------------------------------------------------
 
 
-def test_claims_table_reports_the_three_claims_with_their_verdicts(run):
+def test_claims_table_reports_the_three_claims_with_their_verdicts(tmp_path):
     from suite.report import claims
 
+    run = RunResults(write_run(tmp_path / "run", seeds=(0, 1, 2)))
     table = claims.claims_table(run).set_index("claim")
     c4, stack, aug = (c.statement for c in claims.CLAIMS)
     assert list(table.index) == [c4, stack, aug]
-    assert table.loc[c4, "verdict"] == "holds"
-    assert "`stack-c4` 97.90 vs 97.90" in table.loc[c4, "measured evidence"]
+    assert table.loc[c4, "verdict"] == "holds"  # exactly the same images right at 90° as upright
+    assert "`stack-c4` 0.00 [0.00, 0.00] (3 seeds)" in table.loc[c4, "measured evidence"]
     assert table.loc[stack, "verdict"] == "holds"
     assert "FLOPs ratio stack-c4 / cnn = 4.00" in table.loc[stack, "measured evidence"]
-    # the C4 models reach 95% at epoch 1, cnn-aug never within 3 epochs: ≥ 3×, not enough to decide
-    assert table.loc[aug, "verdict"] == "not shown by this run (train longer to decide)"
-    assert "`cnn-aug` not within 3 epochs, so ≥ 3× the epochs" in table.loc[aug, "measured evidence"]
+    # a final run has no per-image validation curves: the claim is not decided here
+    assert table.loc[aug, "verdict"] == claims.NOT_SHOWN
+    assert "no per-image validation curves" in table.loc[aug, "measured evidence"]
+
+
+def test_claims_draw_no_verdict_below_three_seeds(run):
+    from suite.report import claims
+
+    table = claims.claims_table(run).set_index("claim")
+    assert table.loc[claims.CLAIMS[0].statement, "verdict"] == "no verdict (fewer than 3 seeds)"
+    assert table.loc[claims.CLAIMS[1].statement, "verdict"] == "holds"  # FLOPs: exact counts, no seeds
 
 
 def test_a_claim_added_as_one_entry_shows_up_in_the_summary(run, monkeypatch):
     from suite.report import claims
 
-    def more_accurate_upright(r, picked):
+    def more_accurate_upright(r, picked, evidence):
         plain, stack = picked["plain"][0], picked["stack"][0]
-        gap = claims.accuracy_at(r, plain, 0) - claims.accuracy_at(r, stack, 0)
-        return f"`{plain}` − `{stack}` = {gap:.2f} points", "holds" if gap > 0 else "fails"
+        gap = evidence.difference(plain, stack, "0")
+        return f"`{plain}` − `{stack}` = {gap.text()} points", "holds" if gap.low > 0 else "not decided"
 
     extra = claims.Claim(
         statement="The plain CNN is more accurate upright than the rotated stack",
@@ -243,7 +267,7 @@ def test_a_claim_added_as_one_entry_shows_up_in_the_summary(run, monkeypatch):
     monkeypatch.setattr(claims, "CLAIMS", [*claims.CLAIMS, extra])
     rows = table_rows(tables.summary_markdown(run), "## Claims")
     assert len(rows) == 4
-    assert rows[-1] == [extra.statement, "`cnn` − `stack-c4` = 0.70 points", "holds"]
+    assert rows[-1][0] == extra.statement and rows[-1][1].startswith("`cnn` − `stack-c4` = 0.70 [")
 
 
 def test_a_claim_whose_variants_did_not_run_is_left_out(tmp_path):
@@ -257,26 +281,38 @@ def test_claims_cover_a_new_c4_variant_without_naming_it(tmp_path):
     from suite.report import claims
 
     variants = {**VARIANTS, "my-c4": ("C4", "none"), "my-d4": ("D4", "none"), "my-c4-aug": ("C4", "c4")}
-    r = RunResults(write_run(tmp_path / "run", variants))
+    r = RunResults(write_run(tmp_path / "run", variants, seeds=(0, 1, 2)))
     table = claims.claims_table(r).set_index("claim")
-    c4, _, aug = (c.statement for c in claims.CLAIMS)
-    assert "`my-c4` 96.10 vs 96.10" in table.loc[c4, "measured evidence"]
-    assert "`my-d4` 96.10 vs 96.10" in table.loc[c4, "measured evidence"]
+    c4 = claims.CLAIMS[0].statement
+    assert "`my-c4` 0.00 [0.00, 0.00]" in table.loc[c4, "measured evidence"]
+    assert "`my-d4` 0.00 [0.00, 0.00]" in table.loc[c4, "measured evidence"]
     assert "`my-c4-aug`" not in table.loc[c4, "measured evidence"]  # augmented: not shown by symmetry alone
-    assert "`my-c4` at epoch 1" in table.loc[aug, "measured evidence"]
     assert claims.C4_WITHOUT_AUGMENTATION.pick(r) == ["stack-c4", "gcnn-c4", "my-c4", "my-d4"]
 
 
 def test_c4_claim_fails_when_a_c4_model_is_not_invariant(tmp_path):
     from suite.report import claims
 
-    run_dir = write_run(tmp_path / "run")
-    metrics = pd.read_csv(run_dir / "metrics.csv")
-    rot = (metrics.variant == "gcnn-c4") & (metrics.metric == "acc") & (metrics.angle == 90)
-    metrics.loc[rot, "value"] -= 0.5
-    metrics.to_csv(run_dir / "metrics.csv", index=False)
+    run_dir = write_run(tmp_path / "run", seeds=(0, 1, 2))
+    correct = pd.read_csv(run_dir / "correct.csv")
+    rot = (correct.variant == "gcnn-c4") & (correct.metric == "acc") & (correct.angle == 90)
+    correct.loc[rot, "bits"] = image_bits(95.0)  # 2–3 points worse at 90° than upright, every seed
+    correct.to_csv(run_dir / "correct.csv", index=False)
     row = claims.claims_table(RunResults(run_dir)).set_index("claim").loc[claims.CLAIMS[0].statement]
-    assert row.verdict == "fails" and "largest gap 0.50 points" in row["measured evidence"]
+    assert row.verdict == "fails" and "`gcnn-c4` -2.80 [" in row["measured evidence"]
+
+
+def test_c4_claim_is_not_decided_when_the_gap_straddles_the_margin(tmp_path):
+    from suite.report import claims
+
+    run_dir = write_run(tmp_path / "run", seeds=(0, 1, 2))
+    correct = pd.read_csv(run_dir / "correct.csv")
+    for seed, percent in ((0, 97.6), (1, 97.0), (2, 98.0)):  # gaps 0, −0.8, 0: an interval across −0.5
+        rot = (correct.variant == "gcnn-c4") & (correct.angle == 90) & (correct.seed == seed)
+        correct.loc[rot, "bits"] = image_bits(percent)
+    correct.to_csv(run_dir / "correct.csv", index=False)
+    row = claims.claims_table(RunResults(run_dir)).set_index("claim").loc[claims.CLAIMS[0].statement]
+    assert row.verdict == "not decided at 95%"
 
 
 # --- 5. plots that read well ------------------------------------------------------------------
