@@ -163,13 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_plot.add_argument("run_dir", metavar="RUN_DIR")
     p_plot.set_defaults(func=cmd_plot)
 
-    from suite.cli import bench, check, speedup, study, tune
+    from suite.cli import bench, check, readme, speedup, study, tune
 
     tune.add_command(commands)
     study.add_command(commands)
     check.add_command(commands)
     bench.add_command(commands)
     speedup.add_command(commands)
+    readme.add_command(commands)
     return parser
 
 

@@ -23,13 +23,13 @@ def method_note(evidence: Evidence, variants: list[str], point: float | None = N
     interval = evidence.interval(variants[0], "c4_mean", point)
     seeds = sorted({len(evidence.seeds(v, point)) or len(evidence.seed_values(v, "c4_mean", point))
                     for v in variants})  # fmt: skip
-    seed_text = "/".join(str(s) for s in seeds)
+    seed_text = "seeds per variant: " + "/".join(str(s) for s in seeds)
     if interval.method == SEEDS_ONLY:
-        return (f"Intervals: 95%, {SEEDS_ONLY}; {seed_text} seed(s) per variant. Without per-image "
+        return (f"Intervals: 95%, {SEEDS_ONLY}; {seed_text}. Without per-image "
                 "results no paired comparison is made and no rank is drawn.")  # fmt: skip
     images = f"{interval.images:,}"
-    text = (f"Intervals: 95%, {interval.method}, over {seed_text} seed(s) and the same {images} "
-            "evaluation images for every variant. ")  # fmt: skip
+    text = (f"Intervals: 95%, {interval.method}, over the seeds and the same {images} evaluation "
+            f"images for every variant ({seed_text}). ")  # fmt: skip
     if min(seeds) < MIN_SEEDS:
         return text + f"With fewer than {MIN_SEEDS} seeds no rank and no verdict is drawn."
     return text + (

@@ -106,8 +106,8 @@ class Evidence:
         """Accuracy (%) of ``variant`` under ``measure`` with its 95% interval."""
         scores = self.scores(variant, measure, point) if self.per_image else None
         if scores is not None:
-            return two_way_interval(scores).scaled(100)
-        return seed_interval(self.seed_values(variant, measure, point))
+            return two_way_interval(scores).scaled(100).clipped(0, 100)
+        return seed_interval(self.seed_values(variant, measure, point)).clipped(0, 100)
 
     def seed_values(self, variant: str, measure: str, point: float | None = None) -> np.ndarray:
         """Per-seed accuracies from metrics.csv (runs without per-image data)."""

@@ -18,7 +18,7 @@ Its coverage is checked on simulated runs in ``tests/test_evidence.py``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -51,6 +51,12 @@ class Interval:
     def scaled(self, factor: float) -> Interval:
         return Interval(self.mean * factor, self.low * factor, self.high * factor, self.seeds,
                         self.images, self.method, self.se * factor, self.df)  # fmt: skip
+
+    def clipped(self, low: float, high: float) -> Interval:
+        """The interval within what the quantity can be (an accuracy lies in [0, 100])."""
+        if math.isnan(self.low):
+            return self
+        return replace(self, low=max(self.low, low), high=min(self.high, high))
 
     def p_value(self) -> float:
         """Two-sided p-value of "the mean is 0" (for a difference)."""

@@ -1,0 +1,221 @@
+"""The README's figures, generated from the committed results so that prose cannot drift.
+
+Each block of the README between ``<!-- begin: NAME -->`` and ``<!-- end: NAME -->`` is written by
+the builder of that name from the files under ``results/`` alone; ``suite readme`` rewrites them,
+``suite readme --check`` (and a test) fails when any differs from what the results say.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from suite.errors import SuiteError
+from suite.report.claims import claims_table
+from suite.report.comparisons import cell, leader_sentence, method_note
+from suite.report.evidence import Evidence
+from suite.report.formatting import markdown
+from suite.report.results import RunResults
+from suite.report.study import axis_findings, compute_verdict, points, study_info, summarise
+from suite.report.tables import main_table, tutorial_table
+
+BLOCK = re.compile(r"(<!-- begin: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)", re.DOTALL)
+
+
+def _commit(manifest_or_json: dict) -> str:
+    return str(manifest_or_json.get("environment", {}).get("git", {}).get("commit", "?"))[:7]
+
+
+def _device(manifest_or_json: dict) -> str:
+    env = manifest_or_json.get("environment", {})
+    torch = env.get("versions", {}).get("torch", "?")
+    return f"{env.get('device', '?')} ({env.get('device_name', '?')}), torch {torch}"
+
+
+def _provenance(r: RunResults) -> str:
+    m = r.manifest
+    return (f"`{' '.join(m.get('command', []))}`: {_device(m)}, commit `{_commit(m)}`, "
+            f"wall time {m.get('wall_s', '?')} s.")  # fmt: skip
+
+
+# --- runs ---------------------------------------------------------------------------------------
+
+
+def run_block(root: Path, name: str) -> str:
+    """A run's main table with intervals and ranks, who leads at 95%, and its claims."""
+    r = RunResults(root / "results" / name)
+    evidence = Evidence(r)
+    return "\n".join([
+        f"[`results/{name}/`](results/{name}/summary.md), made by {_provenance(r)}",
+        "",
+        method_note(evidence, r.variants),
+        "",
+        markdown(main_table(r, evidence)),
+        "",
+        *[f"- {leader_sentence(evidence, r.variants, m)}." for m in ("c4_mean", "random")],
+        "",
+        markdown(claims_table(r, evidence=evidence)),
+    ])  # fmt: skip
+
+
+def tutorial_block(root: Path, name: str) -> str:
+    r = RunResults(root / "results" / name)
+    return f"From [`results/{name}/`](results/{name}/summary.md) ({_provenance(r)})\n\n" + markdown(
+        tutorial_table(r)
+    )
+
+
+def accuracy_columns(root: Path, runs: dict[str, str]) -> str:
+    """C4-mean and random-angle accuracy [95% interval] of each variant in several runs."""
+    loaded = {label: RunResults(root / "results" / name) for label, name in runs.items()}
+    evidence = {label: Evidence(r) for label, r in loaded.items()}
+    variants = list(dict.fromkeys(v for r in loaded.values() for v in r.variants))
+    rows = []
+    for v in variants:
+        row = {"variant": f"`{v}`"}
+        for label, r in loaded.items():
+            present = v in r.variants
+            row[f"{label}: C4 mean"] = cell(evidence[label], v, "c4_mean") if present else "–"
+            row[f"{label}: random angle"] = cell(evidence[label], v, "random") if present else "–"
+        rows.append(row)
+    notes = [f"{label}: [`results/{name}/`](results/{name}/summary.md), {_provenance(loaded[label])}"
+             for label, name in runs.items()]  # fmt: skip
+    first = next(iter(loaded))
+    return "\n".join([*[f"- {n}" for n in notes], "", method_note(evidence[first], loaded[first].variants),
+                      "", markdown(pd.DataFrame(rows))])  # fmt: skip
+
+
+def sweep_block(root: Path, name: str) -> str:
+    """The learning-rate sweep: C4-mean validation accuracy per rate, the chosen one in bold."""
+    sweep = pd.read_csv(root / "results" / name / "sweep.csv")
+    table = sweep.pivot_table(index="variant", columns="lr", values="val_acc_c4_mean", sort=False)
+    rows = []
+    for variant, values in table.iterrows():
+        best = values.idxmax()
+        cells = {f"lr {lr:g}": (f"**{v:.2f}**" if lr == best else f"{v:.2f}") for lr, v in values.items()}
+        rows.append({"variant": f"`{variant}`", **cells})
+    r = RunResults(root / "results" / name)
+    return f"[`results/{name}/`](results/{name}/sweep.md), {_provenance(r)}\n\n" + markdown(
+        pd.DataFrame(rows)
+    )
+
+
+# --- studies ------------------------------------------------------------------------------------
+
+
+def study_block(root: Path, name: str) -> str:
+    """A study's table per axis value with intervals, and its findings (or its verdict)."""
+    r = RunResults(root / "results" / "studies" / name)
+    info = study_info(r)
+    axis = info.get("axis")
+    evidence = Evidence(r, axis)
+    summary = summarise(points(r, axis), axis)
+    head = [f"[`results/studies/{name}/`](results/studies/{name}/summary.md), {_provenance(r)}", ""]
+    if not axis:
+        lines, verdicts = compute_verdict(r, evidence, info["long_variant"], info["long_factor"])
+        verdict = "; ".join(f"in {unit}: **{v}**" for unit, v in verdicts.items())
+        return "\n".join([*head, method_note(evidence, r.variants), "",
+                          f"Verdict on \"more than {info['long_factor']}× the training\": {verdict}.", "",
+                          *lines])  # fmt: skip
+    values = sorted(summary[axis].unique())
+    rows = []
+    for v in r.variants:
+        both = ("c4_mean", "random")
+        cells = {
+            _axis_label(axis, x): " / ".join(cell(evidence, v, m, float(x)) for m in both) for x in values
+        }
+        rows.append({"variant": f"`{v}`", **cells})
+    return "\n".join([*head, method_note(evidence, r.variants, float(values[0])), "",
+                      "C4 mean / random angle, %:", "", markdown(pd.DataFrame(rows)), "",
+                      *axis_findings(r, evidence, summary, axis)])  # fmt: skip
+
+
+def _axis_label(axis: str, value: float) -> str:
+    unit = {"budget": "parameters", "train_size": "images"}.get(axis, axis)
+    return f"{int(value):,} {unit}"
+
+
+# --- costs --------------------------------------------------------------------------------------
+
+
+PIPELINE_RATIOS = {
+    "aug_cost_ratio": "cnn-aug epoch, on-device C4 augmentation / none",
+    "speedup_vs_torchvision": "torchvision DataLoader epoch / on-device epoch",
+    "speedup_ceiling": "ceiling of that ratio (on-device batches free)",
+}
+
+
+def bench_block(root: Path, names: dict[str, str]) -> str:
+    """Twin ratios and expansion shares of each committed benchmark, at its largest batch."""
+    rows: dict[tuple, dict] = {}
+    notes = []
+    for label, name in names.items():
+        bench = json.loads((root / "results" / name / "bench.json").read_text())
+        notes.append(f"- {label}: [`results/{name}/`](results/{name}/bench.json), {_device(bench)}, "
+                     f"commit `{_commit(bench)}`")  # fmt: skip
+        for ratio in bench.get("ratios", []):
+            key = (ratio["variant"], ratio["ratio"], ratio["batch_size"])
+            rows.setdefault(key, {"variant": f"`{key[0]}`", "ratio": key[1], "batch": str(key[2])})
+            rows[key][label] = f"{ratio['value']:.3f}"
+        for field, text in PIPELINE_RATIOS.items():
+            value = (bench.get("pipeline") or {}).get(field)
+            if value is not None:
+                rows.setdefault((text,), {"variant": "–", "ratio": text, "batch": "–"})[label] = (
+                    f"{value:.2f}"
+                )
+    table = pd.DataFrame(list(rows.values())).fillna("–")
+    return "\n".join([*notes, "", markdown(table)])
+
+
+def speedup_block(root: Path, names: list[str]) -> str:
+    rows = []
+    for name in names:
+        s = json.loads((root / "results" / name / "speedup.json").read_text())
+        timings = s.get("timings", [])
+        serial = ", ".join(f"{t['wall_s']:.1f}" for t in timings if t["executor"] == "serial")
+        ray = ", ".join(f"{t['wall_s']:.1f}" for t in timings if t["executor"] != "serial")
+        rows.append({
+            "run": f"[`{name}`](results/{name}/speedup.json)", "device": _device(s),
+            "commit": f"`{_commit(s)}`", "Ray": s.get("ray", "?"),
+            "serial threads": s.get("serial_threads", "?"), "units": s.get("units", "?"),
+            "serial s": serial, "Ray s": ray, "serial / Ray": f"{s['ratio']:.2f}×",
+            "same accuracy rows": "yes" if s.get("same_accuracy_rows") else "no",
+        })  # fmt: skip
+    return markdown(pd.DataFrame(rows))
+
+
+BUILDERS: dict[str, Callable[[Path], str]] = {
+    "reference": lambda root: run_block(root, "reference"),
+    "quick-core": lambda root: run_block(root, "quick-core-cpu"),
+    "tutorial": lambda root: tutorial_block(root, "quick-all-tutorial-cpu"),
+    "quick-all": lambda root: accuracy_columns(
+        root, {"tuned": "quick-all-cpu", "tutorial recipe": "quick-all-tutorial-cpu"}
+    ),
+    "sweep": lambda root: sweep_block(root, "tune-cpu"),
+    "fashion": lambda root: accuracy_columns(root, {"Fashion-MNIST": "quick-fashion-cpu"}),
+    "bench": lambda root: bench_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
+    "study-compute": lambda root: study_block(root, "compute"),
+    "study-data": lambda root: study_block(root, "data"),
+    "study-budgets": lambda root: study_block(root, "budgets"),
+    "speedup": lambda root: speedup_block(root, ["speedup-cpu", "speedup-cpu-1thread", "speedup-h100"]),
+}  # fmt: skip
+
+
+def render(text: str, root: Path) -> str:
+    """``text`` with every generated block rebuilt from ``root``'s results."""
+
+    def rebuild(found: re.Match) -> str:
+        name = found["name"]
+        if name not in BUILDERS:
+            raise SuiteError(f"README block {name!r}: no builder; known: {', '.join(BUILDERS)}")
+        return f"{found.group(1)}{BUILDERS[name](root).rstrip()}\n{found.group(4)}"
+
+    return BLOCK.sub(rebuild, text)
+
+
+def blocks(text: str) -> list[str]:
+    return [found["name"] for found in BLOCK.finditer(text)]
