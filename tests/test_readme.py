@@ -1,0 +1,99 @@
+"""The README's results are what results/ says: its figures are generated blocks, and the prose
+around them quotes no result."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from suite.report import readme
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKED_SECTIONS = ("## Results", "## Performance", "## Studies", "## Running on Ray")
+# Numbers the checked prose may hold: settings and protocol, not results (each with its reason)
+SETTINGS = {
+    "95%": "the level of every interval",
+    "10×": "the seed's claim", "4×": "the seed's claim", "500×": "the seed's 3-D claim",
+    "0.5": "the equivalence margin (suite/report/claims.py)",
+    "90°": "angles of the protocol", "0°": "angles of the protocol",
+    "5": "epochs/seeds of a profile", "3": "seeds", "2": "seeds or epochs", "22": "cnn-aug's epochs",
+    "1": "one seed", "14k": "budget", "30k": "budget", "100k": "budget", "300k": "budget",
+    "1k": "training images", "3k": "training images", "10k": "training images", "60k": "training images",
+    "10,000": "images", "60,000": "images", "30,000": "images seen", "120,000": "images seen",
+    "5e-4": "the tutorial's lr", "100": "steps between loss reads", "1e-4": "the symmetry tolerance",
+    "15": "Ray's default worker niceness", "127.0.0.2": "the loopback address", "127.0.0.1": "loopback",
+}  # fmt: skip
+
+
+def checked_prose(text: str) -> list[str]:
+    """The lines of the checked sections outside generated blocks, code and inline code."""
+    text = readme.BLOCK.sub("", text)
+    text = re.sub(r"```.*?```", "", text, flags=re.DOTALL)
+    lines, keep = [], False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            keep = line.startswith(CHECKED_SECTIONS)
+        if keep and not line.startswith(("![", "|")):  # images; the studies' settings table
+            lines.append(re.sub(r"`[^`]*`|\[[^\]]*\]\([^)]*\)", "", line))
+    return lines
+
+
+def quoted_numbers(lines: list[str]) -> list[str]:
+    names = r"\b(?:C4|C8|D4|O\(2\)|SO\(2\)|SO\(3\)|H100|3-D|2-D|bf16|e3nn|escnn)\b"
+    found = []
+    for line in lines:
+        for token in re.findall(r"(?<![\w.\-/])\d[\d,.]*(?:e-?\d+)?[%×°k]?", re.sub(names, "", line)):
+            token = token.rstrip(".,")
+            if token not in SETTINGS and not re.fullmatch(r"1[0-9]{3}", token):  # years and such
+                found.append(f"{token!r} in: {line.strip()[:100]}")
+    return found
+
+
+def test_readme_figures_are_what_the_results_say():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert {"quick-core", "study-compute", "reference", "bench", "speedup"} <= set(readme.blocks(text))
+    assert readme.render(text, ROOT) == text, "run 'uv run suite readme' to regenerate the README's blocks"
+
+
+def test_readme_prose_quotes_no_result_outside_the_generated_blocks():
+    lines = checked_prose((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert len(lines) > 100  # the sections were found
+    assert quoted_numbers(lines) == []
+
+
+def test_the_number_check_catches_a_quoted_result():
+    assert quoted_numbers(["escnn leads with 98.68% here, 3.2x faster"]) == [
+        "'98.68%' in: escnn leads with 98.68% here, 3.2x faster",
+        "'3.2' in: escnn leads with 98.68% here, 3.2x faster",
+    ]
+    assert quoted_numbers(["at 95% and within ±0.5 points at 90°, uint8 on C4"]) == []
+
+
+def test_changing_one_committed_value_makes_the_check_fail(tmp_path):
+    """A copy of results/ with one accuracy changed: the README no longer matches it."""
+    copy = tmp_path / "results"
+    copy.mkdir()
+    for entry in (ROOT / "results").iterdir():
+        (copy / entry.name).symlink_to(entry)
+    (copy / "quick-all-cpu").unlink()
+    shutil.copytree(ROOT / "results" / "quick-all-cpu", copy / "quick-all-cpu",
+                    ignore=shutil.ignore_patterns("weights", "plots", "units"))  # fmt: skip
+    metrics = pd.read_csv(copy / "quick-all-cpu" / "metrics.csv")
+    row = (metrics.variant == "escnn-c4") & (metrics.metric == "acc_c4_mean")
+    metrics.loc[row, "value"] += 0.37
+    metrics.to_csv(copy / "quick-all-cpu" / "metrics.csv", index=False)
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    changed = readme.render(text, tmp_path)
+    assert changed != text
+    assert "99.04" in changed and "99.04" not in text  # 98.67 + 0.37, in the quick-all block
+
+
+def test_a_block_without_a_builder_is_refused():
+    from suite.errors import SuiteError
+
+    with pytest.raises(SuiteError, match="no builder"):
+        readme.render("<!-- begin: nonsense -->\n<!-- end: nonsense -->", ROOT)
