@@ -1,5 +1,6 @@
 """The Python API as the README shows it, and trained models loaded back from run directories."""
 
+import json
 import re
 from pathlib import Path
 
@@ -76,16 +77,25 @@ def test_api_errors_name_the_parameter(tmp_path):
         suite.load_model(tmp_path, "cnn")
 
 
-COMMITTED = sorted(p.parent for p in (ROOT / "results").glob("*/weights"))
+COMMITTED = sorted(p.parent for p in (ROOT / "results").rglob("weights") if p.is_dir())
 FULLY_CHECKED = ("quick-fashion-cpu",)  # the others: their sample predictions (the test suite's time)
 
 
-@pytest.mark.parametrize("run_dir", COMMITTED, ids=[p.name for p in COMMITTED])
+def skip_without_the_data_set(run_dir: Path) -> None:
+    from suite.data import fashion
+
+    dataset = json.loads((run_dir / "manifest.json").read_text()).get("config", {}).get("dataset")
+    if dataset == "fashion-mnist" and not fashion.DEBIAN_DIR.is_dir():
+        pytest.skip("needs Debian's Fashion-MNIST: apt-get install dataset-fashion-mnist (.ci/run does)")
+
+
+@pytest.mark.parametrize("run_dir", COMMITTED, ids=[str(p.relative_to(ROOT / "results")) for p in COMMITTED])
 def test_committed_weights_reproduce_the_committed_accuracy(run_dir):
     """Every trained model committed under results/ gives, loaded fresh, the test accuracy its
     run recorded in metrics.csv (upright, on all 10,000 test images; the smoke-run test above
     checks a quarter turn too), or, for the runs not in FULLY_CHECKED, the predictions its run
-    recorded for the sample digits at every sample angle."""
+    recorded for the sample digits at every sample angle (a study: one unit of each variant)."""
+    skip_without_the_data_set(run_dir)
     if run_dir.name not in FULLY_CHECKED:
         check_sample_predictions(run_dir)
         return
@@ -106,21 +116,26 @@ def check_sample_predictions(run_dir: Path) -> None:
     from suite.measure.evaluate import predict
 
     results = suite.load_run(run_dir)
-    data = load_run_data(RunConfig.from_dict(results.manifest["config"]))
+    config = RunConfig.from_dict(results.manifest["config"])
+    data = load_run_data(config)
     expected = results.predictions
     assert not expected.empty
-    for (variant, seed), rows in expected.groupby(["variant", "seed"]):
-        model = suite.load_model(run_dir, variant, int(seed))
+    axes = list(config.grid)
+    units = expected.groupby(["variant", "seed", *axes])
+    if axes or results.manifest.get("kind") == "study":  # a study: its first unit of each variant
+        units = [next((k, g) for k, g in units if k[0] == v) for v in dict.fromkeys(expected.variant)]
+    for (variant, seed, *point), rows in units:
+        model = suite.load_model(run_dir, variant, int(seed), **dict(zip(axes, point, strict=True)))
         for angle, at in rows.groupby("angle"):
             images = data.test_x[torch.as_tensor(at["index"].to_numpy())]
             assert predict(model, images, float(angle)).tolist() == at.predicted.tolist(), (variant, angle)
 
 
-@pytest.mark.parametrize("name", [p.name for p in COMMITTED])
-def test_committed_runs_keep_the_weights_of_every_unit(name):
-    results = suite.load_run(ROOT / "results" / name)
+@pytest.mark.parametrize("run_dir", COMMITTED, ids=[str(p.relative_to(ROOT / "results")) for p in COMMITTED])
+def test_committed_runs_keep_the_weights_of_every_unit(run_dir):
+    results = suite.load_run(run_dir)
     done = [unit for unit, status in results.manifest["units"].items() if status["status"] == "done"]
-    kept = sorted(p.stem for p in (ROOT / "results" / name / "weights").glob("*.safetensors"))
+    kept = sorted(p.stem for p in (run_dir / "weights").glob("*.safetensors"))
     assert done and kept == sorted(done)
 
 

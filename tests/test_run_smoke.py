@@ -91,23 +91,37 @@ def test_plot_rerenders_a_copied_run_without_building_models(smoke_run, tmp_path
 def test_summary_reports_the_tutorial_rows_and_verdicts(smoke_run):
     import re
 
+    from suite.report.tables import TUTORIAL
+
     summary = (smoke_run / "summary.md").read_text()
-    assert "97.3" in summary and "15.1" in summary  # the published figures beside ours
-    section = summary.split("## Claims", 1)[1].split("\n## ", 1)[0]
-    lines = [line for line in section.splitlines() if line.startswith("|")]
-    rows = [[c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]] for line in lines]
-    assert rows[0] == ["claim", "measured evidence", "verdict"]
-    verdicts = {claim: verdict for claim, _, verdict in rows[2:]}
-    # the verdicts follow from the CSVs: stack-c4 and gcnn-c4 give one accuracy at every quarter turn
     with open(smoke_run / "metrics.csv") as handle:
         acc = {
             (r["variant"], int(r["angle"])): float(r["value"])
             for r in csv.DictReader(handle)
             if r["metric"] == "acc"
         }
-    gap = max(abs(acc[v, 90] - acc[v, 0]) for v in ("stack-c4", "gcnn-c4"))
-    assert gap <= 0.1
-    assert verdicts["A C4 model is as accurate at 90° as upright without augmentation"] == "holds"
+
+    def rows_under(heading):
+        section = summary.split(heading, 1)[1].split("\n## ", 1)[0]
+        lines = [line for line in section.splitlines() if line.startswith("|")]
+        return [[c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]] for line in lines]
+
+    # the tutorial's published figures beside this run's own, each in its column
+    tutorial = {row[0].split("`")[1]: row for row in rows_under("## The tutorial's table, reproduced")[2:]}
+    for variant in ("cnn", "stack-c4"):
+        _name, up, rot = TUTORIAL[variant]
+        row = tutorial[variant]
+        assert row[1:3] == [f"{up:.1f}", f"{rot:.1f}"]
+        assert row[3].startswith(f"{acc[variant, 0]:.2f} [") and row[4].startswith(
+            f"{acc[variant, 90]:.2f} ["
+        )
+    rows = rows_under("## Claims")
+    assert rows[0] == ["claim", "measured evidence", "verdict"]
+    verdicts = {claim: verdict for claim, _, verdict in rows[2:]}
+    # one seed: intervals, but no verdict on accuracy; the FLOPs claim rests on exact counts
+    assert verdicts["A C4 model is as accurate at 90° as upright without augmentation"].startswith(
+        "no verdict"
+    )
     with open(smoke_run / "throughput.csv") as handle:
         flops = {r["variant"]: float(r["flops"]) for r in csv.DictReader(handle)}
     assert 3.5 <= flops["stack-c4"] / flops["cnn"] <= 4.5

@@ -63,13 +63,21 @@ def wired(data: ImageData) -> ImageData:
 
 
 def test_a_sweep_never_touches_the_test_images(mnist, monkeypatch, tmp_path):
-    monkeypatch.setattr("suite.runs.config.load_dataset", lambda *a, **k: wired(mnist))
+    loaded = []
+
+    def load_wired(*args, **kwargs):
+        loaded.append(wired(mnist))
+        return loaded[-1]
+
+    monkeypatch.setattr("suite.runs.config.load_dataset", load_wired)
     monkeypatch.setattr(Tripwire, "armed", True)
     EVENTS.clear()
     chosen = suite.tune(
         ["cnn"], tmp_path / "sweep", profile="smoke", lrs=[1e-3, 1e-2], epochs=1, progress=False
     )
     assert set(chosen) == {"cnn"} and EVENTS == []
+    # the sweep did run on the wired data set, whose test images are tripwires
+    assert loaded and isinstance(loaded[0].test_x, Tripwire)
 
 
 def test_a_final_run_reads_the_test_images_only_after_training(mnist, monkeypatch, tmp_path):
