@@ -21,6 +21,8 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 from suite.atomic import write_atomic
 from suite.data.rotations import rotate_exact_or_bilinear
 from suite.report.claims import CURVE
+from suite.report.evidence import Evidence
+from suite.report.stats import two_way_interval
 
 _PALETTE = colormaps["tab10"].colors
 RIGHT = "#a6dba0"  # a prediction cell of digit_predictions.png: the variant got the digit right
@@ -85,64 +87,79 @@ def _log_ticks(axis, low: float, high: float) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def angle_figure(r) -> Figure:
+ZOOM_ABOVE = 85.0  # accuracy_vs_angle's second panel: the variants whose mean over angles is above this
+
+
+def angle_bands(r, evidence: Evidence, variant: str) -> tuple[np.ndarray, ...]:
+    """Angles (closed at 360°), mean accuracy and its 95% interval at each measured angle."""
     table = r.by_angle().reset_index()
-    colour = colours(r.variants)
-    fig = _figure(9, 5)
-    ax = fig.subplots()
-    for v in r.variants:
-        rows = table[table.variant == v].sort_values("angle")
-        angles = np.append(rows.angle.to_numpy(), 360.0)
-        mean = np.append(rows["mean"].to_numpy(), rows["mean"].iloc[0])
-        std = np.nan_to_num(np.append(rows["std"].to_numpy(), rows["std"].iloc[0]))
-        ax.plot(angles, mean, marker=".", color=colour[v], label=v)
-        ax.fill_between(angles, mean - std, mean + std, color=colour[v], alpha=0.2)
-    for quarter in (0, 90, 180, 270, 360):
-        ax.axvline(quarter, color="grey", linestyle=":", linewidth=1)
-    ax.set(
-        xlabel="rotation of the test images (degrees)",
-        ylabel="test accuracy (%)",
-        title="Accuracy vs rotation angle (dotted: exact 90° multiples; band: ± std over seeds)",
-        xlim=(0, 360),
-        ylim=(0, 100),
-    )
-    ax.set_xticks(range(0, 361, 45))
-    ax.legend(loc="lower left", fontsize=8)
+    angles = table[table.variant == variant].sort_values("angle").angle.to_numpy()
+    intervals = [evidence.interval(variant, f"{a:g}") for a in angles]
+    mean, low, high = (np.array([getattr(i, f) for i in intervals]) for f in ("mean", "low", "high"))
+    close = lambda x: np.append(x, x[0])  # noqa: E731 - 360° is 0°
+    return np.append(angles, 360.0), close(mean), close(low), close(high)
+
+
+def angle_figure(r) -> Figure:
+    """Accuracy against the rotation angle, every variant; beside it, the accurate ones zoomed."""
+    evidence = Evidence(r)
+    bands = {v: angle_bands(r, evidence, v) for v in r.variants}
+    accurate = [v for v in r.variants if np.nanmean(bands[v][1]) >= ZOOM_ABOVE]
+    fig = _figure(14 if accurate else 9, 5)
+    axes = fig.subplots(1, 2 if accurate else 1, squeeze=False)[0]
+    for ax, shown in zip(axes, (r.variants, accurate), strict=False):
+        for v in shown:
+            angles, mean, low, high = bands[v]
+            style = variant_style(v)
+            ax.plot(angles, mean, markersize=4, label=v, **style)
+            ax.fill_between(angles, np.nan_to_num(low, nan=mean), np.nan_to_num(high, nan=mean),
+                            color=style["color"], alpha=0.2)  # fmt: skip
+        for quarter in (0, 90, 180, 270, 360):
+            ax.axvline(quarter, color="grey", linestyle=":", linewidth=1)
+        ax.set(xlabel="rotation of the test images (degrees)", ylabel="test accuracy (%)", xlim=(0, 360))
+        ax.set_xticks(range(0, 361, 45))
+    axes[0].set(ylim=(0, 100), title="Accuracy vs rotation angle (dotted: exact 90° multiples)")
+    if accurate:
+        floor = math.floor(min(np.nanmin(bands[v][2]) for v in accurate)) - 0.5
+        title = f"Zoom: the variants above {ZOOM_ABOVE:.0f}% on average (y from {floor:g}%, not 0)"
+        axes[1].set(ylim=(floor, 100), title=title)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize=8, title="bands: 95% interval")
     return fig
 
 
 def tradeoff_figure(r) -> Figure | None:
+    """Random-angle accuracy (95% interval bars) against parameters and against inference speed."""
     if r.throughput.empty:
         return None
-    acc = r.scalar("acc_random")
+    evidence = Evidence(r)
     params = r.scalar("params")
-    colour = colours(r.variants)
-    fig = _figure(11, 4.5)
+    fig = _figure(12, 4.5)
     axes = fig.subplots(1, 2)
-    speeds = []
+    speeds, counts = [], []
     for v in r.variants:
-        if v not in acc.index:
+        if v not in params.index:
             continue
+        interval = evidence.interval(v, "random")
+        err = [[np.nan_to_num(interval.mean - interval.low)], [np.nan_to_num(interval.high - interval.mean)]]
+        style = variant_style(v)
+        axes[0].errorbar(params.loc[v, "mean"], interval.mean, yerr=err, capsize=3, label=v, **style)
+        counts.append(params.loc[v, "mean"])
         speed = r.infer_throughput(v)
-        y, err = acc.loc[v, "mean"], np.nan_to_num(acc.loc[v, "std"])
-        axes[0].errorbar(params.loc[v, "mean"], y, yerr=err, fmt="o", color=colour[v], label=v)
         if speed:
-            axes[1].errorbar(speed, y, yerr=err, fmt="o", color=colour[v], label=v)
+            axes[1].errorbar(speed, interval.mean, yerr=err, capsize=3, label=v, **style)
             speeds.append(speed)
-    axes[0].set(
-        xlabel="trainable parameters",
-        ylabel="random-angle accuracy (%)",
-        title="Random-angle accuracy vs parameters",
-    )
-    axes[1].set(
-        xlabel="inference throughput at the largest batch (images/s, log scale)",
-        ylabel="random-angle accuracy (%)",
-        title="Random-angle accuracy vs speed",
-        xscale="log",
-    )
+    narrow = counts and max(counts) < 1.25 * min(counts)
+    span = f" (all within {_count(min(counts))}–{_count(max(counts))}: one budget)" if narrow else ""
+    axes[0].set(xlabel=f"trainable parameters{span}", ylabel="random-angle accuracy (%)",
+                title="Random-angle accuracy vs parameters")  # fmt: skip
+    axes[0].xaxis.set_major_formatter(FuncFormatter(_count))
+    axes[1].set(xlabel="inference throughput at the largest batch (images/s, log scale)", xscale="log",
+                ylabel="random-angle accuracy (%)", title="Random-angle accuracy vs speed")  # fmt: skip
     if speeds:
         _log_ticks(axes[1].xaxis, min(speeds), max(speeds))
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize=8, title="bars: 95% interval")
     return fig
 
 
@@ -189,7 +206,7 @@ def training_figure(r) -> Figure | None:
     if h.empty:
         return None
     validated = CURVE in h.columns and h[CURVE].notna().any()
-    colour = colours(r.variants)
+    evidence = Evidence(r)
     fig = _figure(12 if validated else 7, 4.5)
     axes = fig.subplots(1, 2 if validated else 1, squeeze=False)[0]
     losses = []
@@ -200,12 +217,17 @@ def training_figure(r) -> Figure | None:
         if curve.empty:
             continue
         epochs = curve.index.to_numpy()
-        axes[0].plot(epochs, curve[("loss", "mean")], marker="o", color=colour[v], label=v)
+        style = variant_style(v)
+        axes[0].plot(epochs, curve[("loss", "mean")], label=v, **style)
         losses.extend(curve[("loss", "mean")])
         if validated:
-            mean, std = curve[(CURVE, "mean")], np.nan_to_num(curve[(CURVE, "std")])
-            axes[1].plot(epochs, mean, marker="o", color=colour[v], label=v)
-            axes[1].fill_between(epochs, mean - std, mean + std, color=colour[v], alpha=0.2)
+            mean = curve[(CURVE, "mean")].to_numpy()
+            intervals = [evidence.scores(v, "c4_mean", curve_epoch=int(e)) for e in epochs]
+            axes[1].plot(epochs, mean, label=v, **style)
+            if all(i is not None for i in intervals):
+                band = [two_way_interval(i).scaled(100) for i in intervals]
+                axes[1].fill_between(epochs, [b.low for b in band], [b.high for b in band],
+                                     color=style["color"], alpha=0.2)  # fmt: skip
     # log scale when the loss falls by a factor (a real run); linear over a narrow range (one epoch)
     log = min(losses) > 0 and max(losses) / min(losses) >= 3
     axes[0].set(
@@ -218,7 +240,7 @@ def training_figure(r) -> Figure | None:
         axes[1].set(
             xlabel="epoch",
             ylabel="mean accuracy over 0/90/180/270° (%)",
-            title="C4-mean validation accuracy (first 2,000 validation images)",
+            title="C4-mean validation accuracy (band: 95% interval, where stored per image)",
         )
     last = int(h.epoch.max())
     for ax in axes:
@@ -247,7 +269,7 @@ def digits_figure(r) -> Figure | None:
     n = len(variants)
     fig = _figure(1.9 * len(angles), 2.2 * len(samples) + 1.6)
     axes = fig.subplots(len(samples), len(angles), squeeze=False)
-    fontsize = 8 if n <= 6 else 7 if n <= 10 else 5
+    fontsize = 8 if n <= 6 else 7
     for i, sample in enumerate(samples.itertuples()):
         raw = np.frombuffer(bytes.fromhex(sample.pixels_hex), dtype=np.uint8)
         side = math.isqrt(raw.size)
@@ -319,7 +341,7 @@ def confusion_figure(r) -> Figure | None:
     variants = [v for v in r.variants if v in set(c.variant)]
     cols = min(len(variants), 4)
     rows_n = -(-len(variants) // cols)
-    fig = _figure(3.4 * cols, 3.3 * rows_n + 0.3)
+    fig = _figure(4.4 * cols, 4.3 * rows_n + 0.3)
     axes = fig.subplots(rows_n, cols, squeeze=False)
     for ax, v in zip(axes.flat, variants, strict=False):
         matrix = np.zeros((10, 10))
@@ -336,17 +358,17 @@ def confusion_figure(r) -> Figure | None:
                         f"{matrix[t, q]:.0f}",
                         ha="center",
                         va="center",
-                        fontsize=6,
+                        fontsize=8,
                         color="white" if matrix[t, q] > 50 else "black",
                     )
         ax.set(title=v, xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10))
         names = [r.class_name(k) for k in range(10)]
         ax.set_xticklabels(names, rotation=0 if r.digits else 90)
         ax.set_yticklabels(names)
-        ax.tick_params(labelsize=7 if r.digits else 5)
+        ax.tick_params(labelsize=8 if r.digits else 7)
     for ax in list(axes.flat)[len(variants) :]:
         ax.axis("off")
-    fig.suptitle("Confusion at random angles (% of each true class, summed over seeds)", fontsize=9)
+    fig.suptitle("Confusion at random angles (% of each true class, summed over seeds)", fontsize=11)
     return fig
 
 
