@@ -106,6 +106,7 @@ def fabricated_run(tmp_path, accuracies, seeds=5, images=4_000):
                                 "value": 100 * scores[seed].mean()})  # fmt: skip
             metrics.append({"variant": variant, "seed": seed, "metric": "acc_c4_mean", "angle": "",
                             "value": 100 * scores[seed].mean()})  # fmt: skip
+            metrics.append({"variant": variant, "seed": seed, "metric": "params", "angle": "", "value": 1000})
     pd.DataFrame(correct, columns=CORRECT_FIELDS).to_csv(tmp_path / "correct.csv", index=False)
     pd.DataFrame(metrics).to_csv(tmp_path / "metrics.csv", index=False)
     (tmp_path / "manifest.json").write_text(json.dumps({"variants": {v: {} for v in accuracies}}))
@@ -145,3 +146,17 @@ def test_a_run_without_per_image_data_falls_back_to_seed_intervals(tmp_path):
     assert evidence.difference("strong", "weak", "c4_mean") is None
     assert evidence.ranks(["weak", "strong"], "c4_mean") is None
     assert r.variants == ["weak", "strong"]
+
+
+def test_the_summary_ranks_only_what_the_evidence_separates(tmp_path):
+    """The run report itself: close variants share the top letter and nobody "leads"; a clearly
+    weaker one gets its own letter."""
+    from suite.report.tables import main_table, summary_markdown
+
+    r = fabricated_run(tmp_path, {"first": 0.9700, "second": 0.9695, "weak": 0.90})
+    ranks = dict(zip(main_table(r)["variant"], main_table(r)["rank C4"], strict=True))
+    assert ranks == {"`first`": "a", "`second`": "a", "`weak`": "b"}
+    summary = summary_markdown(r)
+    line = next(x for x in summary.splitlines() if x.startswith("- C4-mean:"))
+    assert line.startswith("- C4-mean: not decided at 95% among") and "`first`" in line and "`second`" in line
+    assert "leads" not in summary.split("## Main table", 1)[1].split("## Claims", 1)[0]
