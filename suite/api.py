@@ -16,14 +16,14 @@ import torch
 
 from suite import registry
 from suite.environment import resolve_device
-from suite.errors import SuiteError
-from suite.plugins import load_variants
+from suite.errors import BadRunFile, SuiteError
+from suite.plugins import load_run_plugins, load_variants, plugin_records
 from suite.report.results import RunResults
 from suite.report.tables import write_report
-from suite.runs.config import RunConfig, load_run_data, make_config
-from suite.runs.executors import choose_executor
+from suite.runs.config import load_run_data, make_config
+from suite.runs.executors import RaySettings, check_reachable, choose_executor
 from suite.runs.grid import AXES, UnitKey
-from suite.runs.runner import Run
+from suite.runs.runner import Run, read_config
 from suite.runs.store import RunStore
 from suite.training.layout import apply_layout
 
@@ -41,6 +41,16 @@ def build(name: str, budget: str | int | None = None, plugins: Iterable[str | Pa
     return registry.get(name, budget=registry.parse_budget(budget))
 
 
+def reachable_executor(
+    executor: str, jobs: int, ray_address: str | None, gpus_per_unit: float
+) -> RaySettings | None:
+    """The executor settings, a cluster's address refused at once if nothing answers there
+    (before any data is loaded or any file written)."""
+    ray = choose_executor(executor, jobs, ray_address, gpus_per_unit)
+    check_reachable(ray)
+    return ray
+
+
 def default_run_dir(profile: str) -> Path:
     return Path("results") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{profile}"
 
@@ -52,6 +62,7 @@ def run(
     *,
     plugins: Iterable[str | Path] = (),
     force: bool = False,
+    break_lock: bool = False,
     progress: bool = True,
     executor: str = "local",
     jobs: int = 1,
@@ -66,17 +77,20 @@ def run(
     Units that fail are recorded in the manifest (``results.manifest["units"]``), not raised.
     ``executor="ray"`` runs units as Ray tasks on a local instance (``jobs`` workers) or the
     cluster at ``ray_address``; ``jobs`` > 1 alone is shorthand for a local Ray instance.
+    The run directory is locked while the run writes it; ``break_lock`` takes over a lock that
+    another host recorded (only when that run is over).
     """
-    ray = choose_executor(executor, jobs, ray_address, gpus_per_unit)
+    ray = reachable_executor(executor, jobs, ray_address, gpus_per_unit)
     plugin_variants = load_variants(plugins)
     config = make_config(variants, profile, plugins=plugins, plugin_variants=plugin_variants, **settings)
     resolve_device(config.device)
     data = load_run_data(config)
     shown = ", ".join(f"{k}={v!r}" for k, v in {"variants": variants, "profile": profile, **settings}.items())
     command = ["python", f"suite.run({shown})"]
-    the_run = Run.create(Path(out) if out else default_run_dir(config.profile), config, command, force=force)
-    the_run.execute(progress=progress, data=data, ray=ray)
-    write_report(the_run.out)
+    out = Path(out) if out else default_run_dir(config.profile)
+    with Run.create(out, config, command, force=force, break_lock=break_lock) as the_run:
+        the_run.execute(progress=progress, data=data, ray=ray)
+        write_report(the_run.out)
     return RunResults(the_run.out)
 
 
@@ -87,13 +101,21 @@ def resume(
     jobs: int = 1,
     ray_address: str | None = None,
     gpus_per_unit: float = 0,
+    *,
+    plugins: Iterable[str | Path] = (),
+    allow_changed_plugins: bool = False,
+    break_lock: bool = False,
 ) -> RunResults:
-    """Finish an interrupted run directory with its own settings (anywhere: here or on Ray)."""
-    ray = choose_executor(executor, jobs, ray_address, gpus_per_unit)
-    the_run = Run.open(Path(out), ["python", f"suite.resume({str(out)!r})"])
-    load_variants(the_run.config.plugins)
-    the_run.execute(progress=progress, ray=ray)
-    write_report(the_run.out)
+    """Finish an interrupted run directory with its own settings (anywhere: here or on Ray).
+
+    No file the run directory names is executed: a run of plugin variants needs the plugin files
+    passed again (``plugins``), with the SHA-256 the run recorded, unless ``allow_changed_plugins``.
+    """
+    ray = reachable_executor(executor, jobs, ray_address, gpus_per_unit)
+    command = ["python", f"suite.resume({str(out)!r})"]
+    with Run.open(Path(out), command, plugins, allow_changed_plugins, break_lock) as the_run:
+        the_run.execute(progress=progress, ray=ray)
+        write_report(the_run.out)
     return RunResults(the_run.out)
 
 
@@ -104,34 +126,54 @@ def load_run(path: str | Path) -> RunResults:
 
 
 def load_model(
-    run_dir: str | Path, variant: str, seed: int = 0, device: str = "cpu", **point: float
+    run_dir: str | Path,
+    variant: str,
+    seed: int = 0,
+    device: str = "cpu",
+    *,
+    plugins: Iterable[str | Path] = (),
+    allow_changed_plugins: bool = False,
+    **point: float,
 ) -> torch.nn.Module:
     """The trained ``variant`` (seed ``seed``) of a run directory, in eval mode on ``device``;
     ``point`` names a grid unit of a sweep or study, e.g. ``lr=0.003`` or ``budget=30000``.
 
-    Built as the run built it (its budget, its plugins, its memory layout) and loaded from the
-    run's safetensors weights, so its test accuracy is the one in the run's ``metrics.csv``.
+    Built as the run built it (its budget, its memory layout) and loaded from the run's safetensors
+    weights, so its test accuracy is the one in the run's ``metrics.csv``. Nothing the run
+    directory names is executed: a plugin variant needs its file passed (``plugins``), with the
+    SHA-256 the run recorded unless ``allow_changed_plugins``.
     """
     store = RunStore(Path(run_dir))
     manifest = store.read_manifest()
-    config = RunConfig.from_dict(manifest["config"])
+    config = read_config(store, manifest)
     name = UnitKey(variant, seed, tuple((axis, point[axis]) for axis in AXES if axis in point)).name
-    if name not in manifest.get("units", {}):
-        known = ", ".join(manifest.get("units", {})) or "none"
+    if name not in manifest["units"]:
+        known = ", ".join(manifest["units"]) or "none"
         raise SuiteError(f"{run_dir}: no unit {name}; the run has {known}")
-    status = manifest["units"][name].get("status")
+    status = manifest["units"][name].get("status") if isinstance(manifest["units"][name], dict) else None
     if status == "done" and not store.weights_path(name).is_file():
         raise SuiteError(
             f"{run_dir}: {name} finished, but its weights are not in the run directory (some "
             "committed runs leave them out for size); run it again to get them"
         )
-    load_variants(config.plugins)
-    target = resolve_device(device)
+    load_run_plugins(plugin_records(manifest), plugins, [variant], allow_changed_plugins)
     model = registry.get(variant, budget=config.budget_for(UnitKey.parse(name)))
     model.train()  # weights are stored in train mode (escnn's eval mode adds cached filters)
-    model.load_state_dict(store.read_weights(name))
+    load_weights(model, store, name)
     layout = manifest.get("layout", {}).get(variant, "contiguous")
-    return apply_layout(model.to(target), layout).eval()
+    return apply_layout(model.to(resolve_device(device)), layout).eval()
+
+
+def load_weights(model: torch.nn.Module, store: RunStore, name: str) -> None:
+    """A unit's weights into ``model``; a file whose tensors do not fit it is named in one line."""
+    try:
+        model.load_state_dict(store.read_weights(name))
+    except RuntimeError as exc:  # missing, unexpected or misshapen tensors: not this model's file
+        detail = " ".join(str(exc).split())[:300]
+        todo = "pass the plugin file the run was made with, or train the unit again"
+        raise BadRunFile(
+            store.weights_path(name), f"does not fit the model as built ({detail})", todo
+        ) from None
 
 
 def tune(
@@ -141,6 +183,7 @@ def tune(
     save: bool = False,
     plugins: Iterable[str | Path] = (),
     force: bool = False,
+    break_lock: bool = False,
     progress: bool = True,
     executor: str = "local",
     jobs: int = 1,
@@ -156,7 +199,7 @@ def tune(
     """
     from suite.runs.tuning import tune_config
 
-    ray = choose_executor(executor, jobs, ray_address, gpus_per_unit)
+    ray = reachable_executor(executor, jobs, ray_address, gpus_per_unit)
     plugin_variants = load_variants(plugins)
     config = tune_config(variants, plugins=plugins, plugin_variants=plugin_variants, **settings)
     resolve_device(config.device)
@@ -164,10 +207,11 @@ def tune(
     shown = ", ".join(f"{k}={v!r}" for k, v in {"variants": variants, "save": save, **settings}.items())
     the_run = Run.create(
         Path(out) if out else default_tune_dir(config.dataset), config, ["python", f"suite.tune({shown})"],
-        force=force, kind="tune",
+        force=force, kind="tune", break_lock=break_lock,
     )  # fmt: skip
-    the_run.execute(progress=progress, data=data, ray=ray)
-    return finish_tune(the_run.out, save)
+    with the_run:
+        the_run.execute(progress=progress, data=data, ray=ray)
+        return finish_tune(the_run.out, save)
 
 
 def study(
@@ -182,6 +226,7 @@ def study(
     recipe: str = "tuned",
     plugins: Iterable[str | Path] = (),
     force: bool = False,
+    break_lock: bool = False,
     progress: bool = True,
     executor: str = "local",
     jobs: int = 1,
@@ -195,7 +240,7 @@ def study(
     ``data_dir``. Resume an interrupted study with :func:`resume`."""
     from suite.runs.studies import study_about, study_config
 
-    ray = choose_executor(executor, jobs, ray_address, gpus_per_unit)
+    ray = reachable_executor(executor, jobs, ray_address, gpus_per_unit)
     load_variants(plugins)
     config = study_config(name, scale, variants, seeds, values, epochs, recipe=recipe, plugins=plugins,
                           **settings)  # fmt: skip
@@ -206,10 +251,11 @@ def study(
     shown = ", ".join(f"{k}={v!r}" for k, v in given.items() if v is not None)
     the_run = Run.create(
         Path(out) if out else Path("results") / "studies" / name, config, ["python", f"suite.study({shown})"],
-        force=force, kind="study", about=study_about(name, scale),
+        force=force, kind="study", about=study_about(name, scale), break_lock=break_lock,
     )  # fmt: skip
-    the_run.execute(progress=progress, data=data, ray=ray)
-    write_report(the_run.out)
+    with the_run:
+        the_run.execute(progress=progress, data=data, ray=ray)
+        write_report(the_run.out)
     return RunResults(the_run.out)
 
 
@@ -225,8 +271,9 @@ def finish_tune(run_dir: str | Path, save: bool = False) -> dict[str, dict]:
     from suite.training.recipes import TUNED_PATH, save_tuned
 
     run_dir = Path(run_dir)
-    manifest = RunStore(run_dir).read_manifest()
-    config = RunConfig.from_dict(manifest["config"])
+    store = RunStore(run_dir)
+    manifest = store.read_manifest()
+    config = read_config(store, manifest)
     _, chosen = write_sweep_report(run_dir)
     header = tuned_header(manifest["command"], run_dir, config)
     save_tuned(run_dir / "tuned.toml", config.dataset, chosen, header, replace=True)

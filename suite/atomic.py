@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -11,9 +12,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the user's quota) is full; libraries that write through
+    their own I/O (safetensors) report it only in their message."""
+    if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+        return True
+    return "No space left on device" in str(exc) or "os error 28" in str(exc)
+
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    A full disk leaves ``path`` as it was and raises an OSError naming ``path`` (not the temporary
+    file), so whoever stops the run can say which file could not be written."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -22,6 +36,10 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     try:
         write(tmp)
         os.replace(tmp, path)
+    except Exception as exc:
+        if not disk_full(exc):
+            raise
+        raise OSError(errno.ENOSPC, "no space left on the device", str(path)) from exc
     finally:
         if tmp.exists():
             tmp.unlink()

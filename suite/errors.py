@@ -12,23 +12,35 @@ class SuiteError(Exception):
 
     ``param`` names the parameter the message is about (a Python name such as ``data_dir``); the
     message then starts with the offending value, and ``str()`` puts the name in front of it.
+    ``override`` names the flag-like parameter that makes the suite go ahead anyway (a refusal
+    the user may overrule on purpose, e.g. ``break_lock``); each front end says how to pass it.
     """
 
     exit_code = 1
 
-    def __init__(self, message: str, *, param: str | None = None):
+    def __init__(self, message: str, *, param: str | None = None, override: str | None = None):
         super().__init__(message)
         self.message = message
         self.param = param
+        self.override = override
 
     def __str__(self) -> str:
-        return f"{self.param} {self.message}" if self.param else self.message
+        text = f"{self.param} {self.message}" if self.param else self.message
+        return f"{text} (pass {self.override}=True)" if self.override else text
 
 
 class UsageError(SuiteError):
     """A bad value for a parameter (exit code 2, like argparse)."""
 
     exit_code = 2
+
+
+class BadRunFile(SuiteError):
+    """A file of a run directory that is not what the suite wrote: truncated, edited or foreign."""
+
+    def __init__(self, path: object, problem: str, todo: str):
+        super().__init__(f"{path} {problem}; {todo}")
+        self.path = path
 
 
 def failure_reason(exc: BaseException, prefix: str = "") -> str:

@@ -243,7 +243,7 @@ def test_ctrl_c_cancels_the_outstanding_ray_tasks_and_leaves_a_resumable_run(ray
         units = json.loads((out / "manifest.json").read_text())["units"]
         assert units["cnn__seed0"]["status"] == "done" and units["stalls-once__seed0"]["status"] != "done"
         capsys.readouterr()
-        results = suite.resume(out, **ray_options)
+        results = suite.resume(out, plugins=[plugin], **ray_options)
     finally:
         signal.signal(signal.SIGINT, handler)
         ray.shutdown()

@@ -174,7 +174,7 @@ def test_sigint_then_resume_equals_an_uninterrupted_run(reference, tmp_path):
     assert manifest["units"]["interrupts-once__seed0"]["status"] in ("pending", "running")
     assert manifest["units"]["gcnn-c4__seed0"]["status"] == "pending"
     interrupted_after = manifest["wall_s"]
-    done = suite("run", "--resume", str(out))
+    done = suite("run", "--resume", str(out), "--plugin", str(plugin))  # a run directory executes nothing
     assert done.returncode == 0, done.stderr
     assert "cnn seed 0" not in done.stderr  # the finished unit is not trained again
     assert json.loads((out / "manifest.json").read_text())["wall_s"] > interrupted_after > 0
@@ -333,7 +333,7 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_and_it_resumes(tmp_path, capsys):
     assert manifest["interrupted"] and manifest["wall_s"] > 0
     assert manifest["units"]["cnn__seed0"]["status"] == "done"
     assert manifest["units"]["terminated-once__seed0"]["status"] != "done"
-    code, stderr = run_main(capsys, "run", "--resume", str(out))
+    code, stderr = run_main(capsys, "run", "--resume", str(out), "--plugin", str(plugin))
     assert code == 0 and "cnn seed 0" not in stderr, stderr
     assert (
         json.loads((out / "manifest.json").read_text())["units"]["terminated-once__seed0"]["status"] == "done"

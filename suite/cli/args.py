@@ -36,7 +36,8 @@ def flag(param: str) -> str:
 
 def error_line(exc: SuiteError) -> str:
     """A library error in command-line terms: its parameter named as the flag that set it."""
-    return f"{flag(exc.param)} {exc.message}" if exc.param else exc.message
+    text = f"{flag(exc.param)} {exc.message}" if exc.param else exc.message
+    return f"{text} (pass {flag(exc.override)})" if exc.override else text
 
 
 def variant_options(default_help: str = "all") -> argparse.ArgumentParser:

@@ -86,12 +86,18 @@ def cmd_run(args: argparse.Namespace, argv: list[str], parser: argparse.Argument
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    """Rebuild a run's report, holding its lock: the report's files are the run's to write."""
     from suite.report.tables import write_report
+    from suite.runs.lock import RunLock
 
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise SuiteError(f"{run_dir}: no such run directory")
-    for path in write_report(run_dir):
+    if not (run_dir / "metrics.csv").is_file():  # not a run directory: leave no lock file there
+        raise SuiteError(f"{run_dir}: no metrics.csv; pass a directory written by 'suite run'")
+    with RunLock(run_dir, args.break_lock):
+        written = write_report(run_dir)
+    for path in written:
         print(path)
     return 0
 
@@ -112,7 +118,27 @@ def build_parser() -> argparse.ArgumentParser:
     p_list = commands.add_parser("list", parents=[variant_options()], help="show the registered variants")
     p_list.add_argument("--datasets", action="store_true", help="show the data sets instead")
     p_list.set_defaults(func=cmd_list)
+    add_run_command(commands)
 
+    p_plot = commands.add_parser("plot", help="rebuild summary.md and plots/ from a run's CSVs")
+    p_plot.add_argument("run_dir", metavar="RUN_DIR")
+    p_plot.add_argument(
+        "--break-lock", action="store_true", help="take over a lock another host recorded (that run is over)"
+    )
+    p_plot.set_defaults(func=cmd_plot)
+
+    from suite.cli import bench, check, readme, speedup, study, tune
+
+    tune.add_command(commands)
+    study.add_command(commands)
+    check.add_command(commands)
+    bench.add_command(commands)
+    speedup.add_command(commands)
+    readme.add_command(commands)
+    return parser
+
+
+def add_run_command(commands) -> None:  # noqa: ANN001 - argparse's sub-parsers action
     p_run = commands.add_parser(
         "run",
         parents=[
@@ -158,20 +184,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-bench", action="store_true", help="skip the cost benchmark after training (no throughput.csv)"
     )
     p_run.set_defaults(func=cmd_run, records_command=True)
-
-    p_plot = commands.add_parser("plot", help="rebuild summary.md and plots/ from a run's CSVs")
-    p_plot.add_argument("run_dir", metavar="RUN_DIR")
-    p_plot.set_defaults(func=cmd_plot)
-
-    from suite.cli import bench, check, readme, speedup, study, tune
-
-    tune.add_command(commands)
-    study.add_command(commands)
-    check.add_command(commands)
-    bench.add_command(commands)
-    speedup.add_command(commands)
-    readme.add_command(commands)
-    return parser
 
 
 def _interrupt(signum: int, frame: object) -> None:

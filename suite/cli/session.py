@@ -18,7 +18,7 @@ def settings_given(
     deciding = [
         option
         for action in command_parser._actions  # noqa: SLF001 - argparse has no public API for this
-        if action.dest.removeprefix("no_") in settings or action.dest in ("plugin", "out")
+        if action.dest.removeprefix("no_") in settings or action.dest == "out"
         for option in action.option_strings
     ]
     return [o for o in deciding if any(a == o or a.startswith(o + "=") for a in argv)]
@@ -39,13 +39,15 @@ def start_or_resume(
     kind: str,
     about: dict | None = None,
 ):  # noqa: ANN201 - a suite.runs.runner.Run (imported lazily: the CLI starts fast)
-    """A new run directory from ``make_config()`` (config, data), or the ``--resume``d one; the
-    options that would change a resumed run's numbers are refused in one line."""
-    from suite.plugins import load_variants
+    """A new run directory from ``make_config()`` (config, data), or the ``--resume``d one (its
+    plugins only as passed again with --plugin); the options that would change a resumed run's
+    numbers are refused in one line. The run holds its directory's lock: :func:`execute` ends it."""
     from suite.runs.runner import Run, RunDirectoryExists
 
     command = ["suite", *argv]
-    ray_settings(args)  # bad executor options fail before anything is loaded or written
+    from suite.runs.executors import check_reachable
+
+    check_reachable(ray_settings(args))  # bad executor options fail before anything is loaded or written
     if args.resume:
         if args.force:
             raise UsageError("--resume and --force contradict each other; pick one")
@@ -55,16 +57,18 @@ def start_or_resume(
                 f"--resume finishes a run with its own settings; {', '.join(refused)} cannot change them "
                 "(start a new run with --out instead)"
             )
-        run = Run.open(Path(args.resume), command)
+        run = Run.open(Path(args.resume), command, getattr(args, "plugin", []), args.allow_changed_plugins,
+                       args.break_lock)  # fmt: skip
         if run.manifest.get("kind", "run") != kind:
+            run.close()
             made_by = run.manifest.get("kind", "run")
             raise UsageError(f"{args.resume} was made by 'suite {made_by}'; resume it with that command")
-        load_variants(run.config.plugins)
         return run, None
     config, data = make_config()
     out = Path(args.out) if args.out else default_out(config)
     try:
-        run = Run.create(out, config, command, force=args.force, kind=kind, about=about)
+        run = Run.create(out, config, command, force=args.force, kind=kind, about=about,
+                         break_lock=args.break_lock)  # fmt: skip
     except RunDirectoryExists as exc:
         raise SuiteError(
             f"run directory {exc.out} already exists; pass --resume {exc.out} to finish it "
@@ -74,20 +78,25 @@ def start_or_resume(
 
 
 def execute(run, data, args: argparse.Namespace, report: Callable[[Path], object]) -> int:  # noqa: ANN001
-    """Train the run's pending units, write its report, and say where everything is."""
+    """Train the run's pending units, write its report, say where everything is; then release
+    the run directory. A run stopped by a fault (a lost Ray cluster, a full disk) says how to
+    finish it, in one line."""
     print(f"run directory: {run.out}", file=sys.stderr)
+    finish = f"suite {run.manifest.get('kind', 'run')} --resume {run.out}"
     try:
         failed = run.execute(progress=not args.no_progress, data=data, ray=ray_settings(args))
+        try:
+            report(run.out)
+        except SuiteError as exc:  # e.g. every unit failed: nothing to report, the reasons are logged
+            print(f"no report: {error_line(exc)}", file=sys.stderr)
     except (KeyboardInterrupt, SystemExit):  # Ctrl-C; SIGTERM (`timeout`, `kill`, a batch system)
-        print(
-            f"interrupted; finish it with: suite {run.manifest.get('kind', 'run')} --resume {run.out}",
-            file=sys.stderr,
-        )
+        print(f"interrupted; finish it with: {finish}", file=sys.stderr)
         return 130
-    try:
-        report(run.out)
-    except SuiteError as exc:  # e.g. every unit failed: nothing to report, the reasons are logged
-        print(f"no report: {error_line(exc)}", file=sys.stderr)
+    except SuiteError as exc:
+        print(f"suite: error: {error_line(exc)}; the run stopped; finish it with: {finish}", file=sys.stderr)
+        return exc.exit_code
+    finally:
+        run.close()
     if failed:
         print(f"{failed} unit(s) failed; reasons are in {run.out / 'manifest.json'}", file=sys.stderr)
         return 1
@@ -106,9 +115,18 @@ def run_options() -> argparse.ArgumentParser:
     parent.add_argument("--out", help="run directory")
     parent.add_argument(
         "--resume", metavar="RUN_DIR", help="finish an interrupted run with its own settings (only "
-        "--no-progress and the executor options may be given with it)"
+        "--no-progress, the executor options, --break-lock and its --plugin files may be given with it)"
     )  # fmt: skip
     parent.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    parent.add_argument(
+        "--break-lock", action="store_true",
+        help="take over the run directory's lock although another host recorded it (only when that "
+        "run is over: two writers corrupt a run directory)",
+    )  # fmt: skip
+    parent.add_argument(
+        "--allow-changed-plugins", action="store_true",
+        help="with --resume: accept --plugin files whose SHA-256 differs from the one the run recorded",
+    )  # fmt: skip
     parent.add_argument("--no-progress", action="store_true", help="hide progress bars")
     parent.add_argument(
         "--executor", choices=("local", "ray"), default="local",

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from suite.correctness import decode
+from suite.errors import BadRunFile
 from suite.report.results import RunResults
 from suite.report.stats import MIN_SEEDS, Interval, holm, rank_groups, seed_interval, two_way_interval
 
@@ -68,7 +69,11 @@ class Evidence:
                     None if pd.isna(row.epoch) or row.epoch == "" else int(row.epoch),
                 ),
             )
-            self.bits[key] = decode(row.bits, int(row.images))
+            try:
+                self.bits[key] = decode(row.bits, int(row.images))
+            except (ValueError, TypeError) as exc:  # binascii.Error is a ValueError
+                raise BadRunFile(r.dir / "correct.csv", f"holds an unreadable row of {row.variant} ({exc})",
+                                 "resume the run to rebuild it from units/") from None  # fmt: skip
 
     @staticmethod
     def _point(value: object) -> float | None:

@@ -2,7 +2,7 @@
 
 Each block of the README between ``<!-- begin: NAME -->`` and ``<!-- end: NAME -->`` is written by
 the builder of that name from the files under ``results/`` alone; ``suite readme`` rewrites them,
-``suite readme --check`` (and a test) fails when any differs from what the results say.
+its check (and a test) fails when any differs from what the results say.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""A run directory's files as pandas DataFrames and a dict: what reports and notebooks read."""
+"""A run directory's files as pandas DataFrames and a dict: what reports and notebooks read.
+
+Every file is validated as it is read (a run directory may be truncated, edited or someone
+else's): a bad one is named in one line with what to do, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from suite.errors import SuiteError
+from suite.errors import BadRunFile, SuiteError
+
+# metrics.csv columns every report needs, never empty (``angle`` is empty for scalar metrics)
+METRIC_KEYS = ("variant", "seed", "metric", "value")
+REBUILD = "resume the run to rebuild it from units/"
 
 
 class RunResults:
@@ -18,7 +26,7 @@ class RunResults:
         metrics_path = self.dir / "metrics.csv"
         if not metrics_path.is_file():
             raise SuiteError(f"{self.dir}: no metrics.csv; pass a directory written by 'suite run'")
-        self.metrics = pd.read_csv(metrics_path)
+        self.metrics = self._csv("metrics.csv", METRIC_KEYS, numeric=("value",))
         if self.metrics.empty:
             raise SuiteError(f"{self.dir}: metrics.csv has no results yet (no unit finished)")
         self.manifest = self._json("manifest.json")
@@ -27,7 +35,8 @@ class RunResults:
         self.confusion = self._csv("confusion.csv")
         self.predictions = self._csv("predictions.csv")
         self.samples = self._csv("samples.csv")
-        self.correct = self._csv("correct.csv")  # per-image results (runs from before: empty)
+        # per-image results (runs from before: empty)
+        self.correct = self._csv("correct.csv", ("variant", "seed", "metric", "images", "bits"))
         order = list(self.manifest.get("variants", {})) or list(dict.fromkeys(self.metrics.variant))
         self.variants = [v for v in order if v in set(self.metrics.variant)]
         # runs written before data sets existed ran on MNIST
@@ -40,13 +49,46 @@ class RunResults:
         """The data set's name for ``label`` (the label itself where the set names none)."""
         return self.classes[label] if 0 <= label < len(self.classes) else str(label)
 
-    def _csv(self, name: str) -> pd.DataFrame:
+    def _csv(self, name: str, keys: tuple[str, ...] = (), numeric: tuple[str, ...] = ()) -> pd.DataFrame:
+        """A CSV of the run (empty if absent), checked: complete, parseable, its ``keys`` columns
+        present and never empty, its ``numeric`` columns numbers."""
         path = self.dir / name
-        return pd.read_csv(path) if path.is_file() and path.stat().st_size > 0 else pd.DataFrame()
+        if not path.is_file() or path.stat().st_size == 0:
+            return pd.DataFrame()
+        try:
+            if not path.read_bytes().endswith(b"\n"):  # the suite ends every file with a newline
+                raise BadRunFile(path, "is truncated (its last line is incomplete)", REBUILD)
+            frame = pd.read_csv(path)
+        except (OSError, ValueError) as exc:  # pandas' ParserError and UnicodeDecodeError are ValueErrors
+            raise BadRunFile(
+                path, f"is not a readable CSV table ({' '.join(str(exc).split())})", REBUILD
+            ) from None
+        missing = [column for column in (*keys, *numeric) if column not in frame.columns]
+        if missing:
+            raise BadRunFile(path, f"lacks the column(s) {', '.join(missing)}", REBUILD)
+        if keys and frame[list(keys)].isna().any().any():
+            raise BadRunFile(path, f"has rows with empty {'/'.join(keys)} fields", REBUILD)
+        for column in numeric:
+            if not frame.empty and not pd.api.types.is_numeric_dtype(frame[column]):
+                raise BadRunFile(path, f"has values in column {column} that are not numbers", REBUILD)
+        return frame
 
     def _json(self, name: str) -> dict:
+        """A JSON object of the run (empty if absent); a reader needs none of its keys."""
         path = self.dir / name
-        return json.loads(path.read_text()) if path.is_file() else {}
+        if not path.is_file():
+            return {}
+        todo = "restore it from a copy of the run directory, or move it away to read the run without it"
+        try:
+            value = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise BadRunFile(path, f"is not readable JSON ({exc})", todo) from None
+        if not isinstance(value, dict):
+            raise BadRunFile(path, f"holds a JSON {type(value).__name__}, not an object", todo)
+        for key in ("variants", "dataset", "units", "config"):  # what the reports look into
+            if not isinstance(value.get(key, {}), dict):
+                raise BadRunFile(path, f"has a {key!r} that is not a mapping", todo)
+        return value
 
     def info(self, variant: str, key: str) -> str:
         return self.manifest.get("variants", {}).get(variant, {}).get(key, "?")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,17 +19,20 @@ import torch
 from tqdm.auto import tqdm
 
 from suite import registry
+from suite.atomic import disk_full
 from suite.data.datasets import get_dataset
 from suite.data.images import ImageData
 from suite.environment import describe, resolve_device
-from suite.errors import SuiteError, failure_reason
+from suite.errors import BadRunFile, SuiteError, failure_reason
 from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant, flops_per_image
 from suite.measure.evaluate import C4_ANGLES, sample_rows
+from suite.plugins import load_run_plugins, plugin_record, plugin_records
 from suite.runs.config import RunConfig, load_run_data
 from suite.runs.executors import LocalExecutor, RayExecutor, RaySettings
 from suite.runs.grid import UnitKey
+from suite.runs.lock import RunLock
 from suite.runs.profiles import get_profile
-from suite.runs.store import RunStore
+from suite.runs.store import FORMAT_VERSION, RunStore
 from suite.runs.unit import UnitOutcome, UnitTask, WorkerJob, run_job, run_unit
 from suite.training.layout import variant_layout
 
@@ -78,6 +82,39 @@ def costliest_first(tasks: list[UnitTask], config: RunConfig) -> list[UnitTask]:
     return sorted(tasks, key=cost, reverse=True)
 
 
+def new_manifest(config: RunConfig, command: list[str], kind: str, about: dict | None) -> dict:
+    """A new run's manifest: what made it, its settings, its plugins' SHA-256, its units."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        **({kind: about} if about else {}),
+        "command": command,
+        "config": config.to_dict(),
+        "plugins": [plugin_record(path) for path in config.plugins],
+        "started": _now(),
+        "finished": None,
+        "wall_s": None,
+        "units": {key.name: {"status": "pending"} for key in config.units()},
+    }
+
+
+def read_config(store: RunStore, manifest: dict) -> RunConfig:
+    """The settings a run directory's manifest records, or a one-line fault naming the file."""
+    try:
+        return RunConfig.from_dict(manifest["config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadRunFile(store.manifest_path, f"has an unreadable config ({failure_reason(exc)})",
+                         "restore it from a copy of the run directory") from None  # fmt: skip
+
+
+def resumed_status(unit: dict, has_result: bool) -> str:
+    """A unit is done exactly when its result file is there (a lost or deleted file is trained
+    again), unless it failed after that (its weights could not be written: it keeps failing)."""
+    if not has_result:
+        return "pending"
+    return "failed" if unit.get("status") == "failed" else "done"
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -87,16 +124,29 @@ def _log(message: str) -> None:
 
 
 class Run:
-    """One run directory and the work it still has to do."""
+    """One run directory and the work it still has to do; holds the directory's lock (a context
+    manager: leaving it releases the lock)."""
 
-    def __init__(self, store: RunStore, config: RunConfig, manifest: dict):
+    def __init__(self, store: RunStore, config: RunConfig, manifest: dict, lock: RunLock | None = None):
         self.store = store
         self.config = config
         self.manifest = manifest
+        self.lock = lock
 
     @property
     def out(self) -> Path:
         return self.store.out
+
+    def close(self) -> None:
+        """Release the run directory for the next writer."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- creating and reopening ------------------------------------------------------------
 
@@ -109,43 +159,60 @@ class Run:
         force: bool = False,
         kind: str = "run",
         about: dict | None = None,
+        break_lock: bool = False,
     ) -> Run:
-        """A new run directory; ``kind`` says what made it (``run``, ``tune``, ``study``), ``about``
-        what its report needs to know (a study's name, axis and question)."""
+        """A new run directory, locked; ``kind`` says what made it (``run``, ``tune``, ``study``),
+        ``about`` what its report needs to know (a study's name, axis and question)."""
         store = RunStore(out)
         if store.is_used() and not force:
             raise RunDirectoryExists(store.out)
         store.check_writable()
-        if force:
-            store.clear_units()
-        manifest = {
-            "kind": kind,
-            **({kind: about} if about else {}),
-            "command": command,
-            "config": config.to_dict(),
-            "started": _now(),
-            "finished": None,
-            "wall_s": None,
-            "units": {key.name: {"status": "pending"} for key in config.units()},
-        }
-        run = cls(store, config, manifest)
-        run.save_manifest()
+        lock = RunLock(store.out, break_lock).acquire()
+        try:
+            if store.is_used() and not force:  # made by another process meanwhile
+                raise RunDirectoryExists(store.out)
+            if force:
+                store.clear_units()
+            run = cls(store, config, new_manifest(config, command, kind, about), lock)
+            run.save_manifest()
+        except BaseException:
+            lock.release()
+            raise
         return run
 
     @classmethod
-    def open(cls, out: Path, command: list[str]) -> Run:
+    def open(
+        cls,
+        out: Path,
+        command: list[str],
+        plugins: Iterable[str | Path] = (),
+        allow_changed_plugins: bool = False,
+        break_lock: bool = False,
+    ) -> Run:
+        """An existing run directory, locked, to finish it with its own settings. Its plugins run
+        only if the caller passes them (``plugins``), checked against their recorded SHA-256."""
         store = RunStore(out)
-        manifest = store.read_manifest()
-        try:
-            config = RunConfig.from_dict(manifest["config"])
-        except (KeyError, TypeError) as exc:
-            raise SuiteError(f"{out}: manifest.json is unreadable ({exc})", param="resume") from exc
+        store.read_manifest()  # a run directory at all: fail before leaving a lock file anywhere
         store.check_writable()
-        manifest.setdefault("resumed", []).append({"command": command, "at": _now()})
-        for name, unit in manifest["units"].items():
-            # done exactly when its result file is there (a lost or deleted file is trained again)
-            unit["status"] = "done" if store.has_unit(name) else "pending"
-        return cls(store, config, manifest)
+        lock = RunLock(store.out, break_lock).acquire()
+        try:
+            manifest = store.read_manifest()  # as its last writer left it
+            config = read_config(store, manifest)
+            passed = load_run_plugins(
+                plugin_records(manifest), plugins, config.variants, allow_changed_plugins
+            )
+            config = replace(config, plugins=[str(p) for p in passed])  # workers load these files
+            manifest.setdefault("resumed", []).append(
+                {"command": command, "at": _now(), "plugins": [plugin_record(p) for p in passed]}
+            )
+            for name, unit in manifest["units"].items():
+                if store.has_unit(name):
+                    store.read_unit(name)  # a bad result file is named now, before any training
+                unit["status"] = resumed_status(unit, store.has_unit(name))
+        except BaseException:
+            lock.release()
+            raise
+        return cls(store, config, manifest, lock)
 
     def save_manifest(self) -> None:
         self.store.write_manifest(self.manifest)
@@ -168,7 +235,10 @@ class Run:
         self._describe(device, data)
         began = time.perf_counter()
         ray = gpu_share(ray, device)
-        pending = [n for n, u in self.manifest["units"].items() if u["status"] != "done"]
+        # a unit with a result file is not trained again (one whose weights could not be written
+        # is recorded as failed, its metrics kept: training it again would fail the same way)
+        units = self.manifest["units"]
+        pending = [n for n, u in units.items() if u["status"] != "done" and not self.store.has_unit(n)]
         previous = self.manifest.get("wall_s") or 0  # wall time accumulates over resumptions
         where = "local" if ray is None else f"ray {ray.address or 'local instance'}, {ray}"
         self.manifest.setdefault("executor", {})[_now()] = where  # per-epoch seconds depend on it
@@ -178,10 +248,20 @@ class Run:
             if config.bench:
                 self._run_benchmarks(device, progress)
         except (KeyboardInterrupt, SystemExit):  # Ctrl-C, or SIGTERM (as Ray's driver turns it)
-            self.manifest["interrupted"] = _now()
-            self.manifest["wall_s"] = round(previous + time.perf_counter() - began, 1)
-            self.save_manifest()
+            self._stop("interrupted", previous + time.perf_counter() - began)
             raise
+        except SuiteError as exc:  # e.g. the Ray cluster was lost: the directory stays resumable
+            self._stop("stopped", previous + time.perf_counter() - began, str(exc))
+            raise
+        except OSError as exc:
+            if not disk_full(exc):
+                raise
+            error = SuiteError(
+                f"{exc.filename}: no space left on the device (the file as it was is intact); free some "
+                "space, then resume the run"
+            )
+            self._stop("stopped", previous + time.perf_counter() - began, str(error))
+            raise error from None
         self.manifest["finished"] = _now()
         self.manifest["wall_s"] = round(previous + time.perf_counter() - began, 1)
         self.save_manifest()
@@ -189,6 +269,19 @@ class Run:
         units = self.manifest["units"].values()
         benches = self.manifest.get("bench", {}).values()
         return sum(u["status"] == "failed" for u in [*units, *benches])
+
+    def _stop(self, how: str, wall_s: float, reason: str | None = None) -> None:
+        """Record that the run stopped before its end (``how``: interrupted or stopped), if the
+        disk lets us: on a full disk the previous manifest stays, which resumes as well."""
+        self.manifest[how] = _now()
+        if reason:
+            self.manifest["stopped_because"] = reason
+        self.manifest["wall_s"] = round(wall_s, 1)
+        try:
+            self.save_manifest()
+        except OSError as exc:
+            if not disk_full(exc):
+                raise
 
     def _describe(self, device: torch.device, data: ImageData) -> None:
         """What the manifest says of the environment, the data and the variants."""
@@ -271,27 +364,25 @@ class Run:
         bar.close()
 
     def _record(self, outcome: UnitOutcome) -> None:
-        """Write a finished unit's result and weights (or its failure) and update the manifest."""
+        """Write a finished unit's result and weights (or its failure) and update the manifest.
+
+        A fault while writing is that unit's failure, not the run's: a result that cannot be
+        written fails the unit; weights that cannot be written fail it with its metrics kept.
+        Only a full disk stops the run (every later write would fail too)."""
         name = outcome.name
-        unit = self.manifest["units"][name]
-        label = self._label(name)
         if outcome.result is None:
-            unit.update(
-                status="failed", reason=outcome.reason or "unknown", traceback=outcome.traceback or ""
-            )
-            self.save_manifest()
-            _log(f"{label}: FAILED ({unit['reason']}); continuing with the others")
+            self._fail(name, outcome.reason or "unknown", outcome.traceback or "")
             return
-        key = UnitKey.parse(name)
-        if outcome.weights is not None:
-            metadata = {
-                "variant": key.variant,
-                "seed": str(key.seed),
-                "budget": str(self.config.budget_for(key)),
-                **{axis: str(value) for axis, value in key.point},
-            }
-            self.store.write_weights(name, outcome.weights, metadata)
-        self.store.write_unit(name, outcome.result)
+        weights_fault = self._try(lambda: self._write_weights(name, outcome.weights))
+        result_fault = self._try(lambda: self.store.write_unit(name, outcome.result))
+        if result_fault:
+            self._fail(name, f"its result could not be written: {result_fault}")
+            return
+        if weights_fault:
+            self._fail(name, f"its weights could not be written ({weights_fault}); its metrics are kept")
+            self.assemble()
+            return
+        unit = self.manifest["units"][name]
         unit.update(status="done", seconds=round(outcome.seconds, 1), finished=_now())
         unit.pop("reason", None)
         unit.pop("traceback", None)
@@ -299,7 +390,36 @@ class Run:
         self.assemble()
         accs = {int(r["angle"]): r["value"] for r in outcome.result["metrics"] if r["metric"] == "acc"}
         shown = ", ".join(f"{a}°={accs[a]:.2f}%" for a in C4_ANGLES)
-        _log(f"{label}: done in {unit['seconds']:.0f} s: {shown}")
+        _log(f"{self._label(name)}: done in {unit['seconds']:.0f} s: {shown}")
+
+    @staticmethod
+    def _try(write: Callable[[], None]) -> str | None:
+        """Run ``write``; None if it worked, else its fault in one line (a full disk is raised)."""
+        try:
+            write()
+        except Exception as exc:  # noqa: BLE001 - recording one unit must not sink the run
+            if disk_full(exc):
+                raise
+            return failure_reason(exc)
+        return None
+
+    def _write_weights(self, name: str, weights: dict[str, torch.Tensor] | None) -> None:
+        if weights is None:
+            return
+        key = UnitKey.parse(name)
+        metadata = {
+            "variant": key.variant,
+            "seed": str(key.seed),
+            "budget": str(self.config.budget_for(key)),
+            **{axis: str(value) for axis, value in key.point},
+        }
+        self.store.write_weights(name, weights, metadata)
+
+    def _fail(self, name: str, reason: str, trace: str = "") -> None:
+        unit = self.manifest["units"][name]
+        unit.update(status="failed", reason=reason, traceback=trace)
+        self.save_manifest()
+        _log(f"{self._label(name)}: FAILED ({reason}); continuing with the others")
 
     def _run_benchmarks(self, device: torch.device, progress: bool) -> None:
         """Cost of each variant (once, not per seed): parameters, FLOPs, throughput."""

@@ -57,6 +57,7 @@ def compare_executors(
                 wall = time.perf_counter() - began
             finally:
                 torch.set_num_threads(threads)
+                run.close()
             timings.append({"round": index, "executor": label, "wall_s": round(wall, 2),
                             "failed": failed, "run_dir": str(run_dir)})  # fmt: skip
             say(f"round {index}, {label:8}: {wall:7.1f} s for {len(run.manifest['units'])} units"

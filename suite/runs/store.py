@@ -12,7 +12,9 @@ Each kind of file has its own folder, so no variant name can be mistaken for ano
 
 A unit's name is its grid key (``suite.runs.grid``): ``cnn__seed0``, ``cnn__seed0__lr=0.003``.
 
-Every write is atomic: an interrupted run leaves either the old file or the new one.
+Every write is atomic: an interrupted run leaves either the old file or the new one. Every read
+is validated: a run directory may be truncated, edited or someone else's, and a bad file is named
+in one line (``BadRunFile``) with what to do, never a traceback.
 """
 
 from __future__ import annotations
@@ -24,8 +26,13 @@ import torch
 
 from suite.atomic import write_atomic, write_csv_atomic, write_json_atomic
 from suite.correctness import CORRECT_FIELDS
-from suite.errors import SuiteError
+from suite.errors import BadRunFile, SuiteError
 from suite.runs.grid import UnitKey
+from suite.runs.lock import HOLDER_NAME, LOCK_NAME
+
+# 2: manifests name their plugins' SHA-256 (``plugins``); 1 (no ``format_version``): older runs
+FORMAT_VERSION = 2
+RESUME_TO_REBUILD = "resume the run to rebuild it from units/"
 
 METRIC_FIELDS = ("variant", "seed", "metric", "angle", "value")
 # wall_s: cumulative training seconds up to the end of the epoch (evaluation excluded); the
@@ -94,7 +101,8 @@ class RunStore:
             ) from exc
 
     def is_used(self) -> bool:
-        return self.out.exists() and any(self.out.iterdir())
+        """Whether the directory holds anything but a lock (a run, or someone's files)."""
+        return self.out.exists() and any(p.name not in (LOCK_NAME, HOLDER_NAME) for p in self.out.iterdir())
 
     def clear_units(self) -> None:
         """Forget every unit result, checkpoint and weight file (a forced restart)."""
@@ -105,12 +113,23 @@ class RunStore:
     # --- manifest ------------------------------------------------------------------------
 
     def read_manifest(self) -> dict:
-        if not self.manifest_path.is_file():
-            raise SuiteError(f"{self.out}: no manifest.json there; is it a run directory?", param="resume")
-        try:
-            return json.loads(self.manifest_path.read_text())
-        except ValueError as exc:
-            raise SuiteError(f"{self.out}: manifest.json is unreadable ({exc})", param="resume") from exc
+        """The manifest, checked to be one: a JSON object with a ``config`` and ``units`` mapping,
+        of a format this code reads."""
+        path = self.manifest_path
+        if not path.is_file():
+            raise SuiteError(f"{self.out}: no manifest.json there; is it a run directory?")
+        manifest = read_json(path, dict, "restore it from a copy of the run directory")
+        restore = "restore it from a copy of the run directory"
+        for key in ("config", "units"):
+            if not isinstance(manifest.get(key), dict):
+                raise BadRunFile(path, f"has no {key!r} mapping", restore)
+        if not all(isinstance(unit, dict) for unit in manifest["units"].values()):
+            raise BadRunFile(path, "has a unit entry that is not a mapping", restore)
+        version = manifest.get("format_version", 1)
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise BadRunFile(path, f"has format_version {version!r}; this code reads up to {FORMAT_VERSION}",
+                             "update c4suite to read it")  # fmt: skip
+        return manifest
 
     def write_manifest(self, manifest: dict) -> None:
         write_json_atomic(self.manifest_path, manifest)
@@ -123,6 +142,15 @@ class RunStore:
     def write_unit(self, name: str, result: dict) -> None:
         write_json_atomic(self.unit_path(name), result)
 
+    def read_unit(self, name: str) -> dict:
+        """A finished unit's result: a mapping of table name to a list of rows."""
+        path = self.unit_path(name)
+        todo = "delete it and resume the run to train that unit again"
+        result = read_json(path, dict, todo)
+        for key in UNIT_TABLES:
+            read_rows(path, todo, result.get(key, []))
+        return result
+
     def has_bench(self, variant: str) -> bool:
         return self.bench_path(variant).is_file()
 
@@ -130,10 +158,13 @@ class RunStore:
         write_json_atomic(self.bench_path(variant), rows)
 
     def write_weights(self, name: str, state: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
-        """Trained weights as safetensors (plain tensors and string metadata: loading runs no code)."""
+        """Trained weights as safetensors (plain tensors and string metadata: loading runs no code).
+
+        Each tensor is copied out on its own: a model whose layers share a module (or views of
+        one tensor) has state-dict entries sharing memory, which safetensors refuses to write."""
         from safetensors.torch import save_file
 
-        tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+        tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
         write_atomic(self.weights_path(name), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
     def read_weights(self, name: str) -> dict[str, torch.Tensor]:
@@ -142,7 +173,11 @@ class RunStore:
         path = self.weights_path(name)
         if not path.is_file():
             raise SuiteError(f"{path}: no trained weights for {name} (the unit did not finish in this run)")
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except Exception as exc:  # noqa: BLE001 - safetensors' own error types vary by version
+            todo = f"delete it and {self.unit_path(name).name}, then resume the run to train that unit again"
+            raise BadRunFile(path, f"is not a readable safetensors file ({exc})", todo) from None
 
     def assemble(
         self, unit_names: list[str], throughput_fields: tuple[str, ...], axes: tuple[str, ...] = ()
@@ -152,15 +187,35 @@ class RunStore:
         tables: dict[str, list[dict]] = {key: [] for key in UNIT_TABLES}
         for name in unit_names:
             if self.has_unit(name):
-                result = json.loads(self.unit_path(name).read_text())
+                result = self.read_unit(name)
                 for key, rows in tables.items():
                     rows.extend(result.get(key, []))
         bench_rows: list[dict] = []
         for path in sorted((self.out / "units" / "bench").glob("*.json")):
-            bench_rows.extend(json.loads(path.read_text()))
+            bench_rows.extend(read_rows(path, f"delete it and resume the run to measure {path.stem} again"))
         write_csv_atomic(self.out / "throughput.csv", bench_rows, throughput_fields)
         for key, fields in UNIT_TABLES.items():
             write_csv_atomic(self.out / f"{key}.csv", tables[key], table_fields(fields, axes))
 
     def write_samples(self, rows: list[dict]) -> None:
         write_csv_atomic(self.out / "samples.csv", rows, SAMPLE_FIELDS)
+
+
+def read_json(path: Path, kind: type, todo: str):  # noqa: ANN201 - a ``kind``
+    """A JSON file of the run directory that must hold a ``kind`` (dict or list); ``todo``: what
+    the user can do about a bad one."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise BadRunFile(path, f"is not readable JSON ({exc})", todo) from None
+    if not isinstance(value, kind):
+        raise BadRunFile(path, f"holds a JSON {type(value).__name__}, not a {kind.__name__}", todo)
+    return value
+
+
+def read_rows(path: Path, todo: str, rows: object = None) -> list[dict]:
+    """A list of row mappings: ``rows``, or read from ``path`` when None."""
+    rows = read_json(path, list, todo) if rows is None else rows
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise BadRunFile(path, "holds something other than a list of rows", todo)
+    return rows

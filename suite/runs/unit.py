@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from suite import registry
+from suite.atomic import disk_full
 from suite.data.images import ImageData
 from suite.errors import failure_reason
 from suite.measure.benchmark import flops_per_image
@@ -146,6 +147,8 @@ def run_unit(
     try:
         result, weights = train_and_measure(task, data, device, config, progress, label)
     except Exception as exc:  # noqa: BLE001 - one unit's failure must not sink the others
+        if disk_full(exc):  # a checkpoint could not be written: the next unit's would not either
+            raise
         return UnitOutcome(
             task.name,
             time.perf_counter() - began,

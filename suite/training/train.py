@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from suite.atomic import write_atomic
 from suite.data.images import ImageData, to_device
 from suite.data.rotations import apply_augmentation, draw_augmentation
+from suite.errors import BadRunFile, failure_reason
 
 # Offsets keep the per-epoch streams of shuffling and augmentation independent of each other.
 _SHUFFLE_STREAM = 1_000_003
@@ -133,11 +134,16 @@ def save_checkpoint(
 def load_checkpoint(
     path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
 ) -> tuple[int, list[EpochRecord]]:
-    """Restore a checkpoint without executing code (``weights_only=True``)."""
-    state = torch.load(path, map_location=device, weights_only=True)
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    return int(state["epochs_done"]), [EpochRecord(**h) for h in state["history"]]
+    """Restore a checkpoint without executing code (``weights_only=True``); one that is truncated
+    or not this unit's is named in one line (the unit then fails with that reason)."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        return int(state["epochs_done"]), [EpochRecord(**h) for h in state["history"]]
+    except Exception as exc:  # noqa: BLE001 - torch's loader raises many types for a bad file
+        problem = f"is not a readable checkpoint of this unit ({failure_reason(exc)[:160]})"
+        raise BadRunFile(path, problem, "delete it to train the unit from its start") from None
 
 
 def train(
