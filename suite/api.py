@@ -68,6 +68,7 @@ def run(
     jobs: int = 1,
     ray_address: str | None = None,
     gpus_per_unit: float = 0,
+    threads: int | None = None,
     **settings,
 ) -> RunResults:
     """Train and evaluate ``variants`` under ``profile``; write a run directory; return its results.
@@ -89,7 +90,7 @@ def run(
     command = ["python", f"suite.run({shown})"]
     out = Path(out) if out else default_run_dir(config.profile)
     with Run.create(out, config, command, force=force, break_lock=break_lock) as the_run:
-        the_run.execute(progress=progress, data=data, ray=ray)
+        the_run.execute(progress=progress, data=data, ray=ray, threads=threads)
         write_report(the_run.out)
     return RunResults(the_run.out)
 
@@ -105,6 +106,7 @@ def resume(
     plugins: Iterable[str | Path] = (),
     allow_changed_plugins: bool = False,
     break_lock: bool = False,
+    threads: int | None = None,
 ) -> RunResults:
     """Finish an interrupted run directory with its own settings (anywhere: here or on Ray).
 
@@ -114,7 +116,7 @@ def resume(
     ray = reachable_executor(executor, jobs, ray_address, gpus_per_unit)
     command = ["python", f"suite.resume({str(out)!r})"]
     with Run.open(Path(out), command, plugins, allow_changed_plugins, break_lock) as the_run:
-        the_run.execute(progress=progress, ray=ray)
+        the_run.execute(progress=progress, ray=ray, threads=threads)
         write_report(the_run.out)
     return RunResults(the_run.out)
 
@@ -189,6 +191,7 @@ def tune(
     jobs: int = 1,
     ray_address: str | None = None,
     gpus_per_unit: float = 0,
+    threads: int | None = None,
     **settings,
 ) -> dict[str, dict]:
     """Sweep each variant's learning rate on the validation split; returns the chosen values.
@@ -210,7 +213,7 @@ def tune(
         force=force, kind="tune", break_lock=break_lock,
     )  # fmt: skip
     with the_run:
-        the_run.execute(progress=progress, data=data, ray=ray)
+        the_run.execute(progress=progress, data=data, ray=ray, threads=threads)
         return finish_tune(the_run.out, save)
 
 
@@ -232,6 +235,7 @@ def study(
     jobs: int = 1,
     ray_address: str | None = None,
     gpus_per_unit: float = 0,
+    threads: int | None = None,
     **settings,
 ) -> RunResults:
     """Run study ``name`` (``budgets``, ``data``, ``compute``) at ``scale`` (``cpu``, ``full``,
@@ -254,7 +258,7 @@ def study(
         force=force, kind="study", about=study_about(name, scale), break_lock=break_lock,
     )  # fmt: skip
     with the_run:
-        the_run.execute(progress=progress, data=data, ray=ray)
+        the_run.execute(progress=progress, data=data, ray=ray, threads=threads)
         write_report(the_run.out)
     return RunResults(the_run.out)
 

@@ -89,15 +89,15 @@ def accuracy_rows(run_dir: Path) -> list[tuple]:
 
 
 def test_a_study_grid_on_a_ray_cluster_gives_the_local_executors_accuracy_rows(ray_cluster, tmp_path, capsys):
-    """``suite speedup`` runs a smoke study's grid in this process (one thread, as each Ray task
-    has: the same float reductions) and as tasks on the cluster, in interleaved rounds: identical
-    accuracy rows, and the timings and their ratio in speedup.json."""
+    """``suite speedup`` runs a smoke study's grid in this process and as tasks on the cluster, every
+    unit on one thread (a unit's setting: the same float reductions), in interleaved rounds:
+    identical accuracy rows, and the timings and their ratio in speedup.json."""
     import json
 
     threads = torch.get_num_threads()
     code, stderr = run_main(capsys, "speedup", "data", "--scale", "smoke", "--variants", "cnn,gcnn-c4",
                             "--values", "128,256", "--seeds", "1", "--recipe", "tutorial", "--rounds", "2",
-                            "--serial-threads", "1", "--ray-address", ray_cluster, "--out", str(tmp_path),
+                            "--threads", "1", "--ray-address", ray_cluster, "--out", str(tmp_path),
                             "--no-progress")  # fmt: skip
     assert code == 0, stderr
     assert "training 4 units as Ray tasks" in stderr
@@ -112,7 +112,27 @@ def test_a_study_grid_on_a_ray_cluster_gives_the_local_executors_accuracy_rows(r
         e: sum(t["wall_s"] for t in found["timings"] if t["executor"] == e) for e in ("serial", "ray-cluster")
     }
     assert found["ratio"] == round(walls["serial"] / walls["ray-cluster"], 3) and found["same_accuracy_rows"]
-    assert found["serial_threads"] == 1 and found["command"][:2] == ["suite", "speedup"]
+    assert found["serial_threads"] == found["threads"] == 1 and found["command"][:2] == ["suite", "speedup"]
+
+
+def test_a_run_on_a_local_ray_instance_equals_the_local_run_with_default_options(tmp_path, capsys):
+    """Default options: every unit trains on the run's recorded thread count wherever it runs, so a
+    local Ray instance (on the loopback address) gives the local executor's rows exactly."""
+    smoke = ["run", "--profile", "smoke", "--variants", "cnn,gcnn-c4", "--no-bench", "--no-progress"]
+    code, stderr = run_main(capsys, *smoke, "--out", str(tmp_path / "local"))
+    assert code == 0, stderr
+    code, stderr = run_main(capsys, *smoke, "--executor", "ray", "--out", str(tmp_path / "ray"))
+    assert code == 0, stderr
+    assert "training 2 units as Ray tasks" in stderr
+    local, remote = accuracy_rows(tmp_path / "local"), accuracy_rows(tmp_path / "ray")
+    assert len(local) == 2 * 11 and local == remote  # 8 angles, C4 mean and min, random
+    import json
+
+    recorded = [
+        json.loads((tmp_path / d / "manifest.json").read_text())["config"]["threads"]
+        for d in ("local", "ray")
+    ]
+    assert recorded == [torch.get_num_threads()] * 2
 
 
 def test_the_test_cluster_listens_on_the_loopback_address_only(ray_cluster):

@@ -84,7 +84,9 @@ def execute(run, data, args: argparse.Namespace, report: Callable[[Path], object
     print(f"run directory: {run.out}", file=sys.stderr)
     finish = f"suite {run.manifest.get('kind', 'run')} --resume {run.out}"
     try:
-        failed = run.execute(progress=not args.no_progress, data=data, ray=ray_settings(args))
+        failed = run.execute(
+            progress=not args.no_progress, data=data, ray=ray_settings(args), threads=args.threads
+        )
         try:
             report(run.out)
         except SuiteError as exc:  # e.g. every unit failed: nothing to report, the reasons are logged
@@ -144,5 +146,10 @@ def run_options() -> argparse.ArgumentParser:
     parent.add_argument(
         "--gpus-per-unit", type=float, default=0,
         help="GPU share of each Ray task, e.g. 0.25 packs four units onto one GPU (default 0)",
+    )  # fmt: skip
+    parent.add_argument(
+        "--threads", type=positive_int,
+        help="torch threads of every unit, a setting of its numbers (reductions round with it); "
+        "default: this machine's cores, divided among --jobs workers; a Ray task asks that many CPUs",
     )  # fmt: skip
     return parent

@@ -36,7 +36,7 @@ def cmd_speedup(args: argparse.Namespace, argv: list[str], parser: argparse.Argu
           f"{where}, {args.rounds} interleaved rounds; in {out}", file=sys.stderr)  # fmt: skip
     found = compare_executors(
         config, out, ["suite", *argv], ray, args.rounds, args.serial_threads, not args.no_progress,
-        say=lambda line: print(line, file=sys.stderr),
+        say=lambda line: print(line, file=sys.stderr), threads=args.threads,
     )  # fmt: skip
     found = {"command": ["suite", *argv], "environment": describe(device), **found}
     write_text_atomic(out / "speedup.json", json.dumps(found, indent=2))
@@ -73,8 +73,10 @@ def add_command(commands) -> None:  # noqa: ANN001 - argparse's sub-parsers acti
     )
     p.add_argument("--ray-address", metavar="HOST:PORT", help="time a running Ray cluster instead")
     p.add_argument("--rounds", type=positive_int, default=2, help="interleaved rounds of each (default 2)")
-    p.add_argument("--serial-threads", type=positive_int, help="torch threads of the serial run "
-                   "(default: all cores, as 'suite run'; 1: one core, as each Ray task)")  # fmt: skip
+    p.add_argument("--threads", type=positive_int, help="torch threads of every unit, serial and on Ray "
+                   "(default: the cores divided among the Ray workers): both give the same rows")  # fmt: skip
+    p.add_argument("--serial-threads", type=positive_int, help="another thread count for the serial run "
+                   "only (its rows may then differ from Ray's)")  # fmt: skip
     p.add_argument(
         "--out", help="folder for the timed runs and speedup.json (default results/speedup-DEVICE)"
     )

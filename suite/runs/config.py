@@ -46,6 +46,7 @@ class RunConfig:
     grid: dict[str, list] = field(default_factory=dict)  # axis -> values (suite.runs.grid)
     epochs_by_variant: dict[str, int] = field(default_factory=dict)  # overrides recipe.epochs
     min_images_seen: int | None = None  # small training sets get more epochs: at least N images
+    threads: int | None = None  # every unit's intra-op thread count (None: a run from before it)
 
     def units(self) -> list[UnitKey]:
         """Every unit: variants × seeds × grid points."""

@@ -8,6 +8,7 @@ written by one process (the driver) and workers need no shared filesystem.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import sys
@@ -220,5 +221,6 @@ class RayExecutor:
         print(f"starting a local Ray instance on {LOOPBACK} with {s.workers or 'all'} CPUs", file=sys.stderr)
         # never a cluster found by chance; workers at this process's priority, not Ray's nice 15,
         # or they yield the CPU to any other work on the machine (a serial run would not)
-        ray.init(address="local", num_cpus=s.workers, _system_config={"worker_niceness": 0}, **common)
+        cpus = s.workers * max(1, math.ceil(s.cpus_per_unit)) if s.workers else None  # N units at once
+        ray.init(address="local", num_cpus=cpus, _system_config={"worker_niceness": 0}, **common)
         return True

@@ -7,10 +7,12 @@ nothing lost and nothing half-written.
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,7 +25,7 @@ from suite.atomic import disk_full
 from suite.data.datasets import get_dataset
 from suite.data.images import ImageData
 from suite.environment import describe, resolve_device
-from suite.errors import BadRunFile, SuiteError, failure_reason
+from suite.errors import BadRunFile, SuiteError, UsageError, failure_reason
 from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant, flops_per_image
 from suite.measure.evaluate import C4_ANGLES, sample_rows
 from suite.plugins import load_run_plugins, plugin_record, plugin_records
@@ -56,6 +58,35 @@ def gpu_share(ray: RaySettings | None, device: torch.device) -> RaySettings | No
             "(e.g. 0.25 packs four units onto one GPU)", param="gpus_per_unit",
         )  # fmt: skip
     return replace(ray, gpus_per_unit=1 / ray.workers)  # N jobs on one GPU: they share it
+
+
+THREADS_FORMAT = 3  # manifests from this format on record each run's thread count (config.threads)
+
+
+def default_threads(ray: RaySettings | None) -> int:
+    """The thread count of a new run's units: this machine's (torch's count), shared among a local
+    Ray instance's workers when ``--jobs`` asks for several."""
+    workers = ray.workers if ray is not None and ray.workers else 1
+    return max(1, torch.get_num_threads() // workers)
+
+
+def unit_threads(ray: RaySettings | None, threads: int | None) -> RaySettings | None:
+    """Each Ray task asks for as many CPUs as its unit has threads (so units never share cores)."""
+    if ray is None or threads is None:
+        return ray
+    return replace(ray, cpus_per_unit=threads)
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Train on ``threads`` intra-op threads, then give the process back its own count."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def costliest_first(tasks: list[UnitTask], config: RunConfig) -> list[UnitTask]:
@@ -163,6 +194,7 @@ class Run:
     ) -> Run:
         """A new run directory, locked; ``kind`` says what made it (``run``, ``tune``, ``study``),
         ``about`` what its report needs to know (a study's name, axis and question)."""
+        config = copy.deepcopy(config)  # the run settles its own thread count: never the caller's object
         store = RunStore(out)
         if store.is_used() and not force:
             raise RunDirectoryExists(store.out)
@@ -223,18 +255,23 @@ class Run:
     # --- the work ------------------------------------------------------------------------
 
     def execute(
-        self, progress: bool = True, data: ImageData | None = None, ray: RaySettings | None = None
+        self,
+        progress: bool = True,
+        data: ImageData | None = None,
+        ray: RaySettings | None = None,
+        threads: int | None = None,
     ) -> int:
-        """Train and measure every pending unit, here or as Ray tasks (``ray``); returns the number
-        of failures."""
+        """Train and measure every pending unit, here or as Ray tasks (``ray``), each on the run's
+        thread count (``threads``, recorded by the first execution); returns the number of failures."""
         config = self.config
         device = resolve_device(config.device)
         for variant in config.variants:
             registry.get_variant(variant)  # fail before any training on an unknown name
         data = data or load_run_data(config)
+        self._settle_threads(ray, threads)
         self._describe(device, data)
         began = time.perf_counter()
-        ray = gpu_share(ray, device)
+        ray = unit_threads(gpu_share(ray, device), config.threads)
         # a unit with a result file is not trained again (one whose weights could not be written
         # is recorded as failed, its metrics kept: training it again would fail the same way)
         units = self.manifest["units"]
@@ -282,6 +319,26 @@ class Run:
         except OSError as exc:
             if not disk_full(exc):
                 raise
+
+    def _settle_threads(self, ray: RaySettings | None, threads: int | None) -> None:
+        """The run's intra-op thread count, a setting of every unit (reductions round with it):
+        ``threads`` or the default on a new run, the recorded one on a resumed run (which refuses
+        another); None for runs made before it was recorded (they resume as they ran)."""
+        if threads is not None and (not isinstance(threads, int) or threads <= 0):
+            raise UsageError(f"{threads!r}: expected a positive integer", param="threads")
+        recorded = self.config.threads
+        if recorded is not None:
+            if threads is not None and threads != recorded:
+                raise UsageError(
+                    f"{threads}: this run trains its units on {recorded} threads (recorded; another "
+                    "count rounds differently); start a new run to change it", param="threads",
+                )  # fmt: skip
+            return
+        if self.manifest.get("format_version", 1) < THREADS_FORMAT:
+            return  # an older run: units trained on the executor's thread count, as they did then
+        self.config.threads = threads or default_threads(ray)
+        self.manifest["config"]["threads"] = self.config.threads
+        self.save_manifest()
 
     def _describe(self, device: torch.device, data: ImageData) -> None:
         """What the manifest says of the environment, the data and the variants."""
@@ -334,7 +391,7 @@ class Run:
         tasks = [self._task(name) for name in pending]
         if ray is not None:
             tasks = costliest_first(tasks, self.config)
-            threads = max(1, math.floor(ray.cpus_per_unit))
+            threads = self.config.threads or max(1, math.floor(ray.cpus_per_unit))
             # Ray tasks keep no checkpoint (the driver's disk may be elsewhere): a unit restarts whole
             config = self.config.to_dict()
             jobs = [WorkerJob(config, device.type, threads, replace(t, checkpoint=None)) for t in tasks]
@@ -352,7 +409,8 @@ class Run:
             def function(task: UnitTask) -> UnitOutcome:
                 self.manifest["units"][task.name].update(status="running", started=_now())
                 self.save_manifest()
-                return run_unit(task, data, device, self.config, progress, self._label(task.name))
+                with torch_threads(self.config.threads):
+                    return run_unit(task, data, device, self.config, progress, self._label(task.name))
 
             finished = LocalExecutor().map(function, tasks)
         bar = tqdm(total=len(tasks), desc="units", unit="unit", disable=not progress or ray is None or None)

@@ -14,11 +14,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-
 from suite.runs.config import RunConfig, load_run_data
 from suite.runs.executors import RaySettings
-from suite.runs.runner import Run
+from suite.runs.runner import Run, default_threads
 
 
 def accuracy_rows(run_dir: Path) -> list[tuple]:
@@ -35,12 +33,15 @@ def compare_executors(
     serial_threads: int | None = None,
     progress: bool = False,
     say: Callable[[str], object] = print,
+    threads: int | None = None,
 ) -> dict:
     """Time ``config``'s grid serially and on Ray (a local instance with ``ray.workers`` workers, or
     the cluster at ``ray.address``), ``rounds`` times each, interleaved; returns the timings and
-    the serial-over-Ray ratio. ``serial_threads`` None: the serial run uses torch's threads as a
-    plain ``suite run`` does (every core); 1: one core, as each Ray task has (Ray's scaling)."""
+    the serial-over-Ray ratio. Both train every unit on ``threads`` threads (default: the cores
+    divided among Ray's workers), so their rows are the same; ``serial_threads`` gives the serial
+    run another count (its rows may then differ: reductions round with the thread count)."""
     data = load_run_data(config)
+    threads = threads or default_threads(ray)
     executors = {"serial": None, "ray-cluster" if ray.address else f"ray-{ray.workers}": ray}
     timings: list[dict] = []
     for index in range(1, rounds + 1):
@@ -48,15 +49,12 @@ def compare_executors(
         for label in order:
             run_dir = out / f"round{index}-{label}"
             run = Run.create(run_dir, config, command, force=True)
-            threads = torch.get_num_threads()
-            if label == "serial" and serial_threads:
-                torch.set_num_threads(serial_threads)
+            own = serial_threads or threads if label == "serial" else threads
             try:
                 began = time.perf_counter()
-                failed = run.execute(progress=progress, data=data, ray=executors[label])
+                failed = run.execute(progress=progress, data=data, ray=executors[label], threads=own)
                 wall = time.perf_counter() - began
             finally:
-                torch.set_num_threads(threads)
                 run.close()
             timings.append({"round": index, "executor": label, "wall_s": round(wall, 2),
                             "failed": failed, "run_dir": str(run_dir)})  # fmt: skip
@@ -70,7 +68,8 @@ def compare_executors(
     return {
         "ray": f"cluster at {ray.address}" if ray.address else f"local instance, {ray.workers} workers",
         "rounds": rounds,
-        "serial_threads": serial_threads or torch.get_num_threads(),
+        "serial_threads": serial_threads or threads,
+        "threads": threads,
         "units": len(config.units()),
         "timings": timings,
         "ratio_per_round": [round(r, 3) for r in per_round],

@@ -30,8 +30,9 @@ from suite.errors import BadRunFile, SuiteError
 from suite.runs.grid import UnitKey
 from suite.runs.lock import HOLDER_NAME, LOCK_NAME
 
-# 2: manifests name their plugins' SHA-256 (``plugins``); 1 (no ``format_version``): older runs
-FORMAT_VERSION = 2
+# 3: units train on a recorded thread count (``config.threads``); 2: manifests name their plugins'
+# SHA-256 (``plugins``); 1 (no ``format_version``): older runs
+FORMAT_VERSION = 3
 RESUME_TO_REBUILD = "resume the run to rebuild it from units/"
 
 METRIC_FIELDS = ("variant", "seed", "metric", "angle", "value")
