@@ -10,6 +10,12 @@ from models._layers import CNN_WIDTHS, PlainCNN
 from suite.registry import register
 
 
+# On a CPU a large batch runs in chunks of this many images: the feature maps of their four copies
+# stay in cache (unchunked, a batch of 1,024 ran at 7.8x the plain CNN's time, chunked at 3.2x;
+# measured interleaved on the 2-core CPU). Each image's logits are computed as before.
+CPU_CHUNK = 128
+
+
 class RotatedStackCNN(PlainCNN):
     """The plain CNN's layers on the four quarter turns of the input, max over the copies.
 
@@ -17,6 +23,12 @@ class RotatedStackCNN(PlainCNN):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu" and x.shape[0] > CPU_CHUNK:
+            return torch.cat([self.stacked(part) for part in x.split(CPU_CHUNK)])
+        return self.stacked(x)
+
+    def stacked(self, x: torch.Tensor) -> torch.Tensor:
+        """The four copies as one batch through the shared layers; max over the copies."""
         batch = x.shape[0]
         copies = torch.cat([torch.rot90(x, k, dims=(-2, -1)) for k in range(4)])  # (4B, 1, H, W)
         features = self.features(copies).view(4, batch, -1)

@@ -68,3 +68,18 @@ def test_escnn_count_without_a_build_equals_the_real_count(budget):
 
     model = registry.get("escnn-c4", budget=budget)
     assert _escnn.param_count("C4", model.fields) == registry.count_params(model)
+
+
+def test_the_stack_in_cpu_chunks_gives_the_logits_of_one_pass():
+    """Large CPU batches run in cache-sized chunks (models/stack_c4.py): same logits, same symmetry."""
+    from models.stack_c4 import CPU_CHUNK
+
+    torch.manual_seed(0)
+    model = registry.get("stack-c4").eval()
+    x = torch.rand(2 * CPU_CHUNK + 3, 1, 28, 28)
+    with torch.no_grad():
+        chunked = model(x)
+        whole = model.stacked(x)
+        turned = model(torch.rot90(x, 1, dims=(-2, -1)))
+    assert torch.allclose(chunked, whole, rtol=1e-5, atol=1e-6)
+    assert (turned - chunked).abs().max() < 1e-4
