@@ -9,7 +9,6 @@ from models._budget import count_on_meta, fit_widths
 from models._layers import CNN_WIDTHS, PlainCNN
 from suite.registry import register
 
-
 # On a CPU a large batch runs in chunks of this many images: the feature maps of their four copies
 # stay in cache (unchunked, a batch of 1,024 ran at 7.8x the plain CNN's time, chunked at 3.2x;
 # measured interleaved on the 2-core CPU). Each image's logits are computed as before.
