@@ -233,6 +233,15 @@ def evaluation_images(manifest: dict) -> str:
     return "test images"
 
 
+def threads_note(manifest: dict) -> str:
+    """How many threads each unit trained on: recorded (a setting of the run), or, for runs made
+    before it was, the process's count."""
+    recorded = manifest.get("config", {}).get("threads")
+    if recorded:
+        return f"every unit on {recorded} thread{'s' if recorded != 1 else ''}"
+    return f"{manifest.get('environment', {}).get('cpu_threads', '?')} CPU threads in the process"
+
+
 def summary_markdown(r: RunResults) -> str:
     m = r.manifest
     evidence = Evidence(r)
@@ -245,8 +254,8 @@ def summary_markdown(r: RunResults) -> str:
         f"Profile `{config.get('profile', '?')}`, seeds {config.get('seeds', '?')}, training "
         f"{_training_line(config)}  ",
         f"Recipe `{config.get('recipe_name', 'tutorial')}`: {recipe_line(m)}  ",
-        f"Device: {env.get('device', '?')} ({env.get('device_name', '?')}, "
-        f"{env.get('cpu_threads', '?')} CPU threads), torch {env.get('versions', {}).get('torch', '?')}, "
+        f"Device: {env.get('device', '?')} ({env.get('device_name', '?')}, {threads_note(m)}), "
+        f"torch {env.get('versions', {}).get('torch', '?')}, "
         f"memory layout {_layout_note(m.get('layout', 'contiguous'))}  ",
         f"{'Whole-run' if m.get('finished') else 'So far, the'} wall time: {m.get('wall_s', '?')} s"
         f"{_jobs_note(m)}; commit {env.get('git', {}).get('commit', '?')}",
