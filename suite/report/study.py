@@ -160,15 +160,28 @@ def compute_verdict(
             "seconds": (found.low * per_second, found.high * per_second if found.high else None),
             "FLOPs": (found.low * per_flop, found.high * per_flop if found.high else None),
         }
-        for unit, (low, high) in bounds.items():
-            verdicts[unit].append(factor_verdict(found, low, high, factor))
+        mine = {unit: factor_verdict(found, low, high, factor) for unit, (low, high) in bounds.items()}
+        for unit, verdict in mine.items():
+            verdicts[unit].append((v, verdict))
         lines.append(
             f"- `{v}`: {found.target.text()}% after {found.model_epochs} epoch(s) ({seconds:.0f} s); "
-            f"`{long_variant}` needs, in epochs, {found.ratio_text()}; in training seconds "
-            f"{bound_text(found, *bounds['seconds'])}; in training FLOPs "
-            f"{bound_text(found, *bounds['FLOPs'])}."
+            f"`{long_variant}` needs, in epochs, {found.ratio_text()} ({mine['epochs']}); in training "
+            f"seconds {bound_text(found, *bounds['seconds'])} ({mine['seconds']}); in training FLOPs "
+            f"{bound_text(found, *bounds['FLOPs'])} ({mine['FLOPs']})."
         )
-    return lines, {unit: combine_verdicts(v) for unit, v in verdicts.items()}
+    return lines, {unit: per_model_verdict(v) for unit, v in verdicts.items()}
+
+
+def per_model_verdict(verdicts: list[tuple[str, str]]) -> str:
+    """One verdict where every model agrees; otherwise which models it holds, fails or is not
+    decided for (the claim is about "an equivariant model": each is a case of it)."""
+    combined = combine_verdicts([verdict for _, verdict in verdicts])
+    if len({verdict for _, verdict in verdicts}) <= 1:
+        return combined
+    groups: dict[str, list[str]] = {}
+    for model, verdict in verdicts:
+        groups.setdefault(verdict, []).append(f"`{model}`")
+    return "; ".join(f"{verdict} for {', '.join(models)}" for verdict, models in groups.items())
 
 
 def factor_verdict(found: Match, low: float, high: float | None, factor: int) -> str:
