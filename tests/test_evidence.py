@@ -160,3 +160,53 @@ def test_the_summary_ranks_only_what_the_evidence_separates(tmp_path):
     line = next(x for x in summary.splitlines() if x.startswith("- C4-mean:"))
     assert line.startswith("- C4-mean: not decided at 95% among") and "`first`" in line and "`second`" in line
     assert "leads" not in summary.split("## Main table", 1)[1].split("## Claims", 1)[0]
+
+
+# --- "augmentation needs more than 10x the training": bounds from per-image curves --------------
+
+
+def curve_run(tmp_path, aug_curve, model_final=0.97, seeds=3, images=3_000, model_epochs=2):
+    """A validation-split run: an equivariant model's final curve point and an augmented model's
+    curve (true accuracy per epoch), each seed a noisy draw on the same images."""
+    rng = np.random.default_rng(1)
+    difficulty = rng.normal(0, 1.5, images)
+    rows = []
+
+    def add(variant, epoch, acc):
+        base = math.log(acc / (1 - acc)) + 1.2
+        scores = simulated_run(rng, seeds, images, base, seed_sd=0.05, difficulty=difficulty)
+        for seed in range(seeds):
+            for angle in (0, 90, 180, 270):
+                rows.append({"variant": variant, "seed": seed, "epoch": epoch, "metric": "val_acc",
+                             "angle": angle, "images": images, "bits": encode(scores[seed] > 0)})  # fmt: skip
+
+    for epoch in range(1, model_epochs + 1):
+        add("eq", epoch, model_final)
+    for epoch, acc in enumerate(aug_curve, start=1):
+        add("aug", epoch, acc)
+    pd.DataFrame(rows, columns=CORRECT_FIELDS).to_csv(tmp_path / "correct.csv", index=False)
+    params = [{"variant": v, "seed": 0, "metric": "params", "angle": "", "value": 1} for v in ("eq", "aug")]
+    pd.DataFrame(params).to_csv(tmp_path / "metrics.csv", index=False)
+    (tmp_path / "manifest.json").write_text(json.dumps({"variants": {"eq": {}, "aug": {}}}))
+    return Evidence(RunResults(tmp_path))
+
+
+def test_an_augmented_model_never_reaching_the_target_gives_a_lower_bound_that_holds(tmp_path):
+    from suite.report.matching import HOLDS, match
+
+    found = match(curve_run(tmp_path, [0.90] * 22), "aug", "eq")
+    assert found.earliest is None and found.low == 11 and found.verdict(10) == HOLDS
+
+
+def test_an_augmented_model_that_surely_overtakes_early_fails_the_claim(tmp_path):
+    from suite.report.matching import FAILS, match
+
+    found = match(curve_run(tmp_path, [0.90, 0.95, 0.99, 0.99, 0.99, 0.99]), "aug", "eq")
+    assert found.surely is not None and found.high <= 10 and found.verdict(10) == FAILS
+
+
+def test_a_curve_level_with_the_target_is_not_decided(tmp_path):
+    from suite.report.matching import UNDECIDED, match
+
+    found = match(curve_run(tmp_path, [0.90, 0.93] + [0.97] * 20), "aug", "eq")
+    assert found.earliest is not None and found.low < 10 and found.verdict(10) == UNDECIDED
