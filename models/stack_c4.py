@@ -18,8 +18,17 @@ CPU_CHUNK = 128
 class RotatedStackCNN(PlainCNN):
     """The plain CNN's layers on the four quarter turns of the input, max over the copies.
 
-    Invariant because the set {rot90ᵏ x} is the same for every rotated input.
+    Invariant because the set {rot90ᵏ x} is the same for every rotated input. Its physical limit
+    is ``copies`` times the cost of :meth:`one_copy` (the same layers on one copy of the input).
     """
+
+    copies = 4
+
+    def one_copy(self) -> PlainCNN:
+        """The plain CNN the stack runs four times: the same widths and weights, one copy."""
+        single = PlainCNN(self.widths, self.head.out_features)
+        single.load_state_dict(self.state_dict())
+        return single
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type == "cpu" and x.shape[0] > CPU_CHUNK:

@@ -197,3 +197,21 @@ def test_correctness_bits_round_trip_and_refuse_a_wrong_length():
         assert (decode(encode(flags), n) == flags).all()
     with pytest.raises(ValueError, match="cannot hold"):
         decode(encode(np.ones(16, bool)), 300)
+
+
+def test_a_stack_is_timed_against_k_times_its_one_copy_cnn():
+    from suite.measure.limits import LIMIT_FIELDS, stack_limits
+
+    settings = BenchSettings(infer_batches=(8,), train_batches=(8,), warmup=1, repeats=2)
+    rows = stack_limits("stack-c4", torch.device("cpu"), settings)
+    assert [(r["bench"], r["batch_size"], r["limit"]) for r in rows] == [
+        ("infer", 8, "4 × one copy"),
+        ("train", 8, "4 × one copy"),
+    ]
+    assert all(set(r) == set(LIMIT_FIELDS) and r["ratio_to_limit"] > 0 for r in rows)
+    assert stack_limits("cnn", torch.device("cpu"), settings) == []  # not a stack: no such limit
+    stack = registry.get("stack-c4").eval()
+    single = stack.one_copy().eval()
+    x = torch.rand(3, 1, 28, 28)
+    with torch.no_grad():  # the one-copy CNN is the stack's layers on one copy (its limit's unit)
+        assert torch.allclose(single.features(x), stack.features(x))

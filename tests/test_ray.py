@@ -18,6 +18,7 @@ import torch
 from tests.cli import run_main
 
 LOOPBACK = "127.0.0.2"
+HEADS: dict[str, subprocess.Popen] = {}  # the test cluster's `ray start` process, by address
 pytestmark = pytest.mark.subprocess
 
 
@@ -48,13 +49,16 @@ def ray_cluster(tmp_path_factory):
             command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     address = f"{LOOPBACK}:{port}"
+    HEADS[address] = head
     try:
         wait_for(address, head, log)
         yield address
     finally:
-        os.killpg(head.pid, signal.SIGINT)  # `ray start --block` stops its processes on Ctrl-C
         try:
+            os.killpg(head.pid, signal.SIGINT)  # `ray start --block` stops its processes on Ctrl-C
             head.wait(timeout=10)
+        except ProcessLookupError:  # the last test killed the head on purpose
+            pass
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait(timeout=10)
@@ -282,3 +286,46 @@ def process_ends(pid: int, within: float) -> bool:
             return True
         time.sleep(0.2)
     return False
+
+
+def test_a_run_whose_cluster_head_is_killed_stops_in_one_line_and_resumes_locally(
+    ray_cluster, tmp_path, capsys, monkeypatch
+):
+    """The last test of the module (it kills the module's cluster): one unit has finished on the
+    cluster and the other is training there when the head is killed; the run stops within the
+    configured wait with one line, and the directory resumes on the local executor."""
+    import json
+    import threading
+
+    from suite.cli.main import main
+
+    monkeypatch.setenv("C4SUITE_RAY_LOST_AFTER_S", "3")
+    plugin, pid_file = tmp_path / "stalling.py", tmp_path / "stalled.pid"
+    plugin.write_text(STALLING_PLUGIN.format(pid=str(pid_file)))
+    out = tmp_path / "run"
+    finished = out / "units" / "train" / "cnn__seed0.json"
+    killed = {}
+
+    def kill_the_head() -> None:  # once the cnn unit is written and the other one trains
+        deadline = time.monotonic() + 120
+        while not (pid_file.is_file() and finished.is_file()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.killpg(HEADS[ray_cluster].pid, signal.SIGKILL)
+        killed["at"] = time.monotonic()
+
+    killer = threading.Thread(target=kill_the_head, daemon=True)
+    killer.start()
+    code = main(["run", "--profile", "smoke", "--variants", "cnn,stalls-once", "--plugin", str(plugin),
+                 "--recipe", "tutorial", "--no-bench", "--no-progress", "--executor", "ray",
+                 "--ray-address", ray_cluster, "--out", str(out)])  # fmt: skip
+    stopped = time.monotonic()
+    killer.join(timeout=10)
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("suite: error:")]
+    assert code == 1 and len(errors) == 1 and "lost the Ray cluster" in errors[0], err[-2000:]
+    assert f"--resume {out}" in errors[0] and stopped - killed["at"] < 60
+    units = json.loads((out / "manifest.json").read_text())["units"]
+    assert units["cnn__seed0"]["status"] == "done" and units["stalls-once__seed0"]["status"] != "done"
+    code = main(["run", "--resume", str(out), "--plugin", str(plugin), "--no-progress"])  # locally
+    err = capsys.readouterr().err
+    assert code == 0 and "stalls-once seed 0: done" in err and "cnn seed 0: done" not in err, err[-2000:]

@@ -15,6 +15,7 @@ from suite.cli.args import dataset_option, device_option, positive_int, variant_
 from suite.environment import describe, device_name, resolve_device
 from suite.errors import UsageError
 from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_settings
+from suite.measure.limits import stack_limits
 from suite.measure.ratios import option_ratios, ratios
 from suite.plugins import load_variants
 from suite.training.layout import LAYOUTS
@@ -51,7 +52,8 @@ def _measure(
     return rows
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def cmd_bench(args: argparse.Namespace, argv: list[str] | None = None, parser: object = None) -> int:
+    """Measure, print the ratios and limits; with ``--out``, write them with the command line."""
     load_variants(args.plugin)
     device = resolve_device(args.device)
     if args.amp not in (None, "bf16"):
@@ -80,6 +82,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     found = ratios(rows)
     for r in found:
         print(f"  {r['variant']:12} {r['ratio']:34} batch {r['batch_size']:>5}: {r['value']:.3f}")
+    limits = [
+        row
+        for name in variants
+        for row in stack_limits(name, device, settings, registry.parse_budget(args.budget))
+    ]
+    if limits:
+        print(
+            "\nagainst the physical limit (time per image over the limit's, interleaved; 1.00 is the limit):"
+        )
+        for r in limits:
+            where = f"{r['variant']:12} {r['bench']:5} batch {r['batch_size']:>5}"
+            print(f"  {where}: {r['ratio_to_limit']:.2f} of {r['limit']} "
+                  f"({r['step_ms']:.2f} ms against {r['limit_step_ms']:.2f} ms)")  # fmt: skip
     compared = option_ratios(default_rows, rows)
     if compared:
         chosen = ", ".join(f"{k}={getattr(settings, k)}" for k in changed)
@@ -129,7 +144,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
                 {
                     "environment": describe(device),
                     "settings": asdict(settings),
+                    "command": ["suite", *argv] if argv else None,
                     "ratios": found,
+                    "limits": limits,
                     "option_ratios": compared,
                     "pipeline": pipeline,
                 },
@@ -183,4 +200,4 @@ def add_command(commands) -> None:
         help="interleaved rounds the pipeline images are split into (default 4)",
     )
     p.add_argument("--out", help="also write throughput.csv and bench.json into this folder")
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=cmd_bench, records_command=True)
