@@ -141,6 +141,41 @@ def test_check_fails_a_variant_with_dead_parameters(digits):
         registry.unregister("test-dead-weight")
 
 
+class SeedSilencedReLU(torch.nn.Module):
+    """A small ReLU CNN whose first channel one draw of the initialisation leaves silent for every
+    input (a bias far below any activation), as a dying ReLU would: an accident of that seed."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.head = torch.nn.Linear(4, 10)
+        if torch.rand(()) < 0.5:  # at torch seed 0 this draw is below 0.5; at seeds 1 and 2 above
+            with torch.no_grad():
+                self.conv.bias[0] = -1e3
+
+    def forward(self, x):
+        return self.head(torch.relu(self.conv(x)).mean(dim=(-2, -1)))
+
+
+def test_check_tells_a_seeds_silent_relu_from_a_weight_no_input_reaches(digits):
+    """A channel silent at one initialisation only is a warning (its entries counted), not a FAIL;
+    an entry no input reaches at any initialisation is (the dead-weight test above)."""
+    silenced = [seed for seed in (0, 1, 2) if torch.manual_seed(seed) and not (torch.rand(()) < 0.5)]
+    assert 0 < len(silenced) < 3  # the draw silences the channel at some seeds, not all
+
+    @registry.register("test-silent-relu", description="a ReLU channel one seed silences", family="plugin")
+    def silent_relu(budget=None):
+        return SeedSilencedReLU()
+
+    try:
+        row = check_variant("test-silent-relu", *digits)
+        # the silenced channel's 3x3 filter, its bias and its head column, at least
+        assert row["dead_params"] == 0 and row["dead_some_inits"] >= 9 + 1 + 10
+        assert row["shape_ok"] and row["claim_holds"]  # (a toy: whether it learns is not the point)
+    finally:
+        registry.unregister("test-silent-relu")
+
+
 def test_e3nn_radial_basis_reaches_every_weight():
     """Every radial function of e3nn-o2's planar convolutions is non-zero on some tap other than the
     centre (whose harmonics of degree l > 0 vanish; the self-connection serves it), and the kernels
