@@ -301,31 +301,34 @@ def test_a_run_whose_cluster_head_is_killed_stops_in_one_line_and_resumes_locall
 
     monkeypatch.setenv("C4SUITE_RAY_LOST_AFTER_S", "3")
     plugin, pid_file = tmp_path / "stalling.py", tmp_path / "stalled.pid"
-    plugin.write_text(STALLING_PLUGIN.format(pid=str(pid_file)))
+    # its own name: the Ctrl-C test registered "stalls-once" in this process already
+    plugin.write_text(STALLING_PLUGIN.format(pid=str(pid_file)).replace('"stalls-once"', '"stalls-here"'))
     out = tmp_path / "run"
     finished = out / "units" / "train" / "cnn__seed0.json"
-    killed = {}
+    killed, over = {}, threading.Event()
 
     def kill_the_head() -> None:  # once the cnn unit is written and the other one trains
         deadline = time.monotonic() + 120
         while not (pid_file.is_file() and finished.is_file()) and time.monotonic() < deadline:
-            time.sleep(0.2)
+            if over.wait(0.2):
+                return
         os.killpg(HEADS[ray_cluster].pid, signal.SIGKILL)
         killed["at"] = time.monotonic()
 
     killer = threading.Thread(target=kill_the_head, daemon=True)
     killer.start()
-    code = main(["run", "--profile", "smoke", "--variants", "cnn,stalls-once", "--plugin", str(plugin),
+    code = main(["run", "--profile", "smoke", "--variants", "cnn,stalls-here", "--plugin", str(plugin),
                  "--recipe", "tutorial", "--no-bench", "--no-progress", "--executor", "ray",
                  "--ray-address", ray_cluster, "--out", str(out)])  # fmt: skip
     stopped = time.monotonic()
+    over.set()
     killer.join(timeout=10)
     err = capsys.readouterr().err
     errors = [line for line in err.splitlines() if line.startswith("suite: error:")]
     assert code == 1 and len(errors) == 1 and "lost the Ray cluster" in errors[0], err[-2000:]
     assert f"--resume {out}" in errors[0] and stopped - killed["at"] < 60
     units = json.loads((out / "manifest.json").read_text())["units"]
-    assert units["cnn__seed0"]["status"] == "done" and units["stalls-once__seed0"]["status"] != "done"
+    assert units["cnn__seed0"]["status"] == "done" and units["stalls-here__seed0"]["status"] != "done"
     code = main(["run", "--resume", str(out), "--plugin", str(plugin), "--no-progress"])  # locally
     err = capsys.readouterr().err
-    assert code == 0 and "stalls-once seed 0: done" in err and "cnn seed 0: done" not in err, err[-2000:]
+    assert code == 0 and "stalls-here seed 0: done" in err and "cnn seed 0: done" not in err, err[-2000:]

@@ -65,7 +65,7 @@ THREADS_FORMAT = 3  # manifests from this format on record each run's thread cou
 
 def default_threads(ray: RaySettings | None) -> int:
     """The thread count of a new run's units: this machine's (torch's count), shared among a local
-    Ray instance's workers when ``--jobs`` asks for several."""
+    Ray instance's workers when several are asked for (``workers``)."""
     workers = ray.workers if ray is not None and ray.workers else 1
     return max(1, torch.get_num_threads() // workers)
 
