@@ -119,26 +119,6 @@ def test_a_study_grid_on_a_ray_cluster_gives_the_local_executors_accuracy_rows(r
     assert found["serial_threads"] == found["threads"] == 1 and found["command"][:2] == ["suite", "speedup"]
 
 
-def test_a_run_on_a_local_ray_instance_equals_the_local_run_with_default_options(tmp_path, capsys):
-    """Default options: every unit trains on the run's recorded thread count wherever it runs, so a
-    local Ray instance (on the loopback address) gives the local executor's rows exactly."""
-    smoke = ["run", "--profile", "smoke", "--variants", "cnn,gcnn-c4", "--no-bench", "--no-progress"]
-    code, stderr = run_main(capsys, *smoke, "--out", str(tmp_path / "local"))
-    assert code == 0, stderr
-    code, stderr = run_main(capsys, *smoke, "--executor", "ray", "--out", str(tmp_path / "ray"))
-    assert code == 0, stderr
-    assert "training 2 units as Ray tasks" in stderr
-    local, remote = accuracy_rows(tmp_path / "local"), accuracy_rows(tmp_path / "ray")
-    assert len(local) == 2 * 11 and local == remote  # 8 angles, C4 mean and min, random
-    import json
-
-    recorded = [
-        json.loads((tmp_path / d / "manifest.json").read_text())["config"]["threads"]
-        for d in ("local", "ray")
-    ]
-    assert recorded == [torch.get_num_threads()] * 2
-
-
 def test_the_test_cluster_listens_on_the_loopback_address_only(ray_cluster):
     import ray
 

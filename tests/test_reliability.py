@@ -259,6 +259,8 @@ def test_a_nan_variant_fails_alone(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["units"]["nan-test__seed0"]["status"] == "failed"
     assert "loss became nan" in manifest["units"]["nan-test__seed0"]["reason"]
+    serial = json.loads((reference / "manifest.json").read_text())["config"]["threads"]
+    assert manifest["config"]["threads"] == serial  # the default: the same count on either executor
     assert manifest["units"]["cnn__seed0"]["status"] == "done"
     assert {r[0] for r in accuracy_rows(out)} == {"cnn"}
     assert "nan-test" in (out / "summary.md").read_text()  # reported as failed
@@ -274,23 +276,26 @@ def test_checkpoints_load_without_executing_code(reference):
 
 @pytest.mark.subprocess
 def test_parallel_workers_match_a_serial_run_and_isolate_failures(reference, tmp_path):
-    """--jobs 2 trains units as tasks of a local Ray instance (plugins loaded there too): the same
-    accuracies as a serial run, and a unit that fails leaves the others done."""
+    """--executor ray with default options trains units as tasks of a local Ray instance (plugins
+    loaded there too) on the run's recorded thread count: the serial run's accuracy rows exactly,
+    and a unit that fails leaves the others done. (--jobs N, its shorthand: tests/test_runs.py)"""
     plugin = tmp_path / "nan_plugin.py"
     plugin.write_text(NAN_PLUGIN)
     out = tmp_path / "parallel"
     args = [*SMOKE[:-4], "--variants", "nan-test,cnn", *SMOKE[-2:]]
-    done = suite(*args, "--plugin", str(plugin), "--jobs", "2", "--out", str(out))
+    done = suite(*args, "--plugin", str(plugin), "--executor", "ray", "--out", str(out))
     assert done.returncode == 1, done.stderr
     assert "as Ray tasks" in done.stderr and "local Ray instance on 127.0.0.2" in done.stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["units"]["nan-test__seed0"]["status"] == "failed"
     assert "loss became nan" in manifest["units"]["nan-test__seed0"]["reason"]
+    serial = json.loads((reference / "manifest.json").read_text())["config"]["threads"]
+    assert manifest["config"]["threads"] == serial  # the default: the same count on either executor
     # a local instance's workers run at the driver's priority, not Ray's default nice 15 (at which
     # they yield the CPU to any other work, and a serial run would not)
     assert plugin.with_suffix(".niceness").read_text() == str(os.nice(0))
 
-    def accuracies(run_dir):  # invariance_err may differ in the last bits: other thread counts
+    def accuracies(run_dir):
         return [row for row in accuracy_rows(run_dir) if row[2].startswith("acc")]
 
     assert accuracies(out) == [row for row in accuracies(reference) if row[0] == "cnn"]
