@@ -259,8 +259,6 @@ def test_a_nan_variant_fails_alone(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["units"]["nan-test__seed0"]["status"] == "failed"
     assert "loss became nan" in manifest["units"]["nan-test__seed0"]["reason"]
-    serial = json.loads((reference / "manifest.json").read_text())["config"]["threads"]
-    assert manifest["config"]["threads"] == serial  # the default: the same count on either executor
     assert manifest["units"]["cnn__seed0"]["status"] == "done"
     assert {r[0] for r in accuracy_rows(out)} == {"cnn"}
     assert "nan-test" in (out / "summary.md").read_text()  # reported as failed
