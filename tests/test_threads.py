@@ -12,13 +12,22 @@ from suite.runs.runner import default_threads, unit_threads
 
 
 def test_a_run_records_its_thread_count_applies_it_and_gives_the_process_its_own_back(tmp_path):
+    """Recorded, applied, kept on resume (another refused); a run from before it was recorded
+    (format 2) resumes as it ran, recording none."""
     before = torch.get_num_threads()
-    suite.run(["cnn"], "smoke", tmp_path / "one", bench=False, progress=False, threads=1)
+    suite.run(["cnn"], "smoke", tmp_path / "one", bench=False, progress=False, threads=1, seeds=2)
     assert torch.get_num_threads() == before
-    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    path = tmp_path / "one" / "manifest.json"
+    manifest = json.loads(path.read_text())
     assert manifest["config"]["threads"] == 1 and manifest["format_version"] >= 3
     with pytest.raises(UsageError, match="threads 2: this run trains its units on 1 threads"):
         suite.resume(tmp_path / "one", threads=2, progress=False)
+    manifest.update(format_version=2, config={**manifest["config"], "threads": None})
+    manifest["units"]["cnn__seed1"]["status"] = "pending"
+    (tmp_path / "one" / "units" / "train" / "cnn__seed1.json").unlink()
+    path.write_text(json.dumps(manifest))
+    suite.resume(tmp_path / "one", progress=False)
+    assert json.loads(path.read_text())["config"]["threads"] is None
 
 
 def test_the_default_is_the_machines_threads_shared_among_a_local_instances_workers():
@@ -27,17 +36,3 @@ def test_the_default_is_the_machines_threads_shared_among_a_local_instances_work
     assert default_threads(RaySettings(workers=2 * cores)) == 1
     assert unit_threads(RaySettings(workers=2), 3).cpus_per_unit == 3  # a task asks for its threads
     assert unit_threads(None, 3) is None
-
-
-def test_a_run_made_before_thread_counts_were_recorded_resumes_as_it_ran(tmp_path):
-    suite.run(["cnn"], "smoke", tmp_path / "old", bench=False, progress=False, seeds=2)
-    path = tmp_path / "old" / "manifest.json"
-    manifest = json.loads(path.read_text())
-    manifest["format_version"] = 2
-    manifest["config"]["threads"] = None
-    del manifest["units"]["cnn__seed1"]["status"]
-    manifest["units"]["cnn__seed1"]["status"] = "pending"
-    (tmp_path / "old" / "units" / "train" / "cnn__seed1.json").unlink()
-    path.write_text(json.dumps(manifest))
-    suite.resume(tmp_path / "old", progress=False)
-    assert json.loads(path.read_text())["config"]["threads"] is None
