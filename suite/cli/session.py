@@ -150,6 +150,7 @@ def run_options() -> argparse.ArgumentParser:
     parent.add_argument(
         "--threads", type=positive_int,
         help="torch threads of every unit, a setting of its numbers (reductions round with it); "
-        "default: this machine's cores, divided among --jobs workers; a Ray task asks that many CPUs",
+        "default: this machine's cores, divided among --jobs workers; a Ray task asks that many CPUs "
+        "(on a cluster, no more than a node has)",
     )  # fmt: skip
     return parent
