@@ -47,12 +47,15 @@ class Match:
     def high(self) -> float | None:
         return self.surely / self.model_epochs if self.surely else None
 
-    def verdict(self, factor: float) -> str:
+    def verdict(self, factor: float, scale: float = 1.0) -> str:
+        """ "Needs more than ``factor``×", decided from the epoch bounds scaled by ``scale`` (1:
+        epochs; a model's seconds or FLOPs per epoch ratio: the same rule in that unit)."""
         if self.seeds < MIN_SEEDS:
             return f"no verdict (fewer than {MIN_SEEDS} seeds)"
-        if self.low > factor or (self.earliest is None and self.low >= factor):
+        low, high = self.low * scale, self.high * scale if self.high is not None else None
+        if low > factor or (self.earliest is None and low >= factor):
             return HOLDS
-        if self.high is not None and self.high <= factor:
+        if high is not None and high <= factor:
             return FAILS
         return UNDECIDED
 

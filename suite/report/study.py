@@ -19,7 +19,7 @@ from suite.report.claims import C4_WITHOUT_AUGMENTATION, CURVE, combine_verdicts
 from suite.report.comparisons import cell, leader_sentence, method_note, pairwise_section, rank_column
 from suite.report.evidence import Evidence
 from suite.report.formatting import markdown
-from suite.report.matching import FAILS, HOLDS, UNDECIDED, Match, match, seconds_at
+from suite.report.matching import Match, match, seconds_at
 from suite.report.plots import _count, _figure, _log_ticks, _save, variant_style
 from suite.report.results import RunResults
 from suite.report.stats import MIN_SEEDS, two_way_interval
@@ -155,12 +155,9 @@ def compute_verdict(
         aug_per_epoch = seconds_at(r.history, long_variant, found.trained) / found.trained
         per_second = aug_per_epoch / (seconds / found.model_epochs)
         per_flop = flops.get(long_variant, math.nan) / flops.get(v, math.nan)
-        bounds = {
-            "epochs": (found.low, found.high),
-            "seconds": (found.low * per_second, found.high * per_second if found.high else None),
-            "FLOPs": (found.low * per_flop, found.high * per_flop if found.high else None),
-        }
-        mine = {unit: factor_verdict(found, low, high, factor) for unit, (low, high) in bounds.items()}
+        scales = {"epochs": 1.0, "seconds": per_second, "FLOPs": per_flop}
+        bounds = {unit: (found.low * k, found.high * k if found.high else None) for unit, k in scales.items()}
+        mine = {unit: found.verdict(factor, k) for unit, k in scales.items()}
         for unit, verdict in mine.items():
             verdicts[unit].append((v, verdict))
         lines.append(
@@ -182,15 +179,6 @@ def per_model_verdict(verdicts: list[tuple[str, str]]) -> str:
     for model, verdict in verdicts:
         groups.setdefault(verdict, []).append(f"`{model}`")
     return "; ".join(f"{verdict} for {', '.join(models)}" for verdict, models in groups.items())
-
-
-def factor_verdict(found: Match, low: float, high: float | None, factor: int) -> str:
-    """The epoch verdict's rule applied to a bound in another unit (seconds, FLOPs)."""
-    if found.seeds < MIN_SEEDS:
-        return f"no verdict (fewer than {MIN_SEEDS} seeds)"
-    if low > factor or (found.earliest is None and low >= factor):
-        return HOLDS
-    return FAILS if high is not None and high <= factor else UNDECIDED
 
 
 def bound_text(found: Match, low: float, high: float | None) -> str:
