@@ -170,7 +170,7 @@ def claims_table(
     r: RunResults, claims: Sequence[Claim] | None = None, evidence: Evidence | None = None
 ) -> pd.DataFrame:
     """One row per claim whose variants are in the run: the claim, the evidence, the verdict."""
-    evidence = evidence or Evidence(r)
+    evidence = evidence or Evidence.of(r)
     rows = []
     for claim in CLAIMS if claims is None else claims:
         picked = claim.variants(r)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +75,15 @@ class Evidence:
             except (ValueError, TypeError) as exc:  # binascii.Error is a ValueError
                 raise BadRunFile(r.dir / "correct.csv", f"holds an unreadable row of {row.variant} ({exc})",
                                  "resume the run to rebuild it from units/") from None  # fmt: skip
+
+    @classmethod
+    def of(cls, r: RunResults, axis: str | None = None) -> Evidence:
+        """The evidence of ``r``, decoded once per results object (a report's figures, tables and
+        claims all read it)."""
+        cached = _DECODED.get(r)
+        if cached is None or cached.axis != axis:
+            cached = _DECODED[r] = cls(r, axis)
+        return cached
 
     @staticmethod
     def _point(value: object) -> float | None:
@@ -194,3 +204,6 @@ class Evidence:
         best = ordered[0]
         beaten = table[(table["first"] == best)]
         return best if len(beaten) == len(ordered) - 1 and beaten.differs.all() else None
+
+
+_DECODED: weakref.WeakKeyDictionary[RunResults, Evidence] = weakref.WeakKeyDictionary()

@@ -102,7 +102,7 @@ def angle_bands(r, evidence: Evidence, variant: str) -> tuple[np.ndarray, ...]:
 
 def angle_figure(r) -> Figure:
     """Accuracy against the rotation angle, every variant; beside it, the accurate ones zoomed."""
-    evidence = Evidence(r)
+    evidence = Evidence.of(r)
     bands = {v: angle_bands(r, evidence, v) for v in r.variants}
     accurate = [v for v in r.variants if np.nanmean(bands[v][1]) >= ZOOM_ABOVE]
     fig = _figure(14 if accurate else 9, 5)
@@ -133,7 +133,7 @@ def tradeoff_figure(r) -> Figure | None:
     """Random-angle accuracy (95% interval bars) against parameters and against inference speed."""
     if r.throughput.empty:
         return None
-    evidence = Evidence(r)
+    evidence = Evidence.of(r)
     params = r.scalar("params")
     fig = _figure(12, 4.5)
     axes = fig.subplots(1, 2)
@@ -207,7 +207,7 @@ def training_figure(r) -> Figure | None:
     if h.empty:
         return None
     validated = CURVE in h.columns and h[CURVE].notna().any()
-    evidence = Evidence(r)
+    evidence = Evidence.of(r)
     fig = _figure(12 if validated else 7, 4.5)
     axes = fig.subplots(1, 2 if validated else 1, squeeze=False)[0]
     losses = []

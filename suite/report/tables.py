@@ -26,7 +26,7 @@ def _get(table: pd.DataFrame, key, column: str = "mean"):
 
 def main_table(r: RunResults, evidence: Evidence | None = None) -> pd.DataFrame:
     """One row per variant: what it is, its cost, and each accuracy with its 95% interval and rank."""
-    evidence = evidence or Evidence(r)
+    evidence = evidence or Evidence.of(r)
     scalars = {m: r.scalar(m) for m in ("params", "invariance_err", "train_s_per_epoch")}
     flops = {}
     if not r.throughput.empty:
@@ -65,7 +65,7 @@ def tutorial_section(r: RunResults, evidence: Evidence | None = None) -> list[st
 
 
 def tutorial_table(r: RunResults, evidence: Evidence | None = None) -> pd.DataFrame:
-    evidence = evidence or Evidence(r)
+    evidence = evidence or Evidence.of(r)
     rows = []
     for v, (theirs, up, rot) in TUTORIAL.items():
         if v not in r.variants:
@@ -244,7 +244,7 @@ def threads_note(manifest: dict) -> str:
 
 def summary_markdown(r: RunResults) -> str:
     m = r.manifest
-    evidence = Evidence(r)
+    evidence = Evidence.of(r)
     env = m.get("environment", {})
     config = m.get("config", {})
     lines = [
