@@ -83,3 +83,24 @@ def test_the_stack_in_cpu_chunks_gives_the_logits_of_one_pass():
         turned = model(torch.rot90(x, 1, dims=(-2, -1)))
     assert torch.allclose(chunked, whole, rtol=1e-5, atol=1e-6)
     assert (turned - chunked).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("name", ["escnn-c4", "escnn-c8", "escnn-d4", "escnn-so2"])
+def test_escnn_fused_expansion_gives_escnn_s_own_logits(name):
+    """models/_escnn_fused.py expands each filter in one matmul: the same logits as escnn's own
+    expansion (to 1e-5 relative), in train mode (expanded per step) and in eval (cached)."""
+    from models._escnn_fused import FusedR2Conv
+
+    torch.manual_seed(0)
+    model = registry.get(name)
+    fused = [m for m in model.modules() if isinstance(m, FusedR2Conv)]
+    assert fused and all(m._block_shape is not None for m in fused), "every layer takes the fused path"
+    x = torch.rand(16, 1, 28, 28)
+    outputs = {}
+    for path in ("fused", "escnn"):
+        if path == "escnn":
+            for m in fused:
+                m._block_shape = None  # escnn's own BlocksBasisExpansion
+        outputs[path] = [model.train()(x), model.eval()(x)]
+    for mine, theirs in zip(outputs["fused"], outputs["escnn"], strict=True):
+        assert torch.allclose(mine, theirs, rtol=1e-5, atol=1e-6)

@@ -1,0 +1,54 @@
+"""escnn's ``R2Conv`` with its training-step filter expansion as one matmul and one copy.
+
+In train mode every ``R2Conv`` forward re-expands its filter from the basis. For a layer with one
+kind of input and one kind of output field (regular → regular, trivial → regular: every layer of
+the tutorial layout) escnn does this through an einsum, string-keyed buffer look-ups, asserts and
+views: about 150 µs of Python per layer and call on a CPU whatever the layer's size, three times
+the arithmetic. Here the sampled basis is read as a ``(basis, out·in·taps)`` matrix (a view of
+escnn's own buffer, which a state dict restores with the weights it was trained with), so the
+expansion is ``weights @ basis`` and one transpose into the ``Conv2d`` layout — the same sum,
+so the same filter to float rounding (tests check logits against escnn's own expansion).
+Layers with several field kinds keep escnn's expansion.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+with warnings.catch_warnings():  # py3nj is dropped on purpose: it only serves SO(3)
+    warnings.filterwarnings("ignore", message=".*py3nj.*")
+    from escnn import nn as enn
+
+
+class FusedR2Conv(enn.R2Conv):
+    """``R2Conv`` whose ``expand_parameters`` is one matmul when the layer has one block."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        expansion = self.basisexpansion
+        self._block_shape: tuple[int, ...] | None = None
+        # in a tuple, so that it is not registered twice as a submodule (its state dict keys stay)
+        self._block: tuple[torch.nn.Module, ...] = ()
+        if getattr(expansion, "_n_pairs", 0) == 1:
+            pair = expansion._representations_pairs[0]
+            self._block = (getattr(expansion, f"block_expansion_{expansion._escape_pair(pair)}"),)
+            _, out_dim, in_dim, taps = self._block[0].sampled_basis.shape  # (basis, out, in, taps)
+            fields = (expansion._out_count[pair[1]], expansion._in_count[pair[0]])
+            self._block_shape = (*fields, out_dim, in_dim, taps)
+
+    def expand_parameters(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self._block_shape is None:
+            return super().expand_parameters()
+        out_fields, in_fields, out_dim, in_dim, taps = self._block_shape
+        basis = self._block[0].sampled_basis
+        flat = self.weights.view(out_fields * in_fields, -1) @ basis.reshape(basis.shape[0], -1)
+        size = self.kernel_size
+        weight = (
+            flat.view(out_fields, in_fields, out_dim, in_dim, taps)
+            .transpose(1, 2)
+            .reshape(out_fields * out_dim, in_fields * in_dim, size, size)
+        )
+        bias = None if self.bias is None else self.bias_expansion @ self.bias
+        return weight, bias
