@@ -215,3 +215,22 @@ def test_a_stack_is_timed_against_k_times_its_one_copy_cnn():
     x = torch.rand(3, 1, 28, 28)
     with torch.no_grad():  # the one-copy CNN is the stack's layers on one copy (its limit's unit)
         assert torch.allclose(single.features(x), stack.features(x))
+
+
+def test_an_expanded_form_is_timed_against_its_plain_cnn_twin():
+    from suite.measure.limits import LIMIT_FIELDS
+    from suite.measure.ratios import twin_limits
+
+    def row(form, bench, ms):
+        return {"variant": "g", "bench": bench, "form": form, "batch_size": 64, "step_ms": ms,
+                "peak_mem_mb": ""}  # fmt: skip
+
+    rows = [row("native", "infer", 3.0), row("twin", "infer", 2.0), row("native", "train", 5.0),
+            row("twin", "train", 4.0), row("exported", "infer", 2.0)]  # fmt: skip
+    limits = twin_limits(rows)
+    assert [(r["bench"], r["ratio_to_limit"], r["limit"]) for r in limits] == [
+        ("infer", 1.5, "plain-CNN twin"),
+        ("train", 1.25, "plain-CNN twin"),
+    ]
+    assert all(set(r) == set(LIMIT_FIELDS) for r in limits)
+    assert twin_limits([row("native", "infer", 3.0)]) == []  # no twin: no such limit

@@ -16,7 +16,7 @@ from suite.environment import describe, device_name, resolve_device
 from suite.errors import UsageError
 from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_settings
 from suite.measure.limits import stack_limits
-from suite.measure.ratios import option_ratios, ratios
+from suite.measure.ratios import option_ratios, ratios, twin_limits
 from suite.plugins import load_variants
 from suite.training.layout import LAYOUTS
 
@@ -82,7 +82,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str] | None = None, parser: o
     found = ratios(rows)
     for r in found:
         print(f"  {r['variant']:12} {r['ratio']:34} batch {r['batch_size']:>5}: {r['value']:.3f}")
-    limits = [
+    limits = twin_limits(rows) + [
         row
         for name in variants
         for row in stack_limits(name, device, settings, registry.parse_budget(args.budget))
@@ -93,8 +93,11 @@ def cmd_bench(args: argparse.Namespace, argv: list[str] | None = None, parser: o
         )
         for r in limits:
             where = f"{r['variant']:12} {r['bench']:5} batch {r['batch_size']:>5}"
+            peaks = (r["peak_mem_mb"], r["limit_peak_mem_mb"])
+            measured = all(isinstance(p, float) for p in peaks)  # CUDA only
+            memory = f"; peak {peaks[0]:.1f} MB against {peaks[1]:.1f} MB" if measured else ""
             print(f"  {where}: {r['ratio_to_limit']:.2f} of {r['limit']} "
-                  f"({r['step_ms']:.2f} ms against {r['limit_step_ms']:.2f} ms)")  # fmt: skip
+                  f"({r['step_ms']:.2f} ms against {r['limit_step_ms']:.2f} ms{memory})")  # fmt: skip
     compared = option_ratios(default_rows, rows)
     if compared:
         chosen = ", ".join(f"{k}={getattr(settings, k)}" for k in changed)

@@ -41,6 +41,25 @@ def ratios(rows: list[dict]) -> list[dict]:
     return out
 
 
+def twin_limits(rows: list[dict]) -> list[dict]:
+    """Limit rows (``suite.measure.limits.LIMIT_FIELDS``) for variants with a plain-CNN twin: the
+    native form's time per image over its twin's, per bench and batch (1.00 is the limit: an
+    expanded group convolution can cost no less than the plain CNN it expands to)."""
+    by_key = {(r["variant"], r["bench"], r["form"], r["batch_size"]): r for r in rows}
+    out = []
+    for (variant, bench, form, batch), twin in by_key.items():
+        native = by_key.get((variant, bench, "native", batch))
+        if form != "twin" or native is None:
+            continue
+        out.append({
+            "variant": variant, "limit": "plain-CNN twin", "bench": bench, "batch_size": batch,
+            "step_ms": native["step_ms"], "limit_step_ms": twin["step_ms"],
+            "ratio_to_limit": native["step_ms"] / twin["step_ms"],
+            "peak_mem_mb": native.get("peak_mem_mb", ""), "limit_peak_mem_mb": twin.get("peak_mem_mb", ""),
+        })  # fmt: skip
+    return out
+
+
 def option_ratios(default_rows: list[dict], option_rows: list[dict]) -> list[dict]:
     """Throughput with the chosen options (bf16, channels-last, compile) over the default, for
     each variant, bench, form and batch measured both ways."""
