@@ -23,8 +23,10 @@ def test_the_validation_view_holds_the_last_training_images_and_no_test_image(mn
     assert len(view.train_x) == 50_000 and len(view.test_x) == 10_000
     assert torch.equal(torch.cat([view.train_x, view.test_x]), mnist.train_x)
     assert torch.equal(view.test_y, mnist.train_y[50_000:])
-    with pytest.raises(ValueError, match="needs more than"):
-        mnist.subset(100, 10).validation_view(100)
+    with pytest.raises(SuiteError, match="too few to hold out a validation split of at least 100"):
+        mnist.subset(150, 10).validation_view(100)
+    small = mnist.subset(1_297, 10).validation_view()  # a set of one's own: a tenth is held out
+    assert (len(small.train_x), len(small.test_x)) == (1_167, 130)
 
 
 def test_a_validation_run_trains_on_50k_and_measures_on_the_validation_images():

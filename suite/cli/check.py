@@ -9,12 +9,13 @@ from suite.cli.args import variant_options
 from suite.data.mnist import load_mnist
 from suite.measure.conformance import INITS, LEARN_DROP, LEARN_STEPS, TOLERANCE, check_variant
 from suite.plugins import load_variants
+from suite.training.train import to_input
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     load_variants(args.plugin)
     data = load_mnist()
-    x = data.train_x[:32].unsqueeze(1).float() / 255.0  # training digits: checks read no test image
+    x = to_input(data.train_x[:32])  # training digits: checks read no test image
     y = data.train_y[:32]
     budget = registry.parse_budget(args.budget)
     print(

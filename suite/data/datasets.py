@@ -29,7 +29,7 @@ class DatasetSpec:
     classes: tuple[str, ...] | None = None
     digits: bool = False  # handwritten digits: the report's "6 and 9" section applies
     image_size: tuple[int, int] = (28, 28)
-    validation: int = 10_000  # the last N training images form the validation split
+    validation: int | None = 10_000  # the last N training images are the validation split (None: a tenth)
 
 
 _DATASETS: dict[str, DatasetSpec] = {}
@@ -102,4 +102,5 @@ register_dataset(DatasetSpec(
 register_dataset(DatasetSpec(
     "idx", f"any four IDX files of 28×28 uint8 images, labels 0..K-1 (K ≤ {MAX_CLASSES})",
     "a data directory (required); checked for shape, label range and truncation", load_idx,
+    validation=None,
 ))  # fmt: skip

@@ -171,6 +171,21 @@ def bench_block(root: Path, names: dict[str, str]) -> str:
     return "\n".join([*notes, "", markdown(table)])
 
 
+def limits_block(root: Path, names: dict[str, str]) -> str:
+    """Each form's time per image over its physical limit (``suite bench``'s limits table)."""
+    rows: dict[tuple, dict] = {}
+    for label, name in names.items():
+        bench = json.loads((root / "results" / name / "bench.json").read_text())
+        for limit in bench.get("limits") or []:
+            key = (limit["variant"], limit["limit"], limit["bench"], limit["batch_size"])
+            rows.setdefault(key, {"variant": f"`{key[0]}`", "limit": key[1], "bench": key[2],
+                                  "batch": str(key[3])})  # fmt: skip
+            rows[key][label] = f"{limit['ratio_to_limit']:.2f}"
+    if not rows:
+        return "No committed benchmark has a limits table yet."
+    return markdown(pd.DataFrame(list(rows.values())).fillna("–"))
+
+
 def speedup_block(root: Path, names: list[str]) -> str:
     rows = []
     for name in names:
@@ -198,6 +213,7 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
     "sweep": lambda root: sweep_block(root, "tune-cpu"),
     "fashion": lambda root: accuracy_columns(root, {"Fashion-MNIST": "quick-fashion-cpu"}),
     "bench": lambda root: bench_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
+    "limits": lambda root: limits_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
     "study-compute": lambda root: study_block(root, "compute"),
     "study-data": lambda root: study_block(root, "data"),
     "study-budgets": lambda root: study_block(root, "budgets"),

@@ -51,8 +51,8 @@ class EpochRecord:
 
 
 def to_input(images: torch.Tensor) -> torch.Tensor:
-    """uint8 ``(B, 28, 28)`` → float ``(B, 1, 28, 28)`` in [0, 1], no normalisation."""
-    return images.unsqueeze(1).float().div_(255.0)
+    """uint8 ``(B, C, *spatial)`` → float in [0, 1], no normalisation."""
+    return images.float().div_(255.0)
 
 
 def epoch_generator(seed: int, epoch: int, stream: int) -> torch.Generator:
