@@ -14,6 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from models._budget import fit_widths
+from models._layers import matched_budget
+from suite.task import TUTORIAL, Task
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -120,10 +122,12 @@ class E3nnPlanarCNN(nn.Module):
     exact zeros that the convolutions still carry, a cost of working in 3-D irreps.
     """
 
-    def __init__(self, widths: tuple[int, int, int, int] = BASE_WIDTHS, num_classes: int = 10):
+    def __init__(
+        self, widths: tuple[int, int, int, int] = BASE_WIDTHS, num_classes: int = 10, in_channels: int = 1
+    ):
         super().__init__()
         *hidden, final = self.widths = tuple(widths)
-        self.block1 = EquivariantBlock("1x0e", hidden)
+        self.block1 = EquivariantBlock(f"{in_channels}x0e", hidden)
         self.block2 = EquivariantBlock(self.block1.irreps_out, hidden)
         self.block3 = EquivariantBlock(self.block2.irreps_out, hidden)
         self.readout = PlanarConvolution(self.block3.irreps_out, f"{final}x0e", 7, READOUT_RADIAL_BASIS, 0)
@@ -133,19 +137,23 @@ class E3nnPlanarCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         v = F.avg_pool2d(self.block1(x), 2)
         v = F.avg_pool2d(self.block2(v), 2)
-        v = self.readout(self.block3(v)).flatten(1)  # (B, final): invariant scalars
+        v = self.readout(self.block3(v)).flatten(2).mean(-1)  # (B, final): invariant scalars (1×1 at 28)
         return self.head(F.silu(self.norm(v)))
 
 
-def e3nn_params(widths: tuple[int, ...]) -> int:
+def e3nn_params(widths: tuple[int, ...], num_classes: int = 10, in_channels: int = 1) -> int:
     """Parameters of a model built on the CPU. Not on the meta device (``count_on_meta``): e3nn's
     Gate normalises its activations by sampling with a ``torch.Generator`` on the current device at
     construction, which meta refuses ("META device type not an accelerator")."""
-    return sum(p.numel() for p in E3nnPlanarCNN(widths).parameters())  # type: ignore[arg-type]
+    model = E3nnPlanarCNN(widths, num_classes, in_channels)  # type: ignore[arg-type]
+    return sum(p.numel() for p in model.parameters())
 
 
-def build_e3nn(budget: int | None = None) -> E3nnPlanarCNN:
-    """Tutorial widths (fitted once, checked by the tests), or widths fitted to ``budget``."""
+def build_e3nn(budget: int | None = None, task: Task = TUTORIAL) -> E3nnPlanarCNN:
+    """Tutorial widths (fitted once, checked by the tests), or widths fitted to ``budget``
+    (matched per task)."""
+    budget = matched_budget(budget, task)
     if budget is None:
         return E3nnPlanarCNN(TUTORIAL_WIDTHS)
-    return E3nnPlanarCNN(fit_widths(BASE_WIDTHS, e3nn_params, budget))  # type: ignore[arg-type]
+    widths = fit_widths(BASE_WIDTHS, lambda w: e3nn_params(w, task.classes, task.channels), budget)
+    return E3nnPlanarCNN(widths, task.classes, task.channels)  # type: ignore[arg-type]

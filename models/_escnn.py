@@ -11,6 +11,8 @@ from torch import nn
 
 from models._budget import fit_widths
 from models._escnn_fused import FusedR2Conv
+from models._layers import GlobalAveragePool, matched_budget
+from suite.task import TUTORIAL, Task
 
 with warnings.catch_warnings():  # py3nj is dropped on purpose: it only serves SO(3)
     warnings.filterwarnings("ignore", message=".*py3nj.*")
@@ -43,11 +45,17 @@ def _conv(in_type: enn.FieldType, out_type: enn.FieldType, kernel: int, padding:
 class EscnnCNN(nn.Module):
     """conv3×3 → SiLU → pool → conv3×3 → SiLU → pool → conv7×7 → SiLU → group pool → dense."""
 
-    def __init__(self, gspace: gspaces.GSpace2D, fields: tuple[int, int, int], num_classes: int = 10):
+    def __init__(
+        self,
+        gspace: gspaces.GSpace2D,
+        fields: tuple[int, int, int],
+        num_classes: int = 10,
+        in_channels: int = 1,
+    ):
         super().__init__()
         self.fields = tuple(fields)
         regular = [enn.FieldType(gspace, [gspace.regular_repr] * n) for n in self.fields]
-        self.in_type = enn.FieldType(gspace, [gspace.trivial_repr])
+        self.in_type = enn.FieldType(gspace, [gspace.trivial_repr] * in_channels)
         self.features = enn.SequentialModule(
             _conv(self.in_type, regular[0], 3, padding=1),
             PointwiseSiLU(regular[0]),
@@ -59,16 +67,17 @@ class EscnnCNN(nn.Module):
             PointwiseSiLU(regular[2]),
             enn.GroupPooling(regular[2]),
         )
+        self.pool = GlobalAveragePool()  # 1×1 at 28×28: the tutorial's flatten
         self.head = nn.Linear(self.fields[2], num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.features(enn.GeometricTensor(x, self.in_type)).tensor
-        return self.head(features.flatten(1))
+        return self.head(self.pool(features))
 
     def export(self) -> nn.Module:
         """A plain-PyTorch copy (expanded filters as ``Conv2d``) computing the same function."""
         self.eval()
-        return nn.Sequential(self.features.export(), nn.Flatten(), self.head)
+        return nn.Sequential(self.features.export(), self.pool, self.head)
 
 
 @functools.cache
@@ -91,7 +100,7 @@ def field_pair_dims(one: enn.FieldType) -> tuple[int, int, int, int]:
     return (*(layer.weights.numel() for layer in layers), bias)  # type: ignore[return-value]
 
 
-def param_count(group: str, fields: tuple[int, ...], num_classes: int = 10) -> int:
+def param_count(group: str, fields: tuple[int, ...], num_classes: int = 10, in_channels: int = 1) -> int:
     """Parameters of ``EscnnCNN`` without building it: regular→regular bases have a fixed size
     per field pair (checked against built models by the tests).
 
@@ -100,7 +109,14 @@ def param_count(group: str, fields: tuple[int, ...], num_classes: int = 10) -> i
     ``compute_basis_params``), which fails on meta tensors ("Cannot copy out of meta tensor")."""
     a, b, c = fields
     lift, mid, last, bias = _pair_dims(group)
-    return lift * a + mid * a * b + last * b * c + bias * (a + b + c) + c * num_classes + num_classes
+    return (
+        lift * a * in_channels
+        + mid * a * b
+        + last * b * c
+        + bias * (a + b + c)
+        + c * num_classes
+        + num_classes
+    )
 
 
 GSPACES = {
@@ -112,11 +128,13 @@ GSPACES = {
 TUTORIAL_FIELDS = {"C4": (6, 13, 13), "C8": (5, 9, 9), "D4": (5, 9, 9)}
 
 
-def fit_fields(group: str, budget: int) -> tuple[int, ...]:
-    return fit_widths(BASE_FIELDS, lambda f: param_count(group, f), budget)
+def fit_fields(group: str, budget: int, task: Task = TUTORIAL) -> tuple[int, ...]:
+    return fit_widths(BASE_FIELDS, lambda f: param_count(group, f, task.classes, task.channels), budget)
 
 
-def build_escnn(group: str, budget: int | None = None) -> EscnnCNN:
-    """Regular-field widths scaled so the parameters land closest to ``budget``."""
-    fields = TUTORIAL_FIELDS[group] if budget is None else fit_fields(group, budget)
-    return EscnnCNN(GSPACES[group](), fields)  # type: ignore[arg-type]
+def build_escnn(group: str, budget: int | None = None, task: Task = TUTORIAL) -> EscnnCNN:
+    """Regular-field widths scaled so the parameters land closest to ``budget`` (or, on another
+    task than the tutorial's, to the plain CNN's count there)."""
+    budget = matched_budget(budget, task)
+    fields = TUTORIAL_FIELDS[group] if budget is None else fit_fields(group, budget, task)
+    return EscnnCNN(GSPACES[group](), fields, task.classes, task.channels)  # type: ignore[arg-type]

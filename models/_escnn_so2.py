@@ -26,6 +26,8 @@ from torch import nn
 
 from models._budget import fit_widths
 from models._escnn_fused import FusedR2Conv
+from models._layers import GlobalAveragePool, matched_budget
+from suite.task import TUTORIAL, Task
 
 with warnings.catch_warnings():  # py3nj is dropped on purpose: it only serves SO(3)
     warnings.filterwarnings("ignore", message=".*py3nj.*")
@@ -68,11 +70,11 @@ class EscnnSO2CNN(nn.Module):
     No ``export``: escnn's ``FourierPointwise`` and ``PointwiseAvgPool2D`` have none.
     """
 
-    def __init__(self, fields: tuple[int, int, int], num_classes: int = 10):
+    def __init__(self, fields: tuple[int, int, int], num_classes: int = 10, in_channels: int = 1):
         super().__init__()
         self.fields = tuple(fields)
         gspace = _gspace()
-        self.in_type = enn.FieldType(gspace, [gspace.trivial_repr])
+        self.in_type = enn.FieldType(gspace, [gspace.trivial_repr] * in_channels)
         acts = [FourierSiLU(gspace, n) for n in self.fields[:2]]
         readout = FourierSiLU(gspace, self.fields[2], invariant=True)
         hidden = [act.in_type for act in acts]
@@ -86,11 +88,12 @@ class EscnnSO2CNN(nn.Module):
             _conv(hidden[1], readout.in_type, 7, padding=0),
             readout,
         )
+        self.pool = GlobalAveragePool()  # 1×1 at 28×28: the tutorial's flatten
         self.head = nn.Linear(self.fields[2], num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.features(enn.GeometricTensor(x, self.in_type)).tensor
-        return self.head(features.flatten(1))
+        return self.head(self.pool(features))
 
 
 @functools.cache
@@ -102,20 +105,28 @@ def _pair_dims() -> tuple[int, int, int, int]:
     return field_pair_dims(FourierSiLU(_gspace(), 1).in_type)
 
 
-def param_count(fields: tuple[int, ...], num_classes: int = 10) -> int:
+def param_count(fields: tuple[int, ...], num_classes: int = 10, in_channels: int = 1) -> int:
     """Parameters of ``EscnnSO2CNN`` without building it (R2Conv cannot be built on the meta
     device; see ``models._escnn.param_count``): the basis of each layer has a fixed size per field
     pair (checked against built models by the tests)."""
     a, b, c = fields
     lift, mid, last, bias = _pair_dims()
-    return lift * a + mid * a * b + last * b * c + bias * (a + b + c) + c * num_classes + num_classes
+    return (
+        lift * a * in_channels
+        + mid * a * b
+        + last * b * c
+        + bias * (a + b + c)
+        + c * num_classes
+        + num_classes
+    )
 
 
-def fit_fields(budget: int) -> tuple[int, ...]:
-    return fit_widths(BASE_FIELDS, param_count, budget)
+def fit_fields(budget: int, task: Task = TUTORIAL) -> tuple[int, ...]:
+    return fit_widths(BASE_FIELDS, lambda f: param_count(f, task.classes, task.channels), budget)
 
 
-def build_escnn_so2(budget: int | None = None) -> EscnnSO2CNN:
-    """Field counts scaled so the parameters land closest to ``budget``."""
-    fields = TUTORIAL_FIELDS if budget is None else fit_fields(budget)
-    return EscnnSO2CNN(fields)  # type: ignore[arg-type]
+def build_escnn_so2(budget: int | None = None, task: Task = TUTORIAL) -> EscnnSO2CNN:
+    """Field counts scaled so the parameters land closest to ``budget`` (matched per task)."""
+    budget = matched_budget(budget, task)
+    fields = TUTORIAL_FIELDS if budget is None else fit_fields(budget, task)
+    return EscnnSO2CNN(fields, task.classes, task.channels)  # type: ignore[arg-type]

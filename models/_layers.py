@@ -6,12 +6,22 @@ import torch
 from torch import nn
 
 from models._budget import count_on_meta
+from suite.task import Task
 
 CNN_WIDTHS = (8, 16, 16)  # the tutorial's SimpleCNN: exactly 13,978 parameters with a 10-way head
 
 
+class GlobalAveragePool(nn.Module):
+    """``(B, C, *spatial)`` → ``(B, C)``: the mean over every position, invariant to any turn of
+    the grid. At 28×28 the layout leaves one position, so this is the tutorial's ``Flatten``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(2).mean(-1)
+
+
 def cnn_features(widths: tuple[int, int, int], in_channels: int = 1) -> nn.Sequential:
-    """conv3×3 → SiLU → pool → conv3×3 → SiLU → pool → conv7×7 → SiLU: 28×28 → 1×1."""
+    """conv3×3 → SiLU → pool → conv3×3 → SiLU → pool → conv7×7 → SiLU → mean over space
+    (28×28 → 1×1; larger sides leave a (side/4 − 6)² map to average)."""
     w1, w2, w3 = widths
     return nn.Sequential(
         nn.Conv2d(in_channels, w1, 3, padding=1),
@@ -22,23 +32,35 @@ def cnn_features(widths: tuple[int, int, int], in_channels: int = 1) -> nn.Seque
         nn.MaxPool2d(2),
         nn.Conv2d(w2, w3, 7),
         nn.SiLU(),
-        nn.Flatten(),
+        GlobalAveragePool(),
     )
 
 
 class PlainCNN(nn.Module):
     """The baseline: the tutorial's SimpleCNN (no symmetry at all)."""
 
-    def __init__(self, widths: tuple[int, int, int] = CNN_WIDTHS, num_classes: int = 10):
+    def __init__(
+        self, widths: tuple[int, int, int] = CNN_WIDTHS, num_classes: int = 10, in_channels: int = 1
+    ):
         super().__init__()
         self.widths = tuple(widths)
-        self.features = cnn_features(self.widths)
+        self.in_channels = in_channels
+        self.features = cnn_features(self.widths, in_channels)
         self.head = nn.Linear(self.widths[2], num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
 
 
-def plain_cnn_params(widths: tuple[int, ...], num_classes: int = 10) -> int:
+def plain_cnn_params(widths: tuple[int, ...], num_classes: int = 10, in_channels: int = 1) -> int:
     """Parameters of :class:`PlainCNN` (and of the rotated stack, which shares its layers)."""
-    return count_on_meta(lambda: PlainCNN(widths, num_classes))  # type: ignore[arg-type]
+    return count_on_meta(lambda: PlainCNN(widths, num_classes, in_channels))  # type: ignore[arg-type]
+
+
+def matched_budget(budget: int | None, task: Task) -> int | None:
+    """The parameter budget every variant of ``task`` is fitted to: ``budget`` when given; on the
+    tutorial's task None (each variant's stored tutorial widths); otherwise the plain CNN's count
+    at the tutorial widths on this task's channels and classes, so budgets stay matched per task."""
+    if budget is not None or task.is_tutorial:
+        return budget
+    return plain_cnn_params(CNN_WIDTHS, task.classes, task.channels)

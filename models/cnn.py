@@ -7,12 +7,17 @@ from torch import nn
 from models._budget import fit_widths
 from models._layers import CNN_WIDTHS, PlainCNN, plain_cnn_params
 from suite.registry import register
+from suite.task import TUTORIAL, Task, require_square_size
 
 
-def build_plain_cnn(budget: int | None = None) -> nn.Module:
-    """The tutorial's widths, or widths scaled to ``budget`` parameters."""
-    widths = CNN_WIDTHS if budget is None else fit_widths(CNN_WIDTHS, plain_cnn_params, budget)
-    return PlainCNN(widths)
+def build_plain_cnn(budget: int | None = None, task: Task = TUTORIAL, name: str = "cnn") -> nn.Module:
+    """The tutorial's widths, or widths scaled to ``budget`` parameters, for ``task``."""
+    require_square_size(task, name)
+    if budget is None:
+        widths = CNN_WIDTHS
+    else:
+        widths = fit_widths(CNN_WIDTHS, lambda w: plain_cnn_params(w, task.classes, task.channels), budget)
+    return PlainCNN(widths, task.classes, task.channels)
 
 
 @register(
@@ -21,8 +26,8 @@ def build_plain_cnn(budget: int | None = None) -> nn.Module:
     family="baseline",
     core=True,
 )
-def cnn(budget: int | None = None) -> nn.Module:
-    return build_plain_cnn(budget)
+def cnn(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
+    return build_plain_cnn(budget, task, "cnn")
 
 
 @register(
@@ -32,8 +37,8 @@ def cnn(budget: int | None = None) -> nn.Module:
     augment="c4",
     core=True,
 )
-def cnn_aug(budget: int | None = None) -> nn.Module:
-    return build_plain_cnn(budget)
+def cnn_aug(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
+    return build_plain_cnn(budget, task, "cnn-aug")
 
 
 @register(
@@ -42,5 +47,5 @@ def cnn_aug(budget: int | None = None) -> nn.Module:
     family="baseline",
     augment="so2",
 )
-def cnn_aug_so2(budget: int | None = None) -> nn.Module:
-    return build_plain_cnn(budget)
+def cnn_aug_so2(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
+    return build_plain_cnn(budget, task, "cnn-aug-so2")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from suite.registry import register
+from suite.task import TUTORIAL, Task, require_square_size
 
 
 @register(
@@ -14,7 +15,8 @@ from suite.registry import register
     claims="C4",
     core=True,
 )
-def escnn_c4(budget: int | None = None) -> nn.Module:
+def escnn_c4(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
+    require_square_size(task, "escnn-c4")
     from models._escnn import build_escnn  # escnn is imported only when the model is built
 
-    return build_escnn("C4", budget)
+    return build_escnn("C4", budget, task)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from suite.registry import register
+from suite.task import TUTORIAL, Task, require_square_size
 
 
 @register(
@@ -13,10 +14,11 @@ from suite.registry import register
     family="escnn",
     claims="C4",
 )
-def escnn_c8(budget: int | None = None) -> nn.Module:
+def escnn_c8(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
+    require_square_size(task, "escnn-c8")
     from models._escnn import build_escnn
 
-    return build_escnn("C8", budget)
+    return build_escnn("C8", budget, task)
 
 
 @register(
@@ -25,7 +27,8 @@ def escnn_c8(budget: int | None = None) -> nn.Module:
     family="escnn",
     claims="D4",
 )
-def escnn_d4(budget: int | None = None) -> nn.Module:
+def escnn_d4(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
+    require_square_size(task, "escnn-d4")
     from models._escnn import build_escnn
 
-    return build_escnn("D4", budget)
+    return build_escnn("D4", budget, task)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from suite.registry import register
+from suite.task import TUTORIAL, Task, require_square_size
 
 
 @register(
@@ -16,7 +17,8 @@ from suite.registry import register
     family="escnn",
     claims="C4",
 )
-def escnn_so2(budget: int | None = None) -> nn.Module:
+def escnn_so2(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
+    require_square_size(task, "escnn-so2")
     from models._escnn_so2 import build_escnn_so2  # escnn is imported only when the model is built
 
-    return build_escnn_so2(budget)
+    return build_escnn_so2(budget, task)

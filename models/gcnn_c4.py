@@ -7,7 +7,9 @@ from torch import nn
 
 from models._budget import count_on_meta, fit_widths
 from models._group_conv import GroupConv, LiftingConv, RotationMaxPool
+from models._layers import GlobalAveragePool, matched_budget
 from suite.registry import register
+from suite.task import TUTORIAL, Task, require_square_size
 
 GCNN_WIDTHS = (4, 8, 8)  # fields per layer (×4 channels each): 13,842 parameters, −1% of the CNN
 
@@ -15,11 +17,13 @@ GCNN_WIDTHS = (4, 8, 8)  # fields per layer (×4 channels each): 13,842 paramete
 class GroupCNN(nn.Module):
     """The tutorial layout with every conv replaced by its C4 counterpart; 28 → 14 → 7 → 1."""
 
-    def __init__(self, widths: tuple[int, int, int] = GCNN_WIDTHS, num_classes: int = 10):
+    def __init__(
+        self, widths: tuple[int, int, int] = GCNN_WIDTHS, num_classes: int = 10, in_channels: int = 1
+    ):
         super().__init__()
         a, b, c = self.widths = tuple(widths)
         self.features = nn.Sequential(
-            LiftingConv(1, a, 3, padding=1),
+            LiftingConv(in_channels, a, 3, padding=1),
             nn.SiLU(),
             nn.MaxPool2d(2),
             GroupConv(a, b, 3, padding=1),
@@ -28,7 +32,7 @@ class GroupCNN(nn.Module):
             GroupConv(b, c, 7),
             nn.SiLU(),
             RotationMaxPool(),
-            nn.Flatten(),
+            GlobalAveragePool(),  # 1×1 at 28×28 (the tutorial's Flatten)
         )
         self.head = nn.Linear(c, num_classes)
 
@@ -36,9 +40,9 @@ class GroupCNN(nn.Module):
         return self.head(self.features(x))
 
 
-def gcnn_params(widths: tuple[int, ...], num_classes: int = 10) -> int:
+def gcnn_params(widths: tuple[int, ...], num_classes: int = 10, in_channels: int = 1) -> int:
     """Parameters of :class:`GroupCNN`, counted on the meta device."""
-    return count_on_meta(lambda: GroupCNN(widths, num_classes))  # type: ignore[arg-type]
+    return count_on_meta(lambda: GroupCNN(widths, num_classes, in_channels))  # type: ignore[arg-type]
 
 
 @register(
@@ -48,6 +52,9 @@ def gcnn_params(widths: tuple[int, ...], num_classes: int = 10) -> int:
     claims="C4",
     core=True,
 )
-def gcnn_c4(budget: int | None = None) -> nn.Module:
-    widths = GCNN_WIDTHS if budget is None else fit_widths(GCNN_WIDTHS, gcnn_params, budget)
-    return GroupCNN(widths)
+def gcnn_c4(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
+    require_square_size(task, "gcnn-c4")
+    budget = matched_budget(budget, task)
+    count = lambda w: gcnn_params(w, task.classes, task.channels)  # noqa: E731
+    widths = GCNN_WIDTHS if budget is None else fit_widths(GCNN_WIDTHS, count, budget)
+    return GroupCNN(widths, task.classes, task.channels)

@@ -6,8 +6,9 @@ import torch
 from torch import nn
 
 from models._budget import count_on_meta, fit_widths
-from models._layers import CNN_WIDTHS, PlainCNN
+from models._layers import CNN_WIDTHS, PlainCNN, matched_budget
 from suite.registry import register
+from suite.task import TUTORIAL, Task, require_square_size
 
 # On a CPU a large batch runs in chunks of this many images: the feature maps of their four copies
 # stay in cache (unchunked, a batch of 1,024 ran at 7.8x the plain CNN's time, chunked at 3.2x;
@@ -26,7 +27,7 @@ class RotatedStackCNN(PlainCNN):
 
     def one_copy(self) -> PlainCNN:
         """The plain CNN the stack runs four times: the same widths and weights, one copy."""
-        single = PlainCNN(self.widths, self.head.out_features)
+        single = PlainCNN(self.widths, self.head.out_features, self.in_channels)
         single.load_state_dict(self.state_dict())
         return single
 
@@ -38,14 +39,14 @@ class RotatedStackCNN(PlainCNN):
     def stacked(self, x: torch.Tensor) -> torch.Tensor:
         """The four copies as one batch through the shared layers; max over the copies."""
         batch = x.shape[0]
-        copies = torch.cat([torch.rot90(x, k, dims=(-2, -1)) for k in range(4)])  # (4B, 1, H, W)
+        copies = torch.cat([torch.rot90(x, k, dims=(-2, -1)) for k in range(4)])  # (4B, C, H, W)
         features = self.features(copies).view(4, batch, -1)
         return self.head(features.amax(dim=0))
 
 
-def stack_params(widths: tuple[int, ...], num_classes: int = 10) -> int:
+def stack_params(widths: tuple[int, ...], num_classes: int = 10, in_channels: int = 1) -> int:
     """Parameters of :class:`RotatedStackCNN`, counted on the meta device."""
-    return count_on_meta(lambda: RotatedStackCNN(widths, num_classes))  # type: ignore[arg-type]
+    return count_on_meta(lambda: RotatedStackCNN(widths, num_classes, in_channels))  # type: ignore[arg-type]
 
 
 @register(
@@ -55,6 +56,9 @@ def stack_params(widths: tuple[int, ...], num_classes: int = 10) -> int:
     claims="C4",
     core=True,
 )
-def stack_c4(budget: int | None = None) -> nn.Module:
-    widths = CNN_WIDTHS if budget is None else fit_widths(CNN_WIDTHS, stack_params, budget)
-    return RotatedStackCNN(widths)
+def stack_c4(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
+    require_square_size(task, "stack-c4")
+    budget = matched_budget(budget, task)
+    count = lambda w: stack_params(w, task.classes, task.channels)  # noqa: E731
+    widths = CNN_WIDTHS if budget is None else fit_widths(CNN_WIDTHS, count, budget)
+    return RotatedStackCNN(widths, task.classes, task.channels)

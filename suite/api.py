@@ -25,6 +25,8 @@ from suite.runs.executors import RaySettings, check_reachable, choose_executor
 from suite.runs.grid import AXES, UnitKey
 from suite.runs.runner import Run, read_config
 from suite.runs.store import RunStore
+from suite.task import Task
+from suite.training.builder import build_model
 from suite.training.layout import apply_layout
 
 
@@ -34,11 +36,17 @@ def list_variants(pattern: str = "*", plugins: Iterable[str | Path] = ()) -> lis
     return [registry.get_variant(name) for name in registry.family_order(registry.names(pattern))]
 
 
-def build(name: str, budget: str | int | None = None, plugins: Iterable[str | Path] = ()) -> torch.nn.Module:
-    """A fresh (untrained) model of variant ``name``; ``budget``: None (the tutorial's ≈14k
-    parameters), a count, or a string such as ``"100k"``."""
+def build(
+    name: str,
+    budget: str | int | None = None,
+    plugins: Iterable[str | Path] = (),
+    task: Task | None = None,
+) -> torch.nn.Module:
+    """A fresh (untrained) model of variant ``name`` for ``task`` (None: 28×28 gray digits in ten
+    classes; a data set's is ``suite.load_data(...).task``); ``budget``: None (the tutorial's ≈14k
+    parameters, matched per task), a count, or a string such as ``"100k"``."""
     load_variants(plugins)
-    return registry.get(name, budget=registry.parse_budget(budget))
+    return build_model(name, task, registry.parse_budget(budget))
 
 
 def reachable_executor(
@@ -159,7 +167,8 @@ def load_model(
             "committed runs leave them out for size); run it again to get them"
         )
     load_run_plugins(plugin_records(manifest), plugins, [variant], allow_changed_plugins)
-    model = registry.get(variant, budget=config.budget_for(UnitKey.parse(name)))
+    task = Task.from_dict(manifest["task"]) if "task" in manifest else None  # before it: the tutorial's
+    model = build_model(variant, task, config.budget_for(UnitKey.parse(name)))
     model.train()  # weights are stored in train mode (escnn's eval mode adds cached filters)
     load_weights(model, store, name)
     layout = manifest.get("layout", {}).get(variant, "contiguous")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from suite.errors import UsageError
+from suite.task import TUTORIAL, Task
 
 FAMILIES = ("baseline", "hand-rolled", "escnn", "e3nn", "plugin")
 SYMMETRIES = ("none", "C4", "D4")
@@ -34,9 +36,31 @@ class Variant:
     module: str
     core: bool = False
     channels_last: bool = True  # runs channels-last under --layout auto on CPU (suite.training.layout)
+    tasks: tuple[str, ...] = ("2d",)  # the task kinds it serves (suite.task.Task.kind)
 
-    def build(self, **kwargs) -> torch.nn.Module:
-        """The model; keyword arguments that are None are dropped so factory defaults apply."""
+    @property
+    def takes_task(self) -> bool:
+        """Whether the factory is built for a task; ``factory(budget)`` (the first contract,
+        which plugins may still use) builds 28×28 one-channel ten-class models only."""
+        parameters = inspect.signature(self.factory).parameters.values()
+        return any(p.name == "task" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+    def build(self, task: Task | None = None, **kwargs) -> torch.nn.Module:
+        """The model for ``task`` (the tutorial's 28×28×1, ten classes, when None); keyword
+        arguments that are None are dropped so factory defaults apply."""
+        task = task or TUTORIAL
+        if task.kind not in self.tasks:
+            raise UsageError(
+                f"{self.name} serves {', '.join(self.tasks)} data, not {task.kind} ({task.describe()})"
+            )
+        if self.takes_task:
+            kwargs["task"] = task
+        elif not task.is_tutorial:
+            raise UsageError(
+                f"{self.name} is built by factory(budget), which makes 28×28 one-channel ten-class "
+                f"models; this data set is {task.describe()}: give its factory a task parameter "
+                "(README: 'Add a variant')"
+            )
         return self.factory(**{k: v for k, v in kwargs.items() if v is not None})
 
 
@@ -52,8 +76,10 @@ def register(
     augment: str = "none",
     core: bool = False,
     channels_last: bool = True,
+    tasks: tuple[str, ...] = ("2d",),
 ) -> Callable[[Factory], Factory]:
-    """Decorator that registers ``factory(budget=None) -> nn.Module`` under ``name``.
+    """Decorator that registers ``factory(budget=None, task=TUTORIAL) -> nn.Module`` under ``name``
+    (a factory without ``task`` serves the tutorial's 28×28 one-channel ten-class task only).
 
     ``core`` marks the five variants the default ``quick`` run compares; ``channels_last=False``
     keeps a model whose layers gain nothing from channels-last in the default layout when the
@@ -78,8 +104,9 @@ def register(
                 f"variant {name!r} is already registered (by {_REGISTRY[name].module}); pick another name"
             )
         _REGISTRY[name] = Variant(
-            name, description, family, claims, augment, factory, factory.__module__, core, channels_last
-        )
+            name, description, family, claims, augment, factory, factory.__module__, core, channels_last,
+            tuple(tasks),
+        )  # fmt: skip
         return factory
 
     return decorate
@@ -111,9 +138,9 @@ def get_variant(name: str) -> Variant:
     return _REGISTRY[name]
 
 
-def get(name: str, **kwargs) -> torch.nn.Module:
-    """Build the model registered as ``name``."""
-    return get_variant(name).build(**kwargs)
+def get(name: str, task: Task | None = None, **kwargs) -> torch.nn.Module:
+    """Build the model registered as ``name`` for ``task`` (the tutorial's when None)."""
+    return get_variant(name).build(task, **kwargs)
 
 
 def select(spec: str | None) -> list[str]:

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from suite.errors import SuiteError
+from suite.task import Task
 
 DIGITS = tuple(str(d) for d in range(10))
 VALIDATION_FRACTION = 0.1  # of the training images, for a data set with no validation split of its own
@@ -75,6 +76,11 @@ class ImageData:
     def spatial(self) -> tuple[int, ...]:
         """``(H, W)``, or ``(D, H, W)`` for volumes."""
         return tuple(int(s) for s in self.train_x.shape[2:])
+
+    @property
+    def task(self) -> Task:
+        """What a variant is built for on this data: shape, channels, classes, measured group."""
+        return Task(self.spatial, self.channels, len(self.classes), self.group)
 
     def subset(self, n_train: int, n_test: int) -> ImageData:
         """The first ``n_train`` / ``n_test`` images (the smoke profile's few hundred)."""

@@ -21,6 +21,8 @@ from suite import registry
 from suite.environment import device_name
 from suite.errors import UsageError
 from suite.measure.twins import plain_twin
+from suite.task import Task
+from suite.training.builder import build_model, example_input
 from suite.training.layout import to_channels_last, variant_layout
 from suite.training.train import Recipe, make_optimizer
 
@@ -66,12 +68,14 @@ class BenchSettings:
         return cls(**defaults)
 
 
-def flops_per_image(model: torch.nn.Module, device: torch.device | str = "cpu") -> int:
-    """Floating-point operations of one eval-mode forward pass on one 28×28 image."""
+def flops_per_image(
+    model: torch.nn.Module, device: torch.device | str = "cpu", task: Task | None = None
+) -> int:
+    """Floating-point operations of one eval-mode forward pass on one image of ``task``."""
     model.eval()
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        model(torch.rand(1, 1, 28, 28, device=device))
+        model(example_input(task, 1, device))
     return int(counter.get_total_flops())
 
 
@@ -100,10 +104,6 @@ def time_interleaved(
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def _input(batch: int, device: torch.device) -> torch.Tensor:
-    return torch.rand(batch, 1, 28, 28, device=device)  # a channels-last model converts it itself
-
-
 def _autocast(device: torch.device, settings: BenchSettings):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=settings.amp_bf16)
 
@@ -121,7 +121,9 @@ def infer_step(
 def train_step(
     model: torch.nn.Module, x: torch.Tensor, device: torch.device, settings: BenchSettings
 ) -> Callable[[], object]:
-    labels = torch.randint(0, 10, (x.shape[0],), device=device)
+    with torch.no_grad():
+        classes = model(x[:1]).shape[1]
+    labels = torch.randint(0, classes, (x.shape[0],), device=device)
     optimizer = make_optimizer(model, Recipe())
 
     def step() -> object:
@@ -152,14 +154,18 @@ Key = tuple[int, str]  # (which settings, form)
 
 
 def measure_throughput(
-    modules: dict[Key, tuple[torch.nn.Module, BenchSettings]], bench: str, batch: int, device: torch.device
+    modules: dict[Key, tuple[torch.nn.Module, BenchSettings]],
+    bench: str,
+    batch: int,
+    device: torch.device,
+    task: Task | None = None,
 ) -> tuple[int, dict[Key, float], dict[Key, float | None]]:
     """(batch actually used, median step seconds and peak MB on CUDA per module); all modules, of
     every form and settings, are timed interleaved; the batch is halved on out-of-memory."""
     first = next(iter(modules.values()))[1]
     while True:
         try:
-            x = _input(batch, device)
+            x = example_input(task, batch, device)
             make = train_step if bench == "train" else infer_step
             steps = {}
             for key, (module, settings) in modules.items():
@@ -184,14 +190,22 @@ def measure_throughput(
 
 
 def benchmark_variant(
-    name: str, device: torch.device, settings: BenchSettings, budget: int | None = None
+    name: str,
+    device: torch.device,
+    settings: BenchSettings,
+    budget: int | None = None,
+    task: Task | None = None,
 ) -> list[dict]:
     """Throughput rows for one variant over both benches, its forms and the batch sweep."""
-    return benchmark_settings(name, device, [settings], budget)[0]
+    return benchmark_settings(name, device, [settings], budget, task)[0]
 
 
 def benchmark_settings(
-    name: str, device: torch.device, compared: list[BenchSettings], budget: int | None = None
+    name: str,
+    device: torch.device,
+    compared: list[BenchSettings],
+    budget: int | None = None,
+    task: Task | None = None,
 ) -> list[list[dict]]:
     """Rows for each of ``compared`` (same batches and repeats; different layout, dtype or
     compilation), every step of every settings timed in one interleaved loop, so that an option's
@@ -201,9 +215,9 @@ def benchmark_settings(
     layouts = []
     for index, settings in enumerate(compared):
         torch.manual_seed(0)  # the same weights under every settings
-        base = registry.get(name, budget=budget).to(device)
+        base = build_model(name, task, budget, device)
         if index == 0:  # the same model under every settings: counted once
-            params, flops = registry.count_params(base), flops_per_image(base, device)
+            params, flops = registry.count_params(base), flops_per_image(base, device, task)
         layouts.append(variant_layout(settings.layout, device, name))
         for bench in modules:
             for form, module in forms_of(base, bench).items():
@@ -214,7 +228,7 @@ def benchmark_settings(
     rows: list[list[dict]] = [[] for _ in compared]
     for bench, batches in (("infer", sweep.infer_batches), ("train", sweep.train_batches)):
         for batch in batches:
-            used, seconds, peaks = measure_throughput(modules[bench], bench, batch, device)
+            used, seconds, peaks = measure_throughput(modules[bench], bench, batch, device, task)
             for (index, form), (_, settings) in modules[bench].items():
                 key = (index, form)
                 rows[index].append({

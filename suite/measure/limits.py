@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import torch
 
-from suite import registry
 from suite.measure.benchmark import BenchSettings, measure_throughput
+from suite.task import Task
+from suite.training.builder import build_model
 from suite.training.layout import apply_layout, variant_layout
 
 LIMIT_FIELDS = ("variant", "limit", "bench", "batch_size", "step_ms", "limit_step_ms", "ratio_to_limit",
@@ -20,11 +21,15 @@ LIMIT_FIELDS = ("variant", "limit", "bench", "batch_size", "step_ms", "limit_ste
 
 
 def stack_limits(
-    name: str, device: torch.device, settings: BenchSettings, budget: int | None = None
+    name: str,
+    device: torch.device,
+    settings: BenchSettings,
+    budget: int | None = None,
+    task: Task | None = None,
 ) -> list[dict]:
     """Rows for a stack variant: its step time against ``copies`` × its one-copy CNN's, per bench
     and batch, the two timed interleaved; [] for a variant that is not a stack."""
-    model = registry.get(name, budget=budget)
+    model = build_model(name, task, budget)
     copies = getattr(model, "copies", None)
     if not copies or not hasattr(model, "one_copy"):
         return []
@@ -35,7 +40,7 @@ def stack_limits(
     for bench, batches in (("infer", settings.infer_batches), ("train", settings.train_batches)):
         modules = {key: (module, settings) for key, module in forms.items()}
         for batch in batches:
-            used, seconds, peaks = measure_throughput(modules, bench, batch, device)
+            used, seconds, peaks = measure_throughput(modules, bench, batch, device, task)
             native, single = seconds[(0, "native")], seconds[(0, "one copy")]
             rows.append({
                 "variant": name, "limit": f"{copies} × one copy", "bench": bench, "batch_size": used,

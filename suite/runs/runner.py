@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -36,6 +36,8 @@ from suite.runs.lock import RunLock
 from suite.runs.profiles import get_profile
 from suite.runs.store import FORMAT_VERSION, RunStore
 from suite.runs.unit import UnitOutcome, UnitTask, WorkerJob, run_job, run_unit
+from suite.task import Task
+from suite.training.builder import build_model
 from suite.training.layout import variant_layout
 
 
@@ -89,7 +91,7 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def costliest_first(tasks: list[UnitTask], config: RunConfig) -> list[UnitTask]:
+def costliest_first(tasks: list[UnitTask], config: RunConfig, task: Task | None = None) -> list[UnitTask]:
     """The tasks, the costliest first: FLOPs per image × images trained (epochs × training set).
 
     Ray starts tasks in the order they are submitted; a long unit submitted last would keep one
@@ -100,12 +102,12 @@ def costliest_first(tasks: list[UnitTask], config: RunConfig) -> list[UnitTask]:
         return tasks
     flops: dict[tuple[str, int | None], int] = {}
 
-    def cost(task: UnitTask) -> float:
-        key = task.key
+    def cost(unit: UnitTask) -> float:
+        key = unit.key
         model = (key.variant, config.budget_for(key))
         if model not in flops:
             try:
-                flops[model] = flops_per_image(registry.get(key.variant, budget=model[1]))
+                flops[model] = flops_per_image(build_model(key.variant, task, model[1]), task=task)
             except Exception:  # noqa: BLE001 - a broken variant is the worker's to report
                 flops[model] = 0
         return flops[model] * config.recipe_for(key).epochs * (config.train_size_for(key) or 1)
@@ -283,7 +285,7 @@ class Run:
             self._train(pending, data, device, ray, progress)
             self.store.write_samples(sample_rows(data))  # evaluation images: read after training
             if config.bench:
-                self._run_benchmarks(device, progress)
+                self._run_benchmarks(device, progress, data.task)
         except (KeyboardInterrupt, SystemExit):  # Ctrl-C, or SIGTERM (as Ray's driver turns it)
             self._stop("interrupted", previous + time.perf_counter() - began)
             raise
@@ -353,6 +355,7 @@ class Run:
             "classes": list(data.classes),
             "digits": get_dataset(config.dataset).digits,  # handwritten digits: the 6-and-9 section
         }
+        self.manifest["task"] = asdict(data.task)  # what every model of the run is built for
         self.manifest["recipe"] = config.recipe_note
         self.manifest["evaluated_on"] = (
             "validation: the last training images, never the test set"
@@ -390,7 +393,7 @@ class Run:
         """Train ``pending`` units in this process, or as Ray tasks; record each as it finishes."""
         tasks = [self._task(name) for name in pending]
         if ray is not None:
-            tasks = costliest_first(tasks, self.config)
+            tasks = costliest_first(tasks, self.config, data.task)
             threads = self.config.threads or max(1, math.floor(ray.cpus_per_unit))
             # Ray tasks keep no checkpoint (the driver's disk may be elsewhere): a unit restarts whole
             config = self.config.to_dict()
@@ -479,7 +482,7 @@ class Run:
         self.save_manifest()
         _log(f"{self._label(name)}: FAILED ({reason}); continuing with the others")
 
-    def _run_benchmarks(self, device: torch.device, progress: bool) -> None:
+    def _run_benchmarks(self, device: torch.device, progress: bool, task: Task) -> None:
         """Cost of each variant (once, not per seed): parameters, FLOPs, throughput."""
         status = self.manifest.setdefault("bench", {})
         settings = bench_settings(self.config.profile, device, self.config.layout)
@@ -488,7 +491,7 @@ class Run:
                 continue
             began = time.perf_counter()
             try:
-                rows = benchmark_variant(variant, device, settings, self.config.budget)
+                rows = benchmark_variant(variant, device, settings, self.config.budget, task)
             except Exception as exc:  # noqa: BLE001 - one variant's failure must not sink the rest
                 reason = failure_reason(exc)
                 status[variant] = {"status": "failed", "reason": reason}

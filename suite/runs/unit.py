@@ -23,7 +23,7 @@ from suite.measure.evaluate import C4_ANGLES, correct_row, measure, predict, sam
 from suite.runs.config import RunConfig
 from suite.runs.grid import UnitKey
 from suite.runs.store import UNIT_TABLES, table_fields
-from suite.training.layout import apply_layout, variant_layout
+from suite.training.builder import build_model
 from suite.training.train import EpochRecord, seed_everything, train
 
 HISTORY_IMAGES = (
@@ -57,14 +57,6 @@ class UnitOutcome:
     traceback: str | None = None
 
 
-def build_model(
-    variant: str, config: RunConfig, device: torch.device, budget: int | None = None
-) -> torch.nn.Module:
-    """The variant as the run builds it: budget (the unit's, else the run's), device, memory layout."""
-    model = registry.get(variant, budget=budget or config.budget).to(device)
-    return apply_layout(model, variant_layout(config.layout, device, variant))
-
-
 def trained_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The weights to keep, taken in train mode: escnn adds cached filters to eval-mode state dicts."""
     model.train()
@@ -84,7 +76,7 @@ def train_and_measure(
     key = task.key
     spec = registry.get_variant(key.variant)
     seed_everything(key.seed)
-    model = build_model(key.variant, config, device, config.budget_for(key))
+    model = build_model(key.variant, data.task, config.budget_for(key), device, config.layout)
     train_size = config.train_size_for(key)
     train_data = data.first_train(train_size) if train_size else data
     on_epoch = validation_curve(data) if config.split == "validation" else None
@@ -106,7 +98,7 @@ def train_and_measure(
     rows, confusions, correct = measure(model, data, task.invariance_batch, config.angles)
     predictions = sample_predictions(model, data)
     rows.append({"metric": "params", "angle": "", "value": registry.count_params(model)})
-    rows.append({"metric": "flops", "angle": "", "value": flops_per_image(model, device)})
+    rows.append({"metric": "flops", "angle": "", "value": flops_per_image(model, device, data.task)})
     rows.append({"metric": "epochs", "angle": "", "value": recipe.epochs})
     per_epoch = round(train_seconds / max(len(epochs), 1), 3)
     rows.append({"metric": "train_s_per_epoch", "angle": "", "value": per_epoch})

@@ -1,0 +1,78 @@
+"""What a variant is built for: a data set's input shape, channels, classes and measured group.
+
+Models see the task through the registry's factories (``factory(budget=..., task=...)``), so it
+lives at the registry's level: no torch, no data code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from suite.errors import UsageError
+
+GROUP_NAMES = ("C4", "D4")  # the groups a 2-D task can declare (suite.groups has their elements)
+
+
+@dataclass(frozen=True)
+class Task:
+    """Inputs ``(B, channels, *spatial)`` floats in [0, 1] → ``(B, classes)`` logits; ``group``
+    is the symmetry the suite measures on the data (not a model's claim)."""
+
+    spatial: tuple[int, ...] = (28, 28)
+    channels: int = 1
+    classes: int = 10
+    group: str = "C4"
+
+    @classmethod
+    def from_dict(cls, fields: dict) -> Task:
+        """From ``dataclasses.asdict`` of a task (as a manifest stores it)."""
+        spatial = tuple(int(s) for s in fields["spatial"])
+        return cls(spatial, int(fields["channels"]), int(fields["classes"]), str(fields["group"]))
+
+    @property
+    def kind(self) -> str:
+        """``2d`` for images, ``3d`` for volumes: the task kinds a variant declares it serves."""
+        return f"{len(self.spatial)}d"
+
+    @property
+    def is_tutorial(self) -> bool:
+        """The seeds' task: 28×28 gray digits in ten classes (where stored widths apply)."""
+        return self.spatial == (28, 28) and self.channels == 1 and self.classes == 10
+
+    def describe(self) -> str:
+        """``28×28×1, 10 classes, C4``."""
+        return f"{'×'.join(map(str, self.spatial))}×{self.channels}, {self.classes} classes, {self.group}"
+
+
+TUTORIAL = Task()
+
+
+def nearest_sizes(size: int, multiple: int, smallest: int) -> tuple[int, ...]:
+    """The sizes next to ``size`` that are multiples of ``multiple`` and at least ``smallest``."""
+    below = max(smallest, size - size % multiple)
+    above = max(smallest, below + multiple if below < size else below)
+    return tuple(sorted({below, above} - {size})) or (smallest,)
+
+
+def require_square_size(task: Task, variant: str, multiple: int = 4, smallest: int = 28) -> int:
+    """The side of ``task``'s square images, or one line saying why ``variant`` cannot take them.
+
+    Exact quarter turns need pooling that maps the pixel grid onto itself: each 2×2 max-pool
+    needs an even side, so two of them need a multiple of 4, and the 7×7 read-out needs at least
+    7 pixels left (28 → 14 → 7). Every side that passes keeps exact C4 (tests check 32 and 48).
+    """
+    shape = task.spatial
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise UsageError(
+            f"{variant} needs square 2-D images; this data set's images are {'×'.join(map(str, shape))}"
+            " (crop or pad them to a square)"
+        )
+    side = shape[0]
+    if side % multiple or side < smallest:
+        sizes = " or ".join(str(s) for s in nearest_sizes(side, multiple, smallest))
+        raise UsageError(
+            f"{variant} keeps exact quarter turns only on sides that are multiples of {multiple} and at "
+            f"least {smallest} (its pooling must map the pixel grid onto itself); {side}×{side} is not: "
+            f"resize or pad the images to {sizes}"
+        )
+    return side
