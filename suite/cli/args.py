@@ -64,12 +64,12 @@ def dataset_option() -> argparse.ArgumentParser:
     parent.add_argument(
         "--dataset",
         default="mnist",
-        help="mnist (default) | fashion-mnist | idx (see 'suite list --datasets')",
+        help="mnist (default) | fashion-mnist | idx | npz | folder (see 'suite list --datasets')",
     )
     parent.add_argument(
         "--data-dir",
         help="folder with the data set's four IDX files (mnist: torchvision's MNIST/raw layout; "
-        "required for idx)",
+        "required for idx); for npz the .npz file, for folder the folder of class subfolders (required)",
     )
     return parent
 

