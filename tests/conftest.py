@@ -31,4 +31,4 @@ def mnist() -> ImageData:
 @pytest.fixture(scope="session")
 def digits(mnist: ImageData) -> tuple[torch.Tensor, torch.Tensor]:
     """64 real test digits as float inputs in [0, 1] and their labels."""
-    return mnist.test_x[:64].unsqueeze(1).float() / 255.0, mnist.test_y[:64]
+    return mnist.test_x[:64].float() / 255.0, mnist.test_y[:64]

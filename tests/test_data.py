@@ -12,7 +12,7 @@ from suite.errors import SuiteError
 
 
 def test_real_mnist_is_verified_standard_split(mnist):
-    assert mnist.train_x.shape == (60_000, 28, 28) and mnist.test_x.shape == (10_000, 28, 28)
+    assert mnist.train_x.shape == (60_000, 1, 28, 28) and mnist.test_x.shape == (10_000, 1, 28, 28)
     assert mnist.train_x.dtype.is_floating_point is False and int(mnist.train_x.max()) == 255
     assert mnist.train_y[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert mnist.test_y[:5].tolist() == [7, 2, 1, 0, 4]
@@ -21,9 +21,9 @@ def test_real_mnist_is_verified_standard_split(mnist):
 
 def _arrays(mnist):
     return {
-        "train_x": mnist.train_x.numpy(),
+        "train_x": mnist.train_x[:, 0].numpy(),
         "train_y": mnist.train_y.numpy().astype(np.uint8),
-        "test_x": mnist.test_x.numpy(),
+        "test_x": mnist.test_x[:, 0].numpy(),
         "test_y": mnist.test_y.numpy().astype(np.uint8),
     }
 

@@ -54,7 +54,7 @@ def test_any_idx_set_loads_with_its_label_range(tmp_path, gz):
     arrays = make_idx_set(tmp_path / "mine", gz=gz)
     data = load_dataset("idx", tmp_path / "mine")
     assert data.name == "idx" and data.classes == ("0", "1", "2")
-    assert data.train_x.shape == (96, 28, 28) and data.test_y.tolist() == arrays["test_y"].tolist()
+    assert data.train_x.shape == (96, 1, 28, 28) and data.test_y.tolist() == arrays["test_y"].tolist()
 
 
 def test_a_run_on_a_generated_idx_set(tmp_path, capsys):
@@ -137,7 +137,7 @@ def test_fashion_mnist_checksum_refuses_other_files(tmp_path):
 @pytest.mark.skipif(not fashion.DEBIAN_DIR.is_dir(), reason="Debian's dataset-fashion-mnist is not installed")
 def test_installed_fashion_mnist_is_the_verified_split():
     data = load_dataset("fashion-mnist")
-    assert data.train_x.shape == (60_000, 28, 28) and data.test_x.shape == (10_000, 28, 28)
+    assert data.train_x.shape == (60_000, 1, 28, 28) and data.test_x.shape == (10_000, 1, 28, 28)
     assert set(data.test_y.unique().tolist()) == set(range(10)) and data.classes[0] == "T-shirt/top"
 
 

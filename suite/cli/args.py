@@ -74,6 +74,20 @@ def dataset_option() -> argparse.ArgumentParser:
     return parent
 
 
+def group_option() -> argparse.ArgumentParser:
+    """--group: the symmetry the data has (what a run measures on it)."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--group",
+        default="C4",
+        type=str.upper,
+        choices=("C4", "D4"),
+        help="the symmetry the data has, which runs measure: C4 (default: quarter turns) | D4 (mirror "
+        "images share a class too: mirrored test images are measured as well)",
+    )
+    return parent
+
+
 def device_option() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from suite import registry
-from suite.cli.args import variant_options
-from suite.data.mnist import load_mnist
+from suite.cli.args import dataset_option, variant_options
+from suite.data.datasets import load_dataset
 from suite.measure.conformance import INITS, LEARN_DROP, LEARN_STEPS, TOLERANCE, check_variant
 from suite.plugins import load_variants
 from suite.training.train import to_input
@@ -14,8 +14,8 @@ from suite.training.train import to_input
 
 def cmd_check(args: argparse.Namespace) -> int:
     load_variants(args.plugin)
-    data = load_mnist()
-    x = to_input(data.train_x[:32])  # training digits: checks read no test image
+    data = load_dataset(args.dataset, args.data_dir)
+    x = to_input(data.train_x[:32])  # training images: checks read no test image
     y = data.train_y[:32]
     budget = registry.parse_budget(args.budget)
     print(
@@ -24,7 +24,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     failed = 0
     for name in registry.select(args.variants):
-        r = check_variant(name, x, y, budget)
+        r = check_variant(name, x, y, budget, data.task)
         ok = r["verdict"]
         failed += not ok
         print(
@@ -48,6 +48,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def add_command(commands) -> None:
     p = commands.add_parser(
-        "check", parents=[variant_options()], help="check shape, learning and claimed symmetry of variants"
+        "check",
+        parents=[variant_options(), dataset_option()],
+        help="check shape, learning and claimed symmetry of variants (on a data set's task)",
     )
     p.set_defaults(func=cmd_check)

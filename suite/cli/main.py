@@ -15,6 +15,7 @@ from suite.cli.args import (
     device_option,
     error_line,
     flag,
+    group_option,
     positive_int,
     variant_options,
 )
@@ -68,6 +69,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str], parser: argparse.Argument
             variants=args.variants, profile=args.profile, dataset=args.dataset, seeds=args.seeds,
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
             budget=args.budget, data_dir=args.data_dir, download=args.download, plugins=args.plugin,
+            group=args.group,
             bench=not args.no_bench, layout=args.layout, angles=args.angles, plugin_variants=from_plugins,
             recipe=args.recipe, split=args.split,
         )  # fmt: skip
@@ -144,6 +146,7 @@ def add_run_command(commands) -> None:  # noqa: ANN001 - argparse's sub-parsers 
         parents=[
             variant_options("the profile's, plus those of --plugin files"),
             dataset_option(),
+            group_option(),
             device_option(),
             run_options(),
         ],

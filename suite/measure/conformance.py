@@ -1,7 +1,8 @@
 """Checks every variant must pass: output shape, a training step that learns, no dead parameters,
 its claimed symmetry.
 
-C4 claims: logits unchanged (< 1e-4) under every ``rot90``; D4 claims: also under mirror flips.
+A claim names a group (``suite.data.groups``): logits unchanged (< 1e-4) under each of its exact
+elements (C4: every ``rot90``; D4: also the mirror flips).
 The error at 45° (bilinear) is reported for information: no variant here claims it. A parameter
 entry that no batch (two of real images, two of random ones) gives a gradient at any of three
 initialisations can never learn: a bug (a basis function that vanishes on every tap of a kernel, a
@@ -16,15 +17,12 @@ import torch
 import torch.nn.functional as F
 
 from suite import registry
-from suite.data.rotations import rot90, rotate
-from suite.errors import SuiteError
-from suite.training.layout import to_channels_last
+from suite.data.groups import C4, D4, get_group
+from suite.data.rotations import rotate
+from suite.task import Task
+from suite.training.builder import build_model
 
 TOLERANCE = 1e-4
-
-
-def mirror(x: torch.Tensor) -> torch.Tensor:
-    return torch.flip(x, dims=(-1,))
 
 
 @torch.no_grad()
@@ -36,20 +34,18 @@ def max_logit_change(model: torch.nn.Module, x: torch.Tensor, transform) -> floa
 def symmetry_errors(model: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
     """Largest logit change under quarter turns, mirror flips (with any quarter turn), and 45°."""
     return {
-        "rot90": max(max_logit_change(model, x, lambda v, k=k: rot90(v, k)) for k in (1, 2, 3)),
-        "mirror": max(max_logit_change(model, x, lambda v, k=k: rot90(mirror(v), k)) for k in range(4)),
+        "rot90": max(max_logit_change(model, x, e.act) for e in C4.elements[1:]),
+        "mirror": max(max_logit_change(model, x, e.act) for e in D4.mirrors),
         "rot45": max_logit_change(model, x, lambda v: rotate(v, 45.0)),
     }
 
 
 def claim_holds(claims: str, errors: dict[str, float]) -> bool:
+    """Whether the errors under every element of the claimed group stay below ``TOLERANCE``."""
     if claims == "none":
         return True
-    if claims == "C4":
-        return errors["rot90"] < TOLERANCE
-    if claims == "D4":
-        return errors["rot90"] < TOLERANCE and errors["mirror"] < TOLERANCE
-    raise SuiteError(f"no numerical check for the claim {claims!r}")
+    group = get_group(claims)
+    return errors["rot90"] < TOLERANCE and (not group.mirrors or errors["mirror"] < TOLERANCE)
 
 
 LEARN_STEPS = 10  # AdamW steps at LEARN_LR, cycling over the check's batches of real images
@@ -59,14 +55,16 @@ INITS = (0, 1, 2)  # initialisations the dead-parameter check builds the model a
 RANDOM_BATCHES = 2  # batches of random images beside the real ones (each half of the given batch)
 
 
-def check_batches(x: torch.Tensor, y: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def check_batches(
+    x: torch.Tensor, y: torch.Tensor, classes: int = 10
+) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The check's batches: two halves of the real batch and two of seeded random images."""
     half = max(1, len(x) // 2)
     batches = [(x[:half], y[:half]), (x[half:], y[half:])] if len(x) > 1 else [(x, y)]
     generator = torch.Generator().manual_seed(DEAD_CHECK_SEED)
     for _ in range(RANDOM_BATCHES):
         batches.append((torch.rand(half, *x.shape[1:], generator=generator),
-                        torch.randint(0, 10, (half,), generator=generator)))  # fmt: skip
+                        torch.randint(0, classes, (half,), generator=generator)))  # fmt: skip
     return batches
 
 
@@ -153,26 +151,30 @@ def dead_entries(build, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> tup
     return structural, sometimes
 
 
-def check_variant(name: str, x: torch.Tensor, y: torch.Tensor, budget: int | None = None) -> dict:
+def check_variant(
+    name: str, x: torch.Tensor, y: torch.Tensor, budget: int | None = None, task: Task | None = None
+) -> dict:
     """One row of ``suite check``: shape, learning, dead parameter entries, parameters and the claimed
     symmetry, the errors being the larger of the two memory layouts a run may use
-    (suite.training.layout). ``verdict`` is True when every check passes."""
+    (suite.training.layout), for ``task`` (the tutorial's when None; ``x`` must be of its shape).
+    ``verdict`` is True when every check passes."""
     spec = registry.get_variant(name)
+    task = task or Task(tuple(x.shape[2:]), x.shape[1])
     torch.manual_seed(0)
-    model = spec.build(budget=budget)
+    model = build_model(name, task, budget)
     with torch.no_grad():
         out = model.eval()(x)
     errors = symmetry_errors(model, x)
     torch.manual_seed(0)
-    in_channels_last = symmetry_errors(to_channels_last(spec.build(budget=budget)), x)
+    in_channels_last = symmetry_errors(build_model(name, task, budget, layout="channels-last"), x)
     errors = {k: max(v, in_channels_last[k]) for k, v in errors.items()}
-    batches = check_batches(x, y)
-    dead, dead_some_inits = dead_entries(lambda: spec.build(budget=budget), batches)
+    batches = check_batches(x, y, task.classes)
+    dead, dead_some_inits = dead_entries(lambda: build_model(name, task, budget), batches)
     row = {
         "name": name,
         "claims": spec.claims,
         "params": registry.count_params(model),
-        "shape_ok": tuple(out.shape) == (len(x), 10) and out.dtype == torch.float32,
+        "shape_ok": tuple(out.shape) == (len(x), task.classes) and out.dtype == torch.float32,
         "learns": learns(model, batches[:-RANDOM_BATCHES]),
         "dead_params": dead,
         "dead_some_inits": dead_some_inits,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 from suite.correctness import encode
+from suite.data.groups import C4, Group, get_group
 from suite.data.images import ImageData
-from suite.data.rotations import rot90, rotate, rotate_exact_or_bilinear
+from suite.data.rotations import rotate, rotate_exact_or_bilinear
 from suite.errors import UsageError
 from suite.training.train import to_input
 
@@ -52,13 +53,17 @@ def logits_of(
     images: torch.Tensor,
     degrees: float | torch.Tensor = 0.0,
     batch_size: int = EVAL_BATCH,
+    mirror: bool = False,
 ) -> torch.Tensor:
-    """Logits for uint8 ``images`` rotated by ``degrees`` (one angle, or one per image)."""
+    """Logits for uint8 ``images`` rotated by ``degrees`` (one angle, or one per image), after a
+    left-right mirror when ``mirror``."""
     model.eval()
     out = []
     per_image = isinstance(degrees, torch.Tensor) and degrees.dim() == 1
     for start in range(0, len(images), batch_size):
         x = to_input(images[start : start + batch_size])
+        if mirror:
+            x = x.flip(-1)
         if per_image:
             x = rotate(x, degrees[start : start + batch_size].to(x.device))
         else:
@@ -68,9 +73,9 @@ def logits_of(
 
 
 def predict(
-    model: torch.nn.Module, images: torch.Tensor, degrees: float | torch.Tensor = 0.0
+    model: torch.nn.Module, images: torch.Tensor, degrees: float | torch.Tensor = 0.0, mirror: bool = False
 ) -> torch.Tensor:
-    return logits_of(model, images, degrees).argmax(dim=1)
+    return logits_of(model, images, degrees, mirror=mirror).argmax(dim=1)
 
 
 def accuracy(
@@ -93,12 +98,12 @@ def confusion(predicted: torch.Tensor, labels: torch.Tensor, classes: int = 10) 
 
 
 @torch.inference_mode()
-def invariance_error(model: torch.nn.Module, images: torch.Tensor) -> float:
-    """max |logits(rot90ᵏ x) − logits(x)| over the batch and k = 1, 2, 3, in eval mode."""
+def invariance_error(model: torch.nn.Module, images: torch.Tensor, group: Group = C4) -> float:
+    """max |logits(g x) − logits(x)| over the batch and the group's other elements, in eval mode."""
     model.eval()
     x = to_input(images)
     reference = model(x)
-    return max((model(rot90(x, k)) - reference).abs().max().item() for k in (1, 2, 3))
+    return max((model(e.act(x)) - reference).abs().max().item() for e in group.elements[1:])
 
 
 def correct_row(metric: str, angle: float | str, correct: torch.Tensor, epoch: int | str = "") -> dict:
@@ -127,20 +132,33 @@ def measure(
     c4 = [acc[a] for a in C4_ANGLES]
     rows.append({"metric": "acc_c4_mean", "angle": "", "value": sum(c4) / 4})
     rows.append({"metric": "acc_c4_min", "angle": "", "value": min(c4)})
+    group = get_group(data.group)
+    if group.mirrors:  # a data set whose mirror images share a class: the reflections too
+        mirrored = []
+        for element in group.mirrors:
+            correct = predict(model, data.test_x, element.angle, mirror=True) == data.test_y
+            mirrored.append(100.0 * correct.sum().item() / len(data.test_y))
+            rows.append({"metric": element.metric, "angle": element.angle, "value": mirrored[-1]})
+            correct_rows.append(correct_row(element.metric, element.angle, correct))
+        every = c4 + mirrored
+        name = group.name.lower()
+        rows.append({"metric": f"acc_{name}_mean", "angle": "", "value": sum(every) / len(every)})
+        rows.append({"metric": f"acc_{name}_min", "angle": "", "value": min(every)})
     random_pred = predict(model, data.test_x, random_angles(len(data.test_x)))
     random_correct = random_pred == data.test_y
     random_acc = 100.0 * random_correct.float().mean().item()
     rows.append({"metric": "acc_random", "angle": "", "value": random_acc})
     correct_rows.append(correct_row("acc_random", "", random_correct))
-    invariance = invariance_error(model, data.test_x[:invariance_batch])
+    invariance = invariance_error(model, data.test_x[:invariance_batch], group)
     rows.append({"metric": "invariance_err", "angle": "", "value": invariance})
     confusions = []
+    classes = len(data.classes)
     for condition, predicted in (("rot90", predictions[90]), ("random", random_pred)):
-        counts = confusion(predicted, data.test_y)
+        counts = confusion(predicted, data.test_y, classes)
         confusions.extend(
             {"condition": condition, "true": t, "predicted": p, "count": int(counts[t, p])}
-            for t in range(10)
-            for p in range(10)
+            for t in range(classes)
+            for p in range(classes)
             if counts[t, p] > 0
         )
     return rows, confusions, correct_rows
@@ -148,7 +166,7 @@ def measure(
 
 def sample_indices(labels: torch.Tensor) -> list[int]:
     """The first test digit of each class, for the prediction grid."""
-    return [int((labels == c).nonzero()[0]) for c in range(10) if (labels == c).any()]
+    return [int((labels == c).nonzero()[0]) for c in range(int(labels.max()) + 1) if (labels == c).any()]
 
 
 def sample_rows(data: ImageData) -> list[dict]:

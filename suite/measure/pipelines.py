@@ -12,21 +12,27 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from suite import registry
 from suite.data.idx import IDX_FILES
 from suite.data.images import ImageData, to_device
 from suite.data.rotations import apply_augmentation, draw_augmentation
-from suite.errors import UsageError
+from suite.errors import SuiteError, UsageError
 from suite.measure.benchmark import synchronize
-from suite.training.layout import apply_layout, variant_layout
+from suite.training.builder import build_model
+from suite.training.layout import variant_layout
 from suite.training.train import Recipe, make_optimizer, to_input, train_epoch
 
 
 def write_idx_layout(data: ImageData, root: Path) -> None:
-    """The digits as torchvision's ``MNIST/raw`` IDX files, so ``datasets.MNIST`` reads them."""
+    """The digits as torchvision's ``MNIST/raw`` IDX files, so ``datasets.MNIST`` reads them
+    (gray images only: the channel axis is dropped)."""
+    if data.channels != 1:
+        raise SuiteError(
+            f"{data.name}: the pipeline comparison reads gray images through torchvision's MNIST"
+        )
     raw = root / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    arrays = {"train_x": data.train_x, "train_y": data.train_y, "test_x": data.test_x, "test_y": data.test_y}
+    arrays = {"train_x": data.train_x[:, 0], "train_y": data.train_y, "test_x": data.test_x[:, 0],
+              "test_y": data.test_y}  # fmt: skip
     for key, stem in IDX_FILES.items():
         array = arrays[key].cpu().numpy().astype(np.uint8)
         header = (0x0800 | array.ndim).to_bytes(4, "big") + b"".join(
@@ -125,7 +131,7 @@ def compare_pipelines(
 
     def fresh() -> torch.nn.Module:
         torch.manual_seed(0)
-        return apply_layout(registry.get("cnn-aug").to(device), layout)
+        return build_model("cnn-aug", data.task, None, device, layout)
 
     seconds = dict.fromkeys(("plain", "augmented", "loader", "loader_batches", "device_batches"), 0.0)
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from suite import registry
 from suite.data.datasets import get_dataset, load_dataset
+from suite.data.groups import get_group
 from suite.data.images import ImageData
 from suite.errors import UsageError
 from suite.measure.evaluate import DEFAULT_SWEEP, parse_angles, sweep
@@ -47,6 +48,7 @@ class RunConfig:
     epochs_by_variant: dict[str, int] = field(default_factory=dict)  # overrides recipe.epochs
     min_images_seen: int | None = None  # small training sets get more epochs: at least N images
     threads: int | None = None  # every unit's intra-op thread count (None: a run from before it)
+    group: str = "C4"  # the symmetry the data has, which the run measures (suite.data.groups)
 
     def units(self) -> list[UnitKey]:
         """Every unit: variants × seeds × grid points."""
@@ -85,7 +87,7 @@ class RunConfig:
 # The keyword arguments of make_config that change a run's numbers (a resume may not change them).
 SETTINGS = (
     "variants", "profile", "dataset", "seeds", "epochs", "batch_size", "lr", "device", "budget", "data_dir",
-    "download", "bench", "layout", "angles", "recipe", "split", "train_size",
+    "download", "bench", "layout", "angles", "recipe", "split", "train_size", "group",
 )  # fmt: skip
 
 
@@ -110,6 +112,7 @@ def make_config(
     split: str = "test",
     train_size: int | None = None,
     grid: dict[str, Sequence] | None = None,
+    group: str = "C4",
 ) -> RunConfig:
     """A run's config: the profile's settings, overridden by every argument that is not None.
 
@@ -117,13 +120,16 @@ def make_config(
     means the profile's variants plus ``plugin_variants`` (those the plugin files registered).
     ``recipe``: ``tuned`` (each variant's learning rate from ``suite tune``), ``tutorial`` (lr 5e-4
     for all) or a tuned-recipe ``.toml``; an explicit ``lr`` sets every variant's rate instead.
-    ``split``: ``validation`` trains on all but the last 10,000 training images and measures on
-    those (for choices: tuning, curves); ``test`` (final numbers) trains on all and measures on test.
+    ``split``: ``validation`` measures on the data set's validation split (its own, the last
+    10,000 MNIST training images, or a tenth of the training images) for choices (tuning, curves);
+    ``test`` (final numbers) trains on all and measures on test. ``group``: the symmetry the data
+    has (``C4``; ``D4`` where mirror images share a class), measured on every unit.
     """
     chosen_profile = get_profile(profile)
     get_dataset(dataset)  # an unknown name fails here, before anything is loaded
     if split not in SPLITS:
         raise UsageError(f"{split!r}: expected one of {', '.join(SPLITS)}", param="split")
+    group = get_group(group).name
     if recipe not in RECIPES and not str(recipe).endswith(".toml"):
         raise UsageError(f"{recipe!r}: expected tuned, tutorial or a tuned-recipe .toml file", param="recipe")
     checked_grid = check_grid(grid or {})
@@ -177,6 +183,7 @@ def make_config(
         bench=bench,
         layout=layout,
         angles=angle_list,
+        group=group,
     )
 
 
@@ -185,6 +192,7 @@ def load_run_data(config: RunConfig) -> ImageData:
     it) when the run is for choosing, then the profile's subset for ``smoke``."""
     profile = get_profile(config.profile)
     data = load_dataset(config.dataset, config.data_dir, download=config.download)
+    data = replace(data, group=config.group)
     if config.split == "validation":
         data = data.validation_view(get_dataset(config.dataset).validation)
     if profile.train_size is not None:
