@@ -152,8 +152,12 @@ def e3nn_params(widths: tuple[int, ...], num_classes: int = 10, in_channels: int
 def build_e3nn(budget: int | None = None, task: Task = TUTORIAL) -> E3nnPlanarCNN:
     """Tutorial widths (fitted once, checked by the tests), or widths fitted to ``budget``
     (matched per task)."""
-    budget = matched_budget(budget, task)
-    if budget is None:
+    matched = matched_budget(budget, task)
+    if matched is None:
         return E3nnPlanarCNN(TUTORIAL_WIDTHS)
-    widths = fit_widths(BASE_WIDTHS, lambda w: e3nn_params(w, task.classes, task.channels), budget)
+    if budget is None:  # another task: the tutorial widths where they land within 2% (a fit builds
+        model = E3nnPlanarCNN(TUTORIAL_WIDTHS, task.classes, task.channels)  # ~20 models: seconds)
+        if abs(sum(p.numel() for p in model.parameters()) / matched - 1) < 0.02:
+            return model
+    widths = fit_widths(BASE_WIDTHS, lambda w: e3nn_params(w, task.classes, task.channels), matched)
     return E3nnPlanarCNN(widths, task.classes, task.channels)  # type: ignore[arg-type]

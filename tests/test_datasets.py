@@ -95,7 +95,7 @@ def _corrupt(folder, fault):
     [
         ("wrong magic", "not an IDX file"),
         ("truncated", "bytes of data, header says"),
-        ("wrong size", "expected (N, 28, 28)"),
+        ("wrong size", "expected square images of one size"),
         ("labels out of range", "labels go up to 12"),
         ("missing file", "train-images-idx3-ubyte[.gz] not found"),
         ("label count", "95 train labels for 96 images"),

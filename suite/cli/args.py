@@ -59,12 +59,14 @@ def variant_options(default_help: str = "all") -> argparse.ArgumentParser:
 
 
 def dataset_option() -> argparse.ArgumentParser:
-    """--dataset and --data-dir: which images, found where."""
+    """--dataset and --data-dir: which images, found where (the names from the data set registry)."""
+    from suite.data.datasets import dataset_names  # the registry: torch, so only when a parser is built
+
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--dataset",
         default="mnist",
-        help="mnist (default) | fashion-mnist | idx | npz | folder (see 'suite list --datasets')",
+        help=f"{' | '.join(dataset_names())} (default mnist; see 'suite list --datasets')",
     )
     parent.add_argument(
         "--data-dir",

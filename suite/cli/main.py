@@ -51,7 +51,9 @@ def list_datasets() -> int:
     for name in dataset_names():
         spec = get_dataset(name)
         classes = ", ".join(spec.classes) if spec.classes else "named by their labels"
-        print(f"{name:14} {spec.description}\n{'':14} classes: {classes}\n{'':14} found: {spec.found}")
+        task = spec.task.describe() if spec.task else "shape, channels and classes from the files; C4"
+        print(f"{name:14} {spec.description}\n{'':14} task: {task} (or D4 with --group D4)"
+              f"\n{'':14} classes: {classes}\n{'':14} found: {spec.found}")  # fmt: skip
     return 0
 
 

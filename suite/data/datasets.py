@@ -15,10 +15,11 @@ from pathlib import Path
 
 from suite.data.fashion import CLASSES as FASHION_CLASSES
 from suite.data.folder import TEST_FRACTION, load_folder
-from suite.data.idx import IDX_FILES, MAX_CLASSES, check_arrays, read_idx_folder
+from suite.data.idx import IDX_FILES, check_arrays, read_idx_folder
 from suite.data.images import ImageData
 from suite.data.npz import load_npz
 from suite.errors import UsageError
+from suite.task import TUTORIAL, Task
 
 Loader = Callable[[Path | None, bool], ImageData]
 
@@ -33,7 +34,7 @@ class DatasetSpec:
     load: Loader
     classes: tuple[str, ...] | None = None
     digits: bool = False  # handwritten digits: the report's "6 and 9" section applies
-    image_size: tuple[int, int] = (28, 28)
+    task: Task | None = TUTORIAL  # shape, channels, classes, group; None: read from the files
     validation: int | None = 10_000  # the last N training images are the validation split (None: a tenth)
 
 
@@ -77,8 +78,8 @@ def _load_fashion(data_dir: Path | None, download: bool) -> ImageData:
 
 
 def load_idx(data_dir: Path | None, download: bool = False) -> ImageData:
-    """Any four IDX files of 28×28 uint8 images with labels 0..K-1 (K ≤ 10), checked for shape,
-    label range and truncation; classes are named by their labels."""
+    """Any four IDX files of square uint8 images with labels 0..K-1, checked for shape, label
+    range and truncation; classes are named by their labels."""
     names = ", ".join(f"{stem}[.gz]" for stem in IDX_FILES.values())
     if data_dir is None:
         raise UsageError(
@@ -105,21 +106,21 @@ register_dataset(DatasetSpec(
     classes=FASHION_CLASSES,
 ))  # fmt: skip
 register_dataset(DatasetSpec(
-    "idx", f"any four IDX files of 28×28 uint8 images, labels 0..K-1 (K ≤ {MAX_CLASSES})",
+    "idx", "any four IDX files of square uint8 images of one size, labels 0..K-1",
     "a data directory (required); checked for shape, label range and truncation", load_idx,
-    validation=None,
+    validation=None, task=None,
 ))  # fmt: skip
 register_dataset(DatasetSpec(
     "npz", "one NumPy .npz file in MedMNIST's layout (train_, val_, test_ images and labels): uint8 gray "
     "or channel-last colour images of any size, labels 0..K-1; its val split, if any, validates",
     "the .npz file given as the data directory (required); read without unpickling, keys, dtypes, shapes "
     "and size checked from the headers before loading, then the label range", load_npz,
-    validation=None,
+    validation=None, task=None,
 ))  # fmt: skip
 register_dataset(DatasetSpec(
     "folder", "a folder of PNG/JPEG images, one subfolder per class, in train/, test/ (and val/) "
     f"subfolders or directly (then {TEST_FRACTION:.0%} of each class is held out as test, fixed seed)",
     "a data directory (required); checked for unreadable images, one image size and the same classes "
     "in every split; gray stays 1 channel, colour 3", load_folder,
-    validation=None,
+    validation=None, task=None,
 ))  # fmt: skip

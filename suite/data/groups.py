@@ -1,6 +1,6 @@
 """The symmetry groups the suite measures, each as its exact elements: index operations on a batch.
 
-A group is what a data set declares (``--group``) and what a variant claims. Its elements act on
+A group is what a data set declares (a run's ``group`` setting) and what a variant claims. Its elements act on
 ``(B, C, H, W)`` by ``rot90`` and flips only: no interpolation, so invariance can be checked to
 float rounding. Evaluation, invariance error and the conformance checks read the group's
 elements; nothing else knows which group a run is about. The 3-D track adds the cube's rotations.

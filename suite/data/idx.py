@@ -1,4 +1,4 @@
-"""IDX files (the MNIST family's format), read and checked: any four files of 28×28 uint8 images
+"""IDX files (the MNIST family's format), read and checked: any four files of square uint8 images
 with labels 0..K-1 become a data set."""
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ IDX_FILES = {
     "test_x": "t10k-images-idx3-ubyte",
     "test_y": "t10k-labels-idx1-ubyte",
 }
-IMAGE_SHAPE = (28, 28)
-MAX_CLASSES = 10  # every variant ends in a 10-way head; a data set with K < 10 leaves logits unused
+IMAGE_SHAPE = (28, 28)  # the MNIST family's
 
 
 def find_idx(folders: Sequence[Path], stem: str) -> Path | None:
@@ -71,22 +70,27 @@ def read_idx_folder(folders: Sequence[Path], what: str) -> dict[str, np.ndarray]
     return arrays
 
 
-def check_arrays(arrays: dict[str, np.ndarray], origin: str, max_classes: int = MAX_CLASSES) -> int:
-    """Raise one line unless the arrays are 28×28 images with matching labels 0..K-1; returns K."""
+def check_arrays(arrays: dict[str, np.ndarray], origin: str) -> int:
+    """Raise one line unless the arrays are square images of one size with matching labels
+    0..K-1, every class with a training image; returns K."""
+    side = arrays["train_x"].shape[1] if arrays["train_x"].ndim == 3 else 0
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_x"], arrays[f"{split}_y"]
-        if images.ndim != 3 or tuple(images.shape[1:]) != IMAGE_SHAPE:
+        if images.ndim != 3 or images.shape[1] != images.shape[2] or images.shape[1] != side:
             raise SuiteError(
-                f"{origin}: {split} images have shape {tuple(images.shape)}; expected (N, 28, 28)"
+                f"{origin}: {split} images have shape {tuple(images.shape)}; expected square images of one "
+                f"size, (N, {side or 'S'}, {side or 'S'})"
             )
         if labels.ndim != 1 or len(labels) != len(images):
             raise SuiteError(f"{origin}: {len(labels)} {split} labels for {len(images)} images")
         if len(images) == 0:
             raise SuiteError(f"{origin}: no {split} images")
     classes = int(max(arrays["train_y"].max(), arrays["test_y"].max())) + 1
-    if classes > max_classes:
+    missing = sorted(set(range(classes)) - set(np.unique(arrays["train_y"]).tolist()))
+    if missing:
         raise SuiteError(
-            f"{origin}: labels go up to {classes - 1}; the variants' heads take labels 0..{max_classes - 1}"
+            f"{origin}: labels go up to {classes - 1}, but class {missing[0]} has no training image; "
+            "labels must be 0..K-1"
         )
     return classes
 

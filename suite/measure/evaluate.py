@@ -91,6 +91,13 @@ def random_angles(count: int, seed: int = RANDOM_ANGLE_SEED) -> torch.Tensor:
     return torch.rand(count, generator=torch.Generator().manual_seed(seed)) * 360.0
 
 
+def balanced_accuracy(predicted: torch.Tensor, labels: torch.Tensor) -> float:
+    """The mean over classes of each class's accuracy, in percent: on an imbalanced set a model
+    that always answers the largest class scores its share in plain accuracy, 1/K here."""
+    per_class = [(predicted[labels == c] == c).float().mean().item() for c in labels.unique().tolist()]
+    return 100.0 * sum(per_class) / len(per_class)
+
+
 def confusion(predicted: torch.Tensor, labels: torch.Tensor, classes: int = 10) -> torch.Tensor:
     """``(classes, classes)`` counts: row = true digit, column = predicted digit."""
     flat = labels.cpu() * classes + predicted.cpu()
@@ -130,6 +137,9 @@ def measure(
         rows.append({"metric": "acc", "angle": angle, "value": acc[angle]})
         correct_rows.append(correct_row("acc", angle, correct))
     c4 = [acc[a] for a in C4_ANGLES]
+    rows.append(
+        {"metric": "acc_balanced", "angle": 0, "value": balanced_accuracy(predictions[0], data.test_y)}
+    )
     rows.append({"metric": "acc_c4_mean", "angle": "", "value": sum(c4) / 4})
     rows.append({"metric": "acc_c4_min", "angle": "", "value": min(c4)})
     group = get_group(data.group)
@@ -153,7 +163,11 @@ def measure(
     rows.append({"metric": "invariance_err", "angle": "", "value": invariance})
     confusions = []
     classes = len(data.classes)
-    for condition, predicted in (("rot90", predictions[90]), ("random", random_pred)):
+    for condition, predicted in (
+        ("upright", predictions[0]),
+        ("rot90", predictions[90]),
+        ("random", random_pred),
+    ):
         counts = confusion(predicted, data.test_y, classes)
         confusions.extend(
             {"condition": condition, "true": t, "predicted": p, "count": int(counts[t, p])}

@@ -271,18 +271,21 @@ def digits_figure(r) -> Figure | None:
     fig = _figure(1.9 * len(angles), 2.2 * len(samples) + 1.6)
     axes = fig.subplots(len(samples), len(angles), squeeze=False)
     fontsize = 8 if n <= 6 else 7
+    channels = int(r.manifest.get("task", {}).get("channels", 1))  # runs before tasks: gray digits
     for i, sample in enumerate(samples.itertuples()):
         raw = np.frombuffer(bytes.fromhex(sample.pixels_hex), dtype=np.uint8)
-        side = math.isqrt(raw.size)
-        pixels = torch.from_numpy(raw.astype(np.float32).reshape(1, 1, side, side))
+        side = math.isqrt(raw.size // channels)
+        pixels = torch.from_numpy(raw.astype(np.float32).reshape(1, channels, side, side))
         cell = side / max(n, 1)
         height = min(cell, side / 5)
         top = side - 0.5 + side / 28  # the cells' upper edge, a pixel below the digit
         for j, angle in enumerate(angles):
             ax = axes[i, j]
-            ax.imshow(
-                rotate_exact_or_bilinear(pixels, float(angle))[0, 0].numpy(), cmap="gray_r", vmin=0, vmax=255
-            )
+            turned = rotate_exact_or_bilinear(pixels, float(angle))[0]
+            if channels == 3:
+                ax.imshow(turned.permute(1, 2, 0).numpy().astype(np.uint8))
+            else:  # gray (or a channel count with no colour meaning: its first channel)
+                ax.imshow(turned[0].numpy(), cmap="gray_r", vmin=0, vmax=255)
             ax.add_patch(Rectangle((-0.5, -0.5), side, side, fill=False, edgecolor="0.6", linewidth=0.8))
             for k, v in enumerate(variants):
                 guess = guesses.get((sample.index, angle, v))
