@@ -15,12 +15,13 @@ from pathlib import Path
 import torch
 
 from suite import registry
+from suite.data.images import ImageData
 from suite.environment import resolve_device
 from suite.errors import BadRunFile, SuiteError
 from suite.plugins import load_run_plugins, load_variants, plugin_records
 from suite.report.results import RunResults
 from suite.report.tables import write_report
-from suite.runs.config import load_run_data, make_config
+from suite.runs.config import RunConfig, load_run_data, make_config
 from suite.runs.executors import RaySettings, check_reachable, choose_executor
 from suite.runs.grid import AXES, UnitKey
 from suite.runs.runner import Run, read_config
@@ -63,6 +64,49 @@ def default_run_dir(profile: str) -> Path:
     return Path("results") / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{profile}"
 
 
+def _config(kind: str, settings: dict, plugins: Iterable[str | Path]) -> tuple[RunConfig, Path, dict | None]:
+    """Plugins loaded, then ``settings`` validated into the config of a ``kind`` run (``run``,
+    ``tune`` or ``study``), with its default directory and what its report must know."""
+    from suite.runs.studies import study_about, study_config
+    from suite.runs.tuning import tune_config
+
+    plugin_variants = load_variants(plugins)
+    settings = dict(settings)
+    if kind == "study":
+        name, scale = settings.pop("name"), settings.pop("scale", "cpu")
+        config = study_config(name, scale, plugins=plugins, **settings)
+        return config, Path("results") / "studies" / name, study_about(name, scale)
+    build = tune_config if kind == "tune" else make_config
+    config = build(plugins=plugins, plugin_variants=plugin_variants, **settings)
+    default = default_tune_dir(config.dataset) if kind == "tune" else default_run_dir(config.profile)
+    return config, default, None
+
+
+def start(
+    kind: str,
+    settings: dict,
+    command: list[str],
+    out: str | Path | None = None,
+    *,
+    plugins: Iterable[str | Path] = (),
+    force: bool = False,
+    break_lock: bool = False,
+) -> tuple[Run, ImageData]:
+    """The one start sequence of every command line and API call that trains: plugins, then the
+    settings validated (once) into a config, the device, the data, and a new run directory holding
+    its lock (the caller executes and closes it). ``kind``: ``run``, ``tune`` or ``study``."""
+    config, default, about = _config(kind, settings, plugins)
+    resolve_device(config.device)  # bad input fails before any data is loaded or file written
+    data = load_run_data(config)
+    out = Path(out) if out else default
+    return Run.create(out, config, command, force=force, kind=kind, about=about, break_lock=break_lock), data
+
+
+def _shown(call: str, given: dict) -> list[str]:
+    """The command a manifest records for an API call."""
+    return ["python", f"suite.{call}({', '.join(f'{k}={v!r}' for k, v in given.items() if v is not None)})"]
+
+
 def run(
     variants: str | Sequence[str] | None = None,
     profile: str = "quick",
@@ -90,14 +134,10 @@ def run(
     another host recorded (only when that run is over).
     """
     ray = reachable_executor(executor, jobs, ray_address, gpus_per_unit)
-    plugin_variants = load_variants(plugins)
-    config = make_config(variants, profile, plugins=plugins, plugin_variants=plugin_variants, **settings)
-    resolve_device(config.device)
-    data = load_run_data(config)
-    shown = ", ".join(f"{k}={v!r}" for k, v in {"variants": variants, "profile": profile, **settings}.items())
-    command = ["python", f"suite.run({shown})"]
-    out = Path(out) if out else default_run_dir(config.profile)
-    with Run.create(out, config, command, force=force, break_lock=break_lock) as the_run:
+    given = {"variants": variants, "profile": profile, **settings}
+    the_run, data = start("run", given, _shown("run", given), out, plugins=plugins, force=force,
+                          break_lock=break_lock)  # fmt: skip
+    with the_run:
         the_run.execute(progress=progress, data=data, ray=ray, threads=threads)
         write_report(the_run.out)
     return RunResults(the_run.out)
@@ -209,18 +249,10 @@ def tune(
     ``device``, ``budget``, ``data_dir``. Writes ``sweep.md``, ``sweep.csv`` and ``tuned.toml`` to
     the run directory; ``save=True`` also makes them the default of ``suite.run(recipe="tuned")``.
     """
-    from suite.runs.tuning import tune_config
-
     ray = reachable_executor(executor, jobs, ray_address, gpus_per_unit)
-    plugin_variants = load_variants(plugins)
-    config = tune_config(variants, plugins=plugins, plugin_variants=plugin_variants, **settings)
-    resolve_device(config.device)
-    data = load_run_data(config)
-    shown = ", ".join(f"{k}={v!r}" for k, v in {"variants": variants, "save": save, **settings}.items())
-    the_run = Run.create(
-        Path(out) if out else default_tune_dir(config.dataset), config, ["python", f"suite.tune({shown})"],
-        force=force, kind="tune", break_lock=break_lock,
-    )  # fmt: skip
+    given = {"variants": variants, **settings}
+    the_run, data = start("tune", given, _shown("tune", {**given, "save": save}), out, plugins=plugins,
+                          force=force, break_lock=break_lock)  # fmt: skip
     with the_run:
         the_run.execute(progress=progress, data=data, ray=ray, threads=threads)
         return finish_tune(the_run.out, save)
@@ -251,21 +283,11 @@ def study(
     ``smoke``) into ``out`` (default ``results/studies/NAME``); writes ``study.csv``,
     ``summary.md`` and plots, and returns the results. ``settings``: ``dataset``, ``device``,
     ``data_dir``. Resume an interrupted study with :func:`resume`."""
-    from suite.runs.studies import study_about, study_config
-
     ray = reachable_executor(executor, jobs, ray_address, gpus_per_unit)
-    load_variants(plugins)
-    config = study_config(name, scale, variants, seeds, values, epochs, recipe=recipe, plugins=plugins,
-                          **settings)  # fmt: skip
-    resolve_device(config.device)
-    data = load_run_data(config)
     given = {"name": name, "scale": scale, "variants": variants, "seeds": seeds, "values": values,
              "epochs": epochs, "recipe": recipe, **settings}  # fmt: skip
-    shown = ", ".join(f"{k}={v!r}" for k, v in given.items() if v is not None)
-    the_run = Run.create(
-        Path(out) if out else Path("results") / "studies" / name, config, ["python", f"suite.study({shown})"],
-        force=force, kind="study", about=study_about(name, scale), break_lock=break_lock,
-    )  # fmt: skip
+    the_run, data = start("study", given, _shown("study", given), out, plugins=plugins, force=force,
+                          break_lock=break_lock)  # fmt: skip
     with the_run:
         the_run.execute(progress=progress, data=data, ray=ray, threads=threads)
         write_report(the_run.out)

@@ -107,7 +107,7 @@ def test_a_study_grid_on_a_ray_cluster_gives_the_local_executors_accuracy_rows(r
     assert "training 4 units as Ray tasks" in stderr
     assert torch.get_num_threads() == threads  # the serial runs' thread count is put back
     local, remote = accuracy_rows(tmp_path / "round1-serial"), accuracy_rows(tmp_path / "round1-ray-cluster")
-    assert len(local) == 4 * 7 and local == remote  # 4 units × (4 angles, C4 mean/min, random)
+    assert len(local) == 4 * 8 and local == remote  # 4 units × (4 angles, balanced, C4 mean/min, random)
     assert accuracy_rows(tmp_path / "round2-ray-cluster") == remote  # and again, in another job
     found = json.loads((tmp_path / "speedup.json").read_text())
     order = [(t["round"], t["executor"]) for t in found["timings"]]

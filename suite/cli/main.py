@@ -61,29 +61,16 @@ def cmd_run(args: argparse.Namespace, argv: list[str], parser: argparse.Argument
     from suite.report.tables import write_report
     from suite.runs.config import SETTINGS
 
-    def make() -> tuple:
-        from suite.environment import resolve_device
-        from suite.plugins import load_variants
-        from suite.runs.config import load_run_data, make_config
-
-        from_plugins = load_variants(args.plugin)
-        config = make_config(
+    def given() -> dict:
+        return dict(
             variants=args.variants, profile=args.profile, dataset=args.dataset, seeds=args.seeds,
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, device=args.device,
-            budget=args.budget, data_dir=args.data_dir, download=args.download, plugins=args.plugin,
-            group=args.group,
-            bench=not args.no_bench, layout=args.layout, angles=args.angles, plugin_variants=from_plugins,
-            recipe=args.recipe, split=args.split,
+            budget=args.budget, data_dir=args.data_dir, download=args.download, group=args.group,
+            bench=not args.no_bench, layout=args.layout, angles=args.angles, recipe=args.recipe,
+            split=args.split,
         )  # fmt: skip
-        resolve_device(config.device)  # bad input fails before anything is written
-        return config, load_run_data(config)
 
-    def default_out(config) -> Path:  # noqa: ANN001 - a RunConfig
-        from suite.api import default_run_dir
-
-        return default_run_dir(config.profile)
-
-    run, data = start_or_resume(args, argv, command_parser(parser, "run"), SETTINGS, make, default_out, "run")
+    run, data = start_or_resume(args, argv, command_parser(parser, "run"), SETTINGS, "run", given)
     status = execute(run, data, args, write_report)
     print(f"results: {run.out / 'summary.md'}", file=sys.stderr)
     return status

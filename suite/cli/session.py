@@ -34,14 +34,14 @@ def start_or_resume(
     argv: list[str],
     command_parser: argparse.ArgumentParser,
     settings: tuple[str, ...],
-    make_config: Callable[[], tuple[object, object]],
-    default_out: Callable[[object], Path],
     kind: str,
-    about: dict | None = None,
+    given: Callable[[], dict],
 ):  # noqa: ANN201 - a suite.runs.runner.Run (imported lazily: the CLI starts fast)
-    """A new run directory from ``make_config()`` (config, data), or the ``--resume``d one (its
-    plugins only as passed again with --plugin); the options that would change a resumed run's
-    numbers are refused in one line. The run holds its directory's lock: :func:`execute` ends it."""
+    """A new run directory started by the API's one start sequence (``suite.api.start``) from
+    the ``given()`` settings, or the ``--resume``d one (its plugins only as passed again with
+    --plugin); the options that would change a resumed run's numbers are refused in one line.
+    The run holds its directory's lock: :func:`execute` ends it."""
+    from suite.api import start
     from suite.runs.runner import Run, RunDirectoryExists
 
     command = ["suite", *argv]
@@ -64,11 +64,9 @@ def start_or_resume(
             made_by = run.manifest.get("kind", "run")
             raise UsageError(f"{args.resume} was made by 'suite {made_by}'; resume it with that command")
         return run, None
-    config, data = make_config()
-    out = Path(args.out) if args.out else default_out(config)
     try:
-        run = Run.create(out, config, command, force=args.force, kind=kind, about=about,
-                         break_lock=args.break_lock)  # fmt: skip
+        run, data = start(kind, given(), command, args.out, plugins=args.plugin, force=args.force,
+                          break_lock=args.break_lock)  # fmt: skip
     except RunDirectoryExists as exc:
         raise SuiteError(
             f"run directory {exc.out} already exists; pass --resume {exc.out} to finish it "

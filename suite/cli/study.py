@@ -24,30 +24,17 @@ def parse_values(text: str) -> list[float]:
 
 
 def cmd_study(args: argparse.Namespace, argv: list[str], parser: argparse.ArgumentParser) -> int:
-    from pathlib import Path
 
     from suite.report.tables import write_report
 
-    def make() -> tuple:
-        from suite.environment import resolve_device
-        from suite.plugins import load_variants
-        from suite.runs.config import load_run_data
-        from suite.runs.studies import study_about, study_config
-
-        load_variants(args.plugin)
-        config = study_config(
-            args.study, args.scale, args.variants, args.seeds, args.values, args.epochs, args.dataset,
-            args.device, args.data_dir, args.recipe, args.plugin,
+    def given() -> dict:
+        return dict(
+            name=args.study, scale=args.scale, variants=args.variants, seeds=args.seeds, values=args.values,
+            epochs=args.epochs, dataset=args.dataset, device=args.device, data_dir=args.data_dir,
+            recipe=args.recipe,
         )  # fmt: skip
-        resolve_device(config.device)
-        about.update(study_about(args.study, args.scale))
-        return config, load_run_data(config)
 
-    about: dict = {}
-    run, data = start_or_resume(
-        args, argv, command_parser(parser, "study"), STUDY_SETTINGS, make,
-        lambda config: Path("results") / "studies" / args.study, "study", about,
-    )  # fmt: skip
+    run, data = start_or_resume(args, argv, command_parser(parser, "study"), STUDY_SETTINGS, "study", given)
     status = execute(run, data, args, write_report)
     print(f"results: {run.out / 'summary.md'}", file=sys.stderr)
     return status

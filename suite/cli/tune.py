@@ -26,26 +26,16 @@ def parse_lrs(text: str) -> list[float]:
 
 
 def cmd_tune(args: argparse.Namespace, argv: list[str], parser: argparse.ArgumentParser) -> int:
-    from suite.api import default_tune_dir, finish_tune
+    from suite.api import finish_tune
 
-    def make() -> tuple:
-        from suite.environment import resolve_device
-        from suite.plugins import load_variants
-        from suite.runs.config import load_run_data
-        from suite.runs.tuning import tune_config
-
-        from_plugins = load_variants(args.plugin)
-        config = tune_config(
-            args.variants, args.dataset, args.lrs, args.train_size, args.epochs, args.seeds, args.profile,
-            args.device, args.budget, args.data_dir, args.plugin, from_plugins,
+    def given() -> dict:
+        return dict(
+            variants=args.variants, dataset=args.dataset, lrs=args.lrs, train_size=args.train_size,
+            epochs=args.epochs, seeds=args.seeds, profile=args.profile, device=args.device,
+            budget=args.budget, data_dir=args.data_dir,
         )  # fmt: skip
-        resolve_device(config.device)
-        return config, load_run_data(config)
 
-    run, data = start_or_resume(
-        args, argv, command_parser(parser, "tune"), TUNE_SETTINGS, make,
-        lambda config: default_tune_dir(config.dataset), "tune",
-    )  # fmt: skip
+    run, data = start_or_resume(args, argv, command_parser(parser, "tune"), TUNE_SETTINGS, "tune", given)
     chosen: dict = {}
     status = execute(run, data, args, lambda out: chosen.update(finish_tune(out, args.save)))
     for variant, values in chosen.items():
