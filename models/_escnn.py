@@ -107,16 +107,18 @@ def param_count(group: str, fields: tuple[int, ...], num_classes: int = 10, in_c
     Not counted on the meta device (``models._budget.count_on_meta``) as the other variants are:
     R2Conv computes its basis from tensor values at construction (``rings.tolist()`` in
     ``compute_basis_params``), which fails on meta tensors ("Cannot copy out of meta tensor")."""
+    return layout_param_count(_pair_dims(group), fields, num_classes, in_channels)
+
+
+def layout_param_count(
+    pair_dims: tuple[int, int, int, int], fields: tuple[int, ...], num_classes: int, in_channels: int
+) -> int:
+    """Parameters of the tutorial layout from the free parameters of one field pair per layer
+    (``field_pair_dims``): lifting from each input channel, 3×3, 7×7, biases, the dense head."""
     a, b, c = fields
-    lift, mid, last, bias = _pair_dims(group)
-    return (
-        lift * a * in_channels
-        + mid * a * b
-        + last * b * c
-        + bias * (a + b + c)
-        + c * num_classes
-        + num_classes
-    )
+    lift, mid, last, bias = pair_dims
+    convs = lift * a * in_channels + mid * a * b + last * b * c + bias * (a + b + c)
+    return convs + c * num_classes + num_classes
 
 
 GSPACES = {

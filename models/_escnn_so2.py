@@ -109,16 +109,9 @@ def param_count(fields: tuple[int, ...], num_classes: int = 10, in_channels: int
     """Parameters of ``EscnnSO2CNN`` without building it (R2Conv cannot be built on the meta
     device; see ``models._escnn.param_count``): the basis of each layer has a fixed size per field
     pair (checked against built models by the tests)."""
-    a, b, c = fields
-    lift, mid, last, bias = _pair_dims()
-    return (
-        lift * a * in_channels
-        + mid * a * b
-        + last * b * c
-        + bias * (a + b + c)
-        + c * num_classes
-        + num_classes
-    )
+    from models._escnn import layout_param_count
+
+    return layout_param_count(_pair_dims(), fields, num_classes, in_channels)
 
 
 def fit_fields(budget: int, task: Task = TUTORIAL) -> tuple[int, ...]:

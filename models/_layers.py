@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
-from models._budget import count_on_meta
+from models._budget import count_on_meta, fit_widths
 from suite.task import Task
 
 CNN_WIDTHS = (8, 16, 16)  # the tutorial's SimpleCNN: exactly 13,978 parameters with a 10-way head
@@ -55,6 +57,22 @@ class PlainCNN(nn.Module):
 def plain_cnn_params(widths: tuple[int, ...], num_classes: int = 10, in_channels: int = 1) -> int:
     """Parameters of :class:`PlainCNN` (and of the rotated stack, which shares its layers)."""
     return count_on_meta(lambda: PlainCNN(widths, num_classes, in_channels))  # type: ignore[arg-type]
+
+
+def widths_for(
+    base: tuple[int, ...],
+    stored: tuple[int, ...],
+    count: Callable[[tuple[int, ...], int, int], int],
+    budget: int | None,
+    task: Task,
+) -> tuple[int, ...]:
+    """A variant's widths on ``task``: ``stored`` (its tutorial widths) where no budget applies,
+    else ``base`` scaled until ``count(widths, classes, channels)`` lands closest to the budget
+    (the given one, or the plain CNN's count on this task)."""
+    budget = matched_budget(budget, task)
+    if budget is None:
+        return stored
+    return fit_widths(base, lambda w: count(w, task.classes, task.channels), budget)
 
 
 def matched_budget(budget: int | None, task: Task) -> int | None:

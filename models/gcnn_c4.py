@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models._budget import count_on_meta, fit_widths
+from models._budget import count_on_meta
 from models._group_conv import GroupConv, LiftingConv, RotationMaxPool
-from models._layers import GlobalAveragePool, matched_budget
+from models._layers import GlobalAveragePool, widths_for
 from suite.registry import register
 from suite.task import TUTORIAL, Task, require_square_size
 
@@ -54,7 +54,5 @@ def gcnn_params(widths: tuple[int, ...], num_classes: int = 10, in_channels: int
 )
 def gcnn_c4(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
     require_square_size(task, "gcnn-c4")
-    budget = matched_budget(budget, task)
-    count = lambda w: gcnn_params(w, task.classes, task.channels)  # noqa: E731
-    widths = GCNN_WIDTHS if budget is None else fit_widths(GCNN_WIDTHS, count, budget)
-    return GroupCNN(widths, task.classes, task.channels)
+    widths = widths_for(GCNN_WIDTHS, GCNN_WIDTHS, gcnn_params, budget, task)
+    return GroupCNN(widths, task.classes, task.channels)  # type: ignore[arg-type]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from models._budget import count_on_meta, fit_widths
-from models._layers import CNN_WIDTHS, PlainCNN, matched_budget
+from models._budget import count_on_meta
+from models._layers import CNN_WIDTHS, PlainCNN, widths_for
 from suite.registry import register
 from suite.task import TUTORIAL, Task, require_square_size
 
@@ -58,7 +58,5 @@ def stack_params(widths: tuple[int, ...], num_classes: int = 10, in_channels: in
 )
 def stack_c4(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
     require_square_size(task, "stack-c4")
-    budget = matched_budget(budget, task)
-    count = lambda w: stack_params(w, task.classes, task.channels)  # noqa: E731
-    widths = CNN_WIDTHS if budget is None else fit_widths(CNN_WIDTHS, count, budget)
-    return RotatedStackCNN(widths, task.classes, task.channels)
+    widths = widths_for(CNN_WIDTHS, CNN_WIDTHS, stack_params, budget, task)
+    return RotatedStackCNN(widths, task.classes, task.channels)  # type: ignore[arg-type]

@@ -164,3 +164,15 @@ def test_balanced_accuracy_sees_through_an_imbalanced_set():
     always_the_largest = torch.zeros(8, dtype=torch.long)
     assert balanced_accuracy(always_the_largest, labels) == pytest.approx(100 / 3)
     assert balanced_accuracy(labels, labels) == 100.0
+
+
+def test_the_group_names_a_run_accepts_are_the_groups_defined():
+    from suite.data.groups import GROUPS
+    from suite.task import GROUP_NAMES
+
+    assert tuple(GROUPS) == GROUP_NAMES
+    for group in GROUPS.values():  # each element is exact: applying it twice as often as its order is identity
+        x = torch.rand(2, 3, 8, 8)
+        assert torch.equal(group.elements[0].act(x), x)
+        for element in group.elements:
+            assert torch.equal(element.act(element.act(element.act(element.act(x)))), x)

@@ -78,12 +78,14 @@ def dataset_option() -> argparse.ArgumentParser:
 
 def group_option() -> argparse.ArgumentParser:
     """--group: the symmetry the data has (what a run measures on it)."""
+    from suite.task import GROUP_NAMES
+
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--group",
         default="C4",
         type=str.upper,
-        choices=("C4", "D4"),
+        choices=GROUP_NAMES,
         help="the symmetry the data has, which runs measure: C4 (default: quarter turns) | D4 (mirror "
         "images share a class too: mirrored test images are measured as well)",
     )
