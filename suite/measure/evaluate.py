@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 
 from suite.correctness import encode
 from suite.data.groups import C4, Group, get_group
 from suite.data.images import ImageData
 from suite.data.rotations import rotate, rotate_exact_or_bilinear
+from suite.declared import METRICS
 from suite.errors import UsageError
 from suite.training.train import to_input
 
@@ -91,11 +95,44 @@ def random_angles(count: int, seed: int = RANDOM_ANGLE_SEED) -> torch.Tensor:
     return torch.rand(count, generator=torch.Generator().manual_seed(seed)) * 360.0
 
 
+@dataclass(frozen=True)
+class Measured:
+    """What a metric's computation may read: the model (eval mode), the evaluation images and
+    the predictions already made at each measured angle (so most metrics cost no extra pass)."""
+
+    model: torch.nn.Module
+    data: ImageData
+    predictions: dict[float, torch.Tensor]
+
+
+COMPUTED: dict[str, Callable[[Measured], float]] = {}
+
+
+def measured(name: str) -> Callable[[Callable[[Measured], float]], Callable[[Measured], float]]:
+    """Register the computation of the declared scalar metric ``name`` (``suite.declared``): every
+    unit then writes its value to ``metrics.csv``, and the summary shows it where declared so.
+    Adding a metric is its declaration and this one decorated function."""
+
+    def register(compute: Callable[[Measured], float]) -> Callable[[Measured], float]:
+        if name not in METRICS:
+            raise ValueError(f"metric {name!r} is not declared: declare_metric(Metric({name!r}, ...)) first")
+        COMPUTED[name] = compute
+        return compute
+
+    return register
+
+
 def balanced_accuracy(predicted: torch.Tensor, labels: torch.Tensor) -> float:
     """The mean over classes of each class's accuracy, in percent: on an imbalanced set a model
     that always answers the largest class scores its share in plain accuracy, 1/K here."""
     per_class = [(predicted[labels == c] == c).float().mean().item() for c in labels.unique().tolist()]
     return 100.0 * sum(per_class) / len(per_class)
+
+
+@measured("acc_balanced")
+def acc_balanced(m: Measured) -> float:
+    """Upright accuracy per class, averaged: what an imbalanced set's plain accuracy hides."""
+    return balanced_accuracy(m.predictions[0], m.data.test_y)
 
 
 def confusion(predicted: torch.Tensor, labels: torch.Tensor, classes: int = 10) -> torch.Tensor:
@@ -137,9 +174,6 @@ def measure(
         rows.append({"metric": "acc", "angle": angle, "value": acc[angle]})
         correct_rows.append(correct_row("acc", angle, correct))
     c4 = [acc[a] for a in C4_ANGLES]
-    rows.append(
-        {"metric": "acc_balanced", "angle": 0, "value": balanced_accuracy(predictions[0], data.test_y)}
-    )
     rows.append({"metric": "acc_c4_mean", "angle": "", "value": sum(c4) / 4})
     rows.append({"metric": "acc_c4_min", "angle": "", "value": min(c4)})
     group = get_group(data.group)
@@ -161,6 +195,10 @@ def measure(
     correct_rows.append(correct_row("acc_random", "", random_correct))
     invariance = invariance_error(model, data.test_x[:invariance_batch], group)
     rows.append({"metric": "invariance_err", "angle": "", "value": invariance})
+    outcome = Measured(model, data, predictions)
+    rows.extend(
+        {"metric": name, "angle": "", "value": float(compute(outcome))} for name, compute in COMPUTED.items()
+    )
     confusions = []
     classes = len(data.classes)
     for condition, predicted in (

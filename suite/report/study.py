@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 from suite.atomic import write_csv_atomic, write_text_atomic
+from suite.declared import AXES
 from suite.report.claims import C4_WITHOUT_AUGMENTATION, CURVE, combine_verdicts
 from suite.report.comparisons import cell, leader_sentence, method_note, pairwise_section, rank_column
 from suite.report.evidence import Evidence
@@ -24,7 +25,12 @@ from suite.report.plots import _count, _figure, _log_ticks, _save, variant_style
 from suite.report.results import RunResults
 from suite.report.stats import MIN_SEEDS, two_way_interval
 
-AXIS_LABELS = {"budget": "parameter budget", "train_size": "training images", "epochs": "epochs", "lr": "lr"}
+
+def axis_label(axis: str) -> str:
+    """How tables and plots name a grid axis (its declaration in ``suite.declared``)."""
+    return AXES[axis].label if axis in AXES else axis
+
+
 POINT_FIELDS = ("c4_mean", "random", "acc_0", "acc_90", "params", "flops", "train_s", "epochs")
 
 
@@ -78,7 +84,7 @@ def axis_tables(r: RunResults, evidence: Evidence, summary: pd.DataFrame, axis: 
         point = float(value)
         variants = list(rows.variant)
         ranks = {m: rank_column(evidence, variants, m, point) for m in ("c4_mean", "random")}
-        lines += [f"### {AXIS_LABELS.get(axis, axis)} {_count(value)}", ""]
+        lines += [f"### {axis_label(axis)} {_count(value)}", ""]
         frame = pd.DataFrame({
             "variant": rows.variant.map(lambda v: f"`{v}`"),
             "seeds": rows.seeds.astype(int),
@@ -103,7 +109,7 @@ def axis_findings(r: RunResults, evidence: Evidence, summary: pd.DataFrame, axis
     exact = exact_models(r)
     for value, rows in summary.groupby(axis, sort=True):
         point, variants = float(value), list(rows.variant)
-        at = f"At {AXIS_LABELS.get(axis, axis)} {_count(value)}"
+        at = f"At {axis_label(axis)} {_count(value)}"
         sentences = [leader_sentence(evidence, variants, m, point) for m in ("c4_mean", "random")]
         lines.append(f"- {at}: " + "; ".join(sentences) + ".")
         leaders[value] = evidence.leader(variants, "c4_mean", point)
@@ -277,7 +283,7 @@ def axis_section(
     """Findings, a table per axis value and the paired tables of each value; the figures."""
     lines = ["## Findings", "", *axis_findings(r, evidence, summary, axis), "", "## Per value", "",
              *axis_tables(r, evidence, summary, axis)]  # fmt: skip
-    label = AXIS_LABELS.get(axis, axis)
+    label = axis_label(axis)
     for value, rows in summary.groupby(axis, sort=True):
         paired = pairwise_section(evidence, list(rows.variant), "###", float(value))
         if paired:

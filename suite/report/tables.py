@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from suite.atomic import write_text_atomic
+from suite.declared import METRICS, Metric, summary_metrics
 from suite.report.claims import claims_table
 from suite.report.comparisons import cell, leader_sentence, method_note, pairwise_section, rank_column
 from suite.report.evidence import Evidence
@@ -27,7 +28,8 @@ def _get(table: pd.DataFrame, key, column: str = "mean"):
 def main_table(r: RunResults, evidence: Evidence | None = None) -> pd.DataFrame:
     """One row per variant: what it is, its cost, and each accuracy with its 95% interval and rank."""
     evidence = evidence or Evidence.of(r)
-    scalars = {m: r.scalar(m) for m in ("params", "invariance_err", "train_s_per_epoch")}
+    scalars = {"params": r.scalar("params")}
+    shown = summary_columns(r)
     flops = {}
     if not r.throughput.empty:
         flops = r.throughput.groupby("variant")["flops"].first().to_dict()
@@ -43,11 +45,21 @@ def main_table(r: RunResults, evidence: Evidence | None = None) -> pd.DataFrame:
             **{f"acc {a}°": cell(evidence, v, str(a)) for a in (0, 90, 180, 270)},
             "C4 mean": cell(evidence, v, "c4_mean"), "rank C4": ranks["c4_mean"][v],
             "random angle": cell(evidence, v, "random"), "rank random": ranks["random"][v],
-            "invariance err": f"{_get(scalars['invariance_err'], v):.1e}",
-            "train s/epoch": f"{_get(scalars['train_s_per_epoch'], v):.1f}",
+            **{m.label: m.show(_get(table, v)) for m, table in shown},
             "infer img/s": f"{throughput:,.0f}" if throughput else "–",
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def summary_columns(r: RunResults) -> list[tuple[Metric, pd.DataFrame]]:
+    """The scalar metrics the summary shows, with their per-variant means: those declared as
+    summary metrics (``suite.declared``) that the run measured, then any the run measured that
+    this process has no declaration of (a plugin's, re-plotted without it), under their own name."""
+    scalar = r.metrics.angle.astype(str).isin(["", "nan"])
+    measured = set(r.metrics.metric[scalar])
+    chosen = [m for m in summary_metrics() if m.name in measured]
+    chosen += [Metric(n, n, ".4g", "not declared here") for n in sorted(measured - set(METRICS))]
+    return [(m, r.scalar(m.name)) for m in chosen]
 
 
 def _lr_cell(r: RunResults, variant: str) -> str:

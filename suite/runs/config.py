@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from suite import registry
 from suite.data.datasets import get_dataset, load_dataset
@@ -20,6 +21,25 @@ from suite.training.recipes import RECIPES, resolve_recipe
 from suite.training.train import Recipe
 
 SPLITS = ("test", "validation")  # what a run's final numbers are measured on
+
+
+@dataclass(frozen=True)
+class UnitPlan:
+    """The settings one unit trains with: its recipe, parameter budget and training-set size."""
+
+    recipe: Recipe
+    budget: int | None
+    train_size: int | None
+
+
+# How each grid axis (suite.declared.AXES) changes a unit: adding an axis is its declaration
+# there and its effect here.
+AXIS_EFFECTS: dict[str, Callable[[UnitPlan, Any], UnitPlan]] = {
+    "lr": lambda plan, v: replace(plan, recipe=replace(plan.recipe, lr=v)),
+    "budget": lambda plan, v: replace(plan, budget=v),
+    "train_size": lambda plan, v: replace(plan, train_size=v),
+    "epochs": lambda plan, v: replace(plan, recipe=replace(plan.recipe, epochs=v)),
+}
 
 
 @dataclass
@@ -54,20 +74,28 @@ class RunConfig:
         """Every unit: variants × seeds × grid points."""
         return unit_keys(self.variants, self.seeds, self.grid)
 
+    def plan_for(self, key: UnitKey) -> UnitPlan:
+        """What one unit trains with: the run's settings for its variant, then each axis of its
+        grid point applied (``AXIS_EFFECTS``); small training sets get enough epochs to see
+        ``min_images_seen`` images."""
+        epochs = self.epochs_by_variant.get(key.variant) or self.recipe.epochs
+        recipe = replace(self.recipe, lr=self.lrs.get(key.variant, self.recipe.lr), epochs=epochs)
+        plan = UnitPlan(recipe, self.budget, self.train_size)
+        for axis, value in key.point:
+            plan = AXIS_EFFECTS[axis](plan, value)
+        if self.min_images_seen and plan.train_size:
+            epochs = max(plan.recipe.epochs, math.ceil(self.min_images_seen / plan.train_size))
+            plan = replace(plan, recipe=replace(plan.recipe, epochs=epochs))
+        return plan
+
     def recipe_for(self, key: UnitKey) -> Recipe:
-        """The recipe of one unit: the variant's learning rate, unless its grid point sets one."""
-        lr = key.get("lr") or self.lrs.get(key.variant, self.recipe.lr)
-        epochs = key.get("epochs") or self.epochs_by_variant.get(key.variant) or self.recipe.epochs
-        size = self.train_size_for(key)
-        if self.min_images_seen and size:
-            epochs = max(epochs, math.ceil(self.min_images_seen / size))
-        return replace(self.recipe, lr=lr, epochs=epochs)
+        return self.plan_for(key).recipe
 
     def budget_for(self, key: UnitKey) -> int | None:
-        return key.get("budget") or self.budget
+        return self.plan_for(key).budget
 
     def train_size_for(self, key: UnitKey) -> int | None:
-        return key.get("train_size") or self.train_size
+        return self.plan_for(key).train_size
 
     def to_dict(self) -> dict:
         out = asdict(self)

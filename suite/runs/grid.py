@@ -15,10 +15,8 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from suite.declared import AXES  # name -> Axis, in the order of unit names and CSV columns
 from suite.errors import UsageError
-
-# axis -> the type of its values; the order is the order in unit names and CSV columns
-AXES: dict[str, type] = {"lr": float, "budget": int, "train_size": int, "epochs": int}
 
 
 def format_value(value: float | int) -> str:
@@ -53,7 +51,7 @@ class UnitKey:
             axis, _, value = part.partition("=")
             if axis not in AXES:
                 raise ValueError(f"{name}: unknown grid axis {axis!r}")
-            point.append((axis, AXES[axis](value)))
+            point.append((axis, AXES[axis].type(value)))
         return cls(variant, int(seed), tuple(point))
 
 
@@ -65,12 +63,12 @@ def check_grid(grid: Mapping[str, Sequence]) -> dict[str, list]:
             continue
         values = list(grid[axis])
         try:
-            typed = [AXES[axis](v) for v in values]
+            typed = [AXES[axis].type(v) for v in values]
         except (TypeError, ValueError):
             raise UsageError(f"{values}: expected numbers", param=axis) from None
         if not typed or any(not v > 0 for v in typed) or len(set(typed)) != len(typed):
             raise UsageError(f"{values}: expected distinct positive values", param=axis)
-        if axis != "lr" and any(float(v) != float(w) for v, w in zip(values, typed, strict=True)):
+        if AXES[axis].type is int and any(float(v) != float(w) for v, w in zip(values, typed, strict=True)):
             raise UsageError(f"{values}: expected whole numbers", param=axis)
         checked[axis] = typed
     unknown = set(grid) - set(AXES)
