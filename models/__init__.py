@@ -1,4 +1,5 @@
-"""Model variants: each submodule registers itself on import; a new file needs no edit elsewhere."""
+"""Model variants, by the kind of task they serve (``planar/``: 2-D images; 3-D volumes next):
+each module registers itself on import, so a new file needs no edit elsewhere."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import pkgutil
 
 
 def load_all() -> list[str]:
-    """Import every public submodule of this package (names starting with '_' are helpers)."""
+    """Import every public module of this package and its task-kind subpackages (names starting
+    with '_' are helpers); returns their dotted names below ``models``."""
     loaded = []
-    for info in pkgutil.iter_modules(__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{info.name}")
-            loaded.append(info.name)
+    for info in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
+        leaf = info.name.rsplit(".", 1)[-1]
+        if leaf.startswith("_"):
+            continue
+        importlib.import_module(info.name)
+        if not info.ispkg:
+            loaded.append(info.name.removeprefix(f"{__name__}."))
     return loaded

@@ -41,7 +41,7 @@ def test_the_import_contracts_hold():
     [
         ("suite/runs/store.py", "import argparse", "Only the command line parses arguments"),
         ("suite/measure/twins.py", "import suite.cli.main", "Layers in the order data flows"),
-        ("models/_layers.py", "import suite.runs.runner", "Models know nothing of the runner"),
+        ("models/planar/_layers.py", "import suite.runs.runner", "Models know nothing of the runner"),
         ("suite/report/tables.py", "import suite.training.train", "Reports read only files"),
         ("suite/measure/ratios.py", "import suite.measure.twins", "No import circles"),
     ],

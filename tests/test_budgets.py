@@ -23,8 +23,8 @@ def test_parse_budget():
 
 
 def test_stored_tutorial_widths_are_what_the_fit_finds():
-    from models import _e3nn, _escnn
     from models._budget import TUTORIAL_PARAMS, fit_widths
+    from models.planar import _e3nn, _escnn
 
     for group, fields in _escnn.TUTORIAL_FIELDS.items():
         assert _escnn.fit_fields(group, TUTORIAL_PARAMS) == fields, group
@@ -33,8 +33,8 @@ def test_stored_tutorial_widths_are_what_the_fit_finds():
 
 
 def test_escnn_so2_stored_widths_and_count_match_the_built_model():
-    from models import _escnn_so2
     from models._budget import TUTORIAL_PARAMS
+    from models.planar import _escnn_so2
 
     assert _escnn_so2.fit_fields(TUTORIAL_PARAMS) == _escnn_so2.TUTORIAL_FIELDS
     model = registry.get("escnn-so2")

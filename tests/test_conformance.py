@@ -180,7 +180,7 @@ def test_e3nn_radial_basis_reaches_every_weight():
     """Every radial function of e3nn-o2's planar convolutions is non-zero on some tap other than the
     centre (whose harmonics of degree l > 0 vanish; the self-connection serves it), and the kernels
     have no extent in z."""
-    from models._e3nn import PlanarConvolution
+    from models.planar._e3nn import PlanarConvolution
 
     for size, number in ((3, None), (5, None), (7, 4), (7, None)):
         conv = PlanarConvolution("2x0e + 1x1o + 1x2e", "3x0e + 2x1o + 1x2e", size, number)

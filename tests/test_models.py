@@ -6,7 +6,7 @@ import torch
 from suite import registry
 
 # The variants whose parameter counts come from a build on the meta device (escnn and e3nn
-# compute at construction and cannot be built there: see models/_escnn.py and models/_e3nn.py).
+# compute at construction and cannot be built there: see models/planar/_escnn.py and models/planar/_e3nn.py).
 META_COUNTED = ("cnn", "cnn-aug", "cnn-aug-so2", "stack-c4", "gcnn-c4")
 
 
@@ -64,15 +64,15 @@ def test_a_meta_build_allocates_no_parameters():
 @pytest.mark.parametrize("budget", [None, 100_000])
 def test_escnn_count_without_a_build_equals_the_real_count(budget):
     """escnn cannot be built on the meta device; its count per field pair stands in for it."""
-    from models import _escnn
+    from models.planar import _escnn
 
     model = registry.get("escnn-c4", budget=budget)
     assert _escnn.param_count("C4", model.fields) == registry.count_params(model)
 
 
 def test_the_stack_in_cpu_chunks_gives_the_logits_of_one_pass():
-    """Large CPU batches run in cache-sized chunks (models/stack_c4.py): same logits, same symmetry."""
-    from models.stack_c4 import CPU_CHUNK
+    """Large CPU batches run in cache-sized chunks (models/planar/stack_c4.py): same logits, same symmetry."""
+    from models.planar.stack_c4 import CPU_CHUNK
 
     torch.manual_seed(0)
     model = registry.get("stack-c4").eval()
@@ -87,9 +87,9 @@ def test_the_stack_in_cpu_chunks_gives_the_logits_of_one_pass():
 
 @pytest.mark.parametrize("name", ["escnn-c4", "escnn-c8", "escnn-d4", "escnn-so2"])
 def test_escnn_fused_expansion_gives_escnn_s_own_logits(name):
-    """models/_escnn_fused.py expands each filter in one matmul: the same logits as escnn's own
+    """models/planar/_escnn_fused.py expands each filter in one matmul: the same logits as escnn's own
     expansion (to 1e-5 relative), in train mode (expanded per step) and in eval (cached)."""
-    from models._escnn_fused import FusedR2Conv
+    from models.planar._escnn_fused import FusedR2Conv
 
     torch.manual_seed(0)
     model = registry.get(name)

@@ -188,7 +188,7 @@ STALLING_PLUGIN = """
 import os, time
 from pathlib import Path
 
-from models._layers import PlainCNN
+from models.planar._layers import PlainCNN
 from suite.registry import register
 
 PID = Path({pid!r})

@@ -136,7 +136,7 @@ from pathlib import Path
 # restore Python's own, so the SIGINT below is a KeyboardInterrupt however the tests are started.
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
-from models._layers import PlainCNN
+from models.planar._layers import PlainCNN
 from suite.registry import register
 
 MARK = Path(__file__).with_suffix(".interrupted")
@@ -303,7 +303,7 @@ TERMINATOR = """
 import os, signal
 from pathlib import Path
 
-from models._layers import PlainCNN
+from models.planar._layers import PlainCNN
 from suite.registry import register
 
 MARK = Path(__file__).with_suffix(".terminated")

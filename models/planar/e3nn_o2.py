@@ -17,6 +17,6 @@ from suite.task import TUTORIAL, Task, require_square_size
 )
 def e3nn_o2(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
     require_square_size(task, "e3nn-o2")
-    from models._e3nn import build_e3nn  # e3nn is imported only when the model is built
+    from models.planar._e3nn import build_e3nn  # e3nn is imported only when the model is built
 
     return build_e3nn(budget, task)

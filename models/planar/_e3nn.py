@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models._budget import fit_widths
-from models._layers import matched_budget
+from models.planar._layers import matched_budget
 from suite.task import TUTORIAL, Task
 
 with warnings.catch_warnings():

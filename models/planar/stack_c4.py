@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from models._budget import count_on_meta
-from models._layers import CNN_WIDTHS, PlainCNN, widths_for
+from models.planar._layers import CNN_WIDTHS, PlainCNN, widths_for
 from suite.registry import register
 from suite.task import TUTORIAL, Task, require_square_size
 

@@ -16,7 +16,7 @@ from suite.task import TUTORIAL, Task, require_square_size
 )
 def escnn_c8(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
     require_square_size(task, "escnn-c8")
-    from models._escnn import build_escnn
+    from models.planar._escnn import build_escnn
 
     return build_escnn("C8", budget, task)
 
@@ -29,6 +29,6 @@ def escnn_c8(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
 )
 def escnn_d4(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
     require_square_size(task, "escnn-d4")
-    from models._escnn import build_escnn
+    from models.planar._escnn import build_escnn
 
     return build_escnn("D4", budget, task)

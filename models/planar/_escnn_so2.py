@@ -25,8 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from models._budget import fit_widths
-from models._escnn_fused import FusedR2Conv
-from models._layers import GlobalAveragePool, matched_budget
+from models.planar._escnn_fused import FusedR2Conv
+from models.planar._layers import GlobalAveragePool, matched_budget
 from suite.task import TUTORIAL, Task
 
 with warnings.catch_warnings():  # py3nj is dropped on purpose: it only serves SO(3)
@@ -100,16 +100,16 @@ class EscnnSO2CNN(nn.Module):
 def _pair_dims() -> tuple[int, int, int, int]:
     """Free parameters of one field pair in each layer (lifting, 3×3, 7×7) and per-field bias
     (one: only the frequency-0 channel of a field takes a bias)."""
-    from models._escnn import field_pair_dims
+    from models.planar._escnn import field_pair_dims
 
     return field_pair_dims(FourierSiLU(_gspace(), 1).in_type)
 
 
 def param_count(fields: tuple[int, ...], num_classes: int = 10, in_channels: int = 1) -> int:
     """Parameters of ``EscnnSO2CNN`` without building it (R2Conv cannot be built on the meta
-    device; see ``models._escnn.param_count``): the basis of each layer has a fixed size per field
+    device; see ``models.planar._escnn.param_count``): the basis of each layer has a fixed size per field
     pair (checked against built models by the tests)."""
-    from models._escnn import layout_param_count
+    from models.planar._escnn import layout_param_count
 
     return layout_param_count(_pair_dims(), fields, num_classes, in_channels)
 

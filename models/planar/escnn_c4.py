@@ -17,6 +17,6 @@ from suite.task import TUTORIAL, Task, require_square_size
 )
 def escnn_c4(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
     require_square_size(task, "escnn-c4")
-    from models._escnn import build_escnn  # escnn is imported only when the model is built
+    from models.planar._escnn import build_escnn  # escnn is imported only when the model is built
 
     return build_escnn("C4", budget, task)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from models._budget import fit_widths
-from models._layers import CNN_WIDTHS, PlainCNN, plain_cnn_params
+from models.planar._layers import CNN_WIDTHS, PlainCNN, plain_cnn_params
 from suite.registry import register
 from suite.task import TUTORIAL, Task, require_square_size
 

@@ -6,8 +6,8 @@ import torch
 from torch import nn
 
 from models._budget import count_on_meta
-from models._group_conv import GroupConv, LiftingConv, RotationMaxPool
-from models._layers import GlobalAveragePool, widths_for
+from models.planar._group_conv import GroupConv, LiftingConv, RotationMaxPool
+from models.planar._layers import GlobalAveragePool, widths_for
 from suite.registry import register
 from suite.task import TUTORIAL, Task, require_square_size
 

@@ -19,6 +19,6 @@ from suite.task import TUTORIAL, Task, require_square_size
 )
 def escnn_so2(budget: int | None = None, task: Task = TUTORIAL) -> nn.Module:
     require_square_size(task, "escnn-so2")
-    from models._escnn_so2 import build_escnn_so2  # escnn is imported only when the model is built
+    from models.planar._escnn_so2 import build_escnn_so2  # escnn is imported only when the model is built
 
     return build_escnn_so2(budget, task)

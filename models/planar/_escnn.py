@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from models._budget import fit_widths
-from models._escnn_fused import FusedR2Conv
-from models._layers import GlobalAveragePool, matched_budget
+from models.planar._escnn_fused import FusedR2Conv
+from models.planar._layers import GlobalAveragePool, matched_budget
 from suite.task import TUTORIAL, Task
 
 with warnings.catch_warnings():  # py3nj is dropped on purpose: it only serves SO(3)
@@ -36,7 +36,7 @@ class PointwiseSiLU(enn.PointwiseNonLinearity):
 
 def _conv(in_type: enn.FieldType, out_type: enn.FieldType, kernel: int, padding: int) -> enn.R2Conv:
     """An R2Conv initialised with escnn's He init, cached (the default init is slow when wide),
-    expanding its filter in one matmul (``models._escnn_fused``)."""
+    expanding its filter in one matmul (``models.planar._escnn_fused``)."""
     conv = FusedR2Conv(in_type, out_type, kernel, padding=padding, initialize=False)
     enn.init.generalized_he_init(conv.weights.data, conv.basisexpansion, cache=True)
     return conv
