@@ -154,33 +154,12 @@ def make_config(
     has (``C4``; ``D4`` where mirror images share a class), measured on every unit.
     """
     chosen_profile = get_profile(profile)
-    get_dataset(dataset)  # an unknown name fails here, before anything is loaded
-    if split not in SPLITS:
-        raise UsageError(f"{split!r}: expected one of {', '.join(SPLITS)}", param="split")
-    group = get_group(group).name
-    if recipe not in RECIPES and not str(recipe).endswith(".toml"):
-        raise UsageError(f"{recipe!r}: expected tuned, tutorial or a tuned-recipe .toml file", param="recipe")
-    checked_grid = check_grid(grid or {})
-    for name, value in (
-        ("seeds", seeds), ("epochs", epochs), ("batch_size", batch_size), ("train_size", train_size)
-    ):  # fmt: skip
-        if value is not None and (not isinstance(value, int) or value <= 0):
-            raise UsageError(f"{value!r}: expected a positive integer", param=name)
-    if lr is not None and not lr > 0:
-        raise UsageError(f"{lr}: expected a positive number", param="lr")
-    if layout not in LAYOUTS:
-        raise UsageError(f"{layout!r}: expected one of {', '.join(LAYOUTS)}", param="layout")
+    _check_choices(dataset, split, recipe, layout)
+    _check_numbers(seeds=seeds, epochs=epochs, batch_size=batch_size, train_size=train_size, lr=lr)
     if variants is None:
         selected = list(dict.fromkeys([*registry.select(chosen_profile.variants), *plugin_variants]))
     else:
-        spec = variants if isinstance(variants, str) else ",".join(variants)
-        selected = registry.select(spec)
-    if isinstance(angles, str):
-        angle_list = list(parse_angles(angles))
-    elif angles is not None:
-        angle_list = list(parse_angles(",".join(str(a) for a in angles)))
-    else:
-        angle_list = list(sweep(chosen_profile.sweep_step))
+        selected = registry.select(variants if isinstance(variants, str) else ",".join(variants))
     base_recipe = Recipe(
         epochs=epochs or chosen_profile.epochs,
         batch_size=batch_size or Recipe.batch_size,
@@ -192,27 +171,41 @@ def make_config(
     else:
         lrs, note = resolve_recipe(str(recipe), dataset, selected, Recipe.lr)
     return RunConfig(
-        recipe_name=str(recipe),
-        recipe_note=note,
-        lrs=lrs,
-        split=split,
-        train_size=train_size,
-        grid=checked_grid,
-        variants=selected,
-        profile=chosen_profile.name,
-        dataset=dataset,
-        seeds=list(range(seeds or chosen_profile.seeds)),
-        recipe=base_recipe,
-        device=device,
-        budget=registry.parse_budget(budget),
-        data_dir=str(data_dir) if data_dir else None,
-        download=download,
-        plugins=[str(Path(p).resolve()) for p in plugins],
-        bench=bench,
-        layout=layout,
-        angles=angle_list,
-        group=group,
-    )
+        recipe_name=str(recipe), recipe_note=note, lrs=lrs, split=split, train_size=train_size,
+        grid=check_grid(grid or {}), variants=selected, profile=chosen_profile.name, dataset=dataset,
+        seeds=list(range(seeds or chosen_profile.seeds)), recipe=base_recipe, device=device,
+        budget=registry.parse_budget(budget), data_dir=str(data_dir) if data_dir else None,
+        download=download, plugins=[str(Path(p).resolve()) for p in plugins], bench=bench, layout=layout,
+        angles=_angle_list(angles, chosen_profile.sweep_step), group=get_group(group).name,
+    )  # fmt: skip
+
+
+def _check_choices(dataset: str, split: str, recipe: str, layout: str) -> None:
+    """Each named choice is one the suite knows, refused in one line before anything is loaded."""
+    get_dataset(dataset)
+    if split not in SPLITS:
+        raise UsageError(f"{split!r}: expected one of {', '.join(SPLITS)}", param="split")
+    if recipe not in RECIPES and not str(recipe).endswith(".toml"):
+        raise UsageError(f"{recipe!r}: expected tuned, tutorial or a tuned-recipe .toml file", param="recipe")
+    if layout not in LAYOUTS:
+        raise UsageError(f"{layout!r}: expected one of {', '.join(LAYOUTS)}", param="layout")
+
+
+def _check_numbers(lr: float | None, **counts: int | None) -> None:
+    for name, value in counts.items():
+        if value is not None and (not isinstance(value, int) or value <= 0):
+            raise UsageError(f"{value!r}: expected a positive integer", param=name)
+    if lr is not None and not lr > 0:
+        raise UsageError(f"{lr}: expected a positive number", param="lr")
+
+
+def _angle_list(angles: str | Sequence[float] | None, sweep_step: int) -> list[float]:
+    """The test angles: given as text (``0:360:15``) or numbers, else the profile's sweep."""
+    if isinstance(angles, str):
+        return list(parse_angles(angles))
+    if angles is not None:
+        return list(parse_angles(",".join(str(a) for a in angles)))
+    return list(sweep(sweep_step))
 
 
 def load_run_data(config: RunConfig) -> ImageData:
