@@ -97,6 +97,7 @@ def most_confused_pair(r: RunResults) -> tuple[int, int] | None:
     c = r.confusion
     if c.empty:
         return None
+    c = c[c.condition.isin(["rot90", "random"])]
     wrong = c[c.true != c.predicted]
     if wrong.empty:
         return None
@@ -154,6 +155,26 @@ def rotation_confusion_section(r: RunResults) -> list[str]:
         markdown(pair_confusion_table(r, *pair)),
         "",
     ]
+
+
+def per_class_section(r: RunResults) -> list[str]:
+    """Upright accuracy of each class per variant (test images of all seeds): on an imbalanced
+    set the plain accuracy can hide a class a model never gets right. Runs from before the
+    upright confusion counts were kept have none."""
+    c = r.confusion
+    if c.empty or "upright" not in set(c.condition):
+        return []
+    upright = c[c.condition == "upright"]
+    totals = upright.groupby(["variant", "true"])["count"].sum()
+    right = upright[upright.true == upright.predicted].groupby(["variant", "true"])["count"].sum()
+    share = (100 * right.reindex(totals.index, fill_value=0) / totals).unstack("variant")
+    share = share[[v for v in r.variants if v in share.columns]]
+    table = share.map(lambda x: f"{x:.1f}").rename(columns=lambda v: f"`{v}`")
+    first = r.variants[0] if r.variants[0] in set(upright.variant) else upright.variant.iloc[0]
+    seeds = upright[upright.variant == first].seed.nunique()
+    table.insert(0, "test images", (totals[first] // seeds).map(lambda n: f"{int(n):,}"))
+    table.insert(0, "class", [r.class_name(int(k)) for k in table.index])
+    return ["## Accuracy per class (upright, %)", "", markdown(table.reset_index(drop=True)), ""]
 
 
 def twin_table(r: RunResults) -> pd.DataFrame:
@@ -293,6 +314,7 @@ def summary_markdown(r: RunResults) -> str:
         "",
         *pairwise_section(evidence, r.variants),
         *rotation_confusion_section(r),
+        *per_class_section(r),
         "## Equivariance at the cost of a plain CNN",
         "",
         "Inference throughput of each equivariant variant relative to its plain-CNN twin (same "
