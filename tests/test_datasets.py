@@ -147,3 +147,7 @@ def test_list_datasets(capsys):
     assert main(["list", "--datasets"]) == 0
     out = capsys.readouterr().out
     assert "fashion-mnist" in out and "Ankle boot" in out
+    assert "task: 28×28×1, 10 classes, C4" in out  # each data set's shape, channels, classes, group
+    for name in ("npz", "folder", "idx"):  # users' own: read from the files
+        assert f"\n{name} " in out
+    assert out.count("task: shape, channels and classes from the files; C4") == 3

@@ -119,16 +119,18 @@ def gray_folder(root, size=32, per_class=40):
 def test_an_image_folder_runs_through_the_api(tmp_path):
     folder = gray_folder(tmp_path / "shapes")
     results = suite.run(
-        "cnn,gcnn-c4", "smoke", tmp_path / "run", dataset="folder", data_dir=folder, bench=False,
-        progress=False, epochs=2, lr=3e-3,
+        CORE, "smoke", tmp_path / "run", dataset="folder", data_dir=folder, bench=False, progress=False,
+        epochs=2, lr=3e-3,
     )  # fmt: skip
     assert results.manifest["task"]["spatial"] == [32, 32] and results.manifest["task"]["classes"] == 3
     assert results.manifest["dataset"]["classes"] == ["bar", "dark", "square"]
-    model = suite.load_model(tmp_path / "run", "gcnn-c4", 0)
+    assert all(unit["status"] == "done" for unit in results.manifest["units"].values())
     x = torch.rand(4, 1, 32, 32)
-    with torch.no_grad():
-        assert model(x).shape == (4, 3)
-        assert (model(torch.rot90(x, 2, (-2, -1))) - model(x)).abs().max() < TOLERANCE
+    for name in ("gcnn-c4", "stack-c4", "escnn-c4"):
+        model = suite.load_model(tmp_path / "run", name, 0)
+        with torch.no_grad():
+            assert model(x).shape == (4, 3)
+            assert (model(torch.rot90(x, 2, (-2, -1))) - model(x)).abs().max() < TOLERANCE
 
 
 @pytest.mark.parametrize("case", ["truncated", "wrong key", "label out of range", "empty class"])
