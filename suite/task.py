@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from suite.errors import UsageError
 
-GROUP_NAMES = ("C4", "D4")  # the groups a 2-D task can declare (suite.groups has their elements)
+GROUP_NAMES = ("C4", "D4", "O")  # the groups a task can declare (suite.data.groups: their elements)
 
 
 @dataclass(frozen=True)

@@ -175,8 +175,17 @@ def test_the_group_names_a_run_accepts_are_the_groups_defined():
     from suite.task import GROUP_NAMES
 
     assert tuple(GROUPS) == GROUP_NAMES
-    for group in GROUPS.values():  # exact index operations: every element of C4 and D4 has g⁴ = e
-        x = torch.rand(2, 3, 8, 8)
+    for group in GROUPS.values():  # exact index operations: every element's order divides 12
+        x = torch.rand(2, 3, *(5,) * group.dims)
         assert torch.equal(group.elements[0].act(x), x)
+        turned = {e.act(x).numpy().tobytes() for e in group.elements}
+        assert len(turned) == len(group.elements)  # distinct elements
         for element in group.elements:
-            assert torch.equal(element.act(element.act(element.act(element.act(x)))), x)
+            y = x
+            for _ in range(12):
+                y = element.act(y)
+            assert torch.equal(y, x)
+    with pytest.raises(UsageError, match="O: acts on 3-D data; mnist's are 2-D"):
+        from suite.runs.config import load_run_data, make_config
+
+        load_run_data(make_config("cnn", "smoke", group="O"))

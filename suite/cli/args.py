@@ -87,7 +87,8 @@ def group_option() -> argparse.ArgumentParser:
         type=str.upper,
         choices=GROUP_NAMES,
         help="the symmetry the data has, which runs measure: C4 (default: quarter turns) | D4 (mirror "
-        "images share a class too: mirrored test images are measured as well)",
+        "images share a class too: mirrored test images are measured as well) | O (the cube's 24 "
+        "rotations, for 3-D volumes)",
     )
     return parent
 

@@ -1,9 +1,10 @@
 """The symmetry groups the suite measures, each as its exact elements: index operations on a batch.
 
-A group is what a data set declares (a run's ``group`` setting) and what a variant claims. Its elements act on
-``(B, C, H, W)`` by ``rot90`` and flips only: no interpolation, so invariance can be checked to
-float rounding. Evaluation, invariance error and the conformance checks read the group's
-elements; nothing else knows which group a run is about. The 3-D track adds the cube's rotations.
+A group is what a data set declares (a run's ``group`` setting) and what a variant claims. Its
+elements act on ``(B, C, H, W)`` images (C4, D4) or ``(B, C, D, H, W)`` volumes (O, the cube's 24
+rotations) by ``rot90`` and flips only: no interpolation, so invariance can be checked to float
+rounding. Evaluation, invariance error and the conformance checks read the group's elements;
+nothing else knows which group a run is about.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ def _mirror_turn(k: int) -> Action:
 class Element:
     """One group element: how the CSVs name it (metric and angle) and how it acts."""
 
-    metric: str  # "acc" for a rotation, "acc_mirror" for a reflection
-    angle: int  # its quarter turn in degrees
+    metric: str  # "acc" for a rotation of the plane, "acc_mirror" for a reflection, "acc_o" in 3-D
+    angle: int  # its quarter turn in degrees (2-D), or its index among the cube's rotations (3-D)
     act: Action
 
 
@@ -43,23 +44,57 @@ class Group:
 
     name: str
     elements: tuple[Element, ...]
+    dims: int = 2  # the spatial axes it acts on: the last two (images) or three (volumes)
 
     @property
     def rotations(self) -> tuple[Element, ...]:
-        return tuple(e for e in self.elements if e.metric == "acc")
+        return tuple(e for e in self.elements if e.metric != "acc_mirror")
 
     @property
     def mirrors(self) -> tuple[Element, ...]:
-        return tuple(e for e in self.elements if e.metric != "acc")
+        return tuple(e for e in self.elements if e.metric == "acc_mirror")
+
+
+Turns = tuple[tuple[int, tuple[int, int]], ...]  # quarter turns, each (k, the plane's two axes)
+PLANES = ((-3, -2), (-2, -1))  # two planes of the cube whose quarter turns generate its 24 rotations
+
+
+def _apply(turns: Turns) -> Action:
+    def act(x: torch.Tensor) -> torch.Tensor:
+        for k, plane in turns:
+            x = torch.rot90(x, k, dims=plane)
+        return x
+
+    return act
+
+
+def cube_rotations() -> tuple[Turns, ...]:
+    """The 24 rotations of the cube, each as the shortest composition of quarter turns in
+    ``PLANES`` (found breadth-first on a cube of distinct labels), the identity first."""
+    probe = torch.arange(27).view(3, 3, 3)
+    found: dict[bytes, Turns] = {probe.numpy().tobytes(): ()}
+    frontier: list[Turns] = [()]
+    while frontier:
+        grown = []
+        for turns in frontier:
+            for plane in PLANES:
+                longer = (*turns, (1, plane))
+                key = _apply(longer)(probe).numpy().tobytes()
+                if key not in found:
+                    found[key] = longer
+                    grown.append(longer)
+        frontier = grown
+    return tuple(found.values())
 
 
 C4 = Group("C4", tuple(Element("acc", 90 * k, _turn(k)) for k in range(4)))
 D4 = Group("D4", C4.elements + tuple(Element("acc_mirror", 90 * k, _mirror_turn(k)) for k in range(4)))
-GROUPS = {group.name: group for group in (C4, D4)}
+CUBE = Group("O", tuple(Element("acc_o", i, _apply(t)) for i, t in enumerate(cube_rotations())), dims=3)
+GROUPS = {group.name: group for group in (C4, D4, CUBE)}
 
 
 def get_group(name: str) -> Group:
-    """The group called ``name`` (``C4``, ``D4``; any case)."""
+    """The group called ``name`` (``C4``, ``D4``, ``O``; any case)."""
     group = GROUPS.get(str(name).upper())
     if group is None:
         raise UsageError(f"{name!r}: unknown group; known: {', '.join(GROUPS)}", param="group")

@@ -213,7 +213,14 @@ def load_run_data(config: RunConfig) -> ImageData:
     it) when the run is for choosing, then the profile's subset for ``smoke``."""
     profile = get_profile(config.profile)
     data = load_dataset(config.dataset, config.data_dir, download=config.download)
-    data = replace(data, group=config.group)
+    group = get_group(config.group)
+    if group.dims != len(data.spatial):
+        shape = "×".join(map(str, data.spatial))
+        raise UsageError(
+            f"{config.group}: acts on {group.dims}-D data; {data.name}'s are {len(data.spatial)}-D ({shape})",
+            param="group",
+        )
+    data = replace(data, group=group.name)
     if config.split == "validation":
         data = data.validation_view(get_dataset(config.dataset).validation)
     if profile.train_size is not None:
