@@ -83,12 +83,11 @@ def group_option() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--group",
-        default="C4",
         type=str.upper,
         choices=GROUP_NAMES,
-        help="the symmetry the data has, which runs measure: C4 (default: quarter turns) | D4 (mirror "
-        "images share a class too: mirrored test images are measured as well) | O (the cube's 24 "
-        "rotations, for 3-D volumes)",
+        help="the symmetry the data has, which runs measure (default: the data set's own): C4 (quarter "
+        "turns) | D4 (mirror images share a class too: mirrored test images are measured as well) | O "
+        "(the cube's 24 rotations, for 3-D volumes)",
     )
     return parent
 

@@ -68,7 +68,7 @@ class RunConfig:
     epochs_by_variant: dict[str, int] = field(default_factory=dict)  # overrides recipe.epochs
     min_images_seen: int | None = None  # small training sets get more epochs: at least N images
     threads: int | None = None  # every unit's intra-op thread count (None: a run from before it)
-    group: str = "C4"  # the symmetry the data has, which the run measures (suite.data.groups)
+    group: str | None = None  # the symmetry the run measures (suite.data.groups); None: the data set's
 
     def units(self) -> list[UnitKey]:
         """Every unit: variants × seeds × grid points."""
@@ -140,7 +140,7 @@ def make_config(
     split: str = "test",
     train_size: int | None = None,
     grid: dict[str, Sequence] | None = None,
-    group: str = "C4",
+    group: str | None = None,
 ) -> RunConfig:
     """A run's config: the profile's settings, overridden by every argument that is not None.
 
@@ -151,7 +151,8 @@ def make_config(
     ``split``: ``validation`` measures on the data set's validation split (its own, the last
     10,000 MNIST training images, or a tenth of the training images) for choices (tuning, curves);
     ``test`` (final numbers) trains on all and measures on test. ``group``: the symmetry the data
-    has (``C4``; ``D4`` where mirror images share a class), measured on every unit.
+    has (``C4``; ``D4`` where mirror images share a class; ``O`` for volumes), measured on every
+    unit; None: the one the data set declares (C4 for images).
     """
     chosen_profile = get_profile(profile)
     _check_choices(dataset, split, recipe, layout)
@@ -176,7 +177,7 @@ def make_config(
         seeds=list(range(seeds or chosen_profile.seeds)), recipe=base_recipe, device=device,
         budget=registry.parse_budget(budget), data_dir=str(data_dir) if data_dir else None,
         download=download, plugins=[str(Path(p).resolve()) for p in plugins], bench=bench, layout=layout,
-        angles=_angle_list(angles, chosen_profile.sweep_step), group=get_group(group).name,
+        angles=_angle_list(angles, chosen_profile.sweep_step), group=get_group(group).name if group else None,
     )  # fmt: skip
 
 
@@ -213,11 +214,11 @@ def load_run_data(config: RunConfig) -> ImageData:
     it) when the run is for choosing, then the profile's subset for ``smoke``."""
     profile = get_profile(config.profile)
     data = load_dataset(config.dataset, config.data_dir, download=config.download)
-    group = get_group(config.group)
+    group = get_group(config.group or data.group)
     if group.dims != len(data.spatial):
         shape = "×".join(map(str, data.spatial))
         raise UsageError(
-            f"{config.group}: acts on {group.dims}-D data; {data.name}'s are {len(data.spatial)}-D ({shape})",
+            f"{group.name}: acts on {group.dims}-D data; {data.name}'s are {len(data.spatial)}-D ({shape})",
             param="group",
         )
     data = replace(data, group=group.name)
