@@ -98,6 +98,8 @@ def start(
     config, default, about = _config(kind, settings, plugins)
     resolve_device(config.device)  # bad input fails before any data is loaded or file written
     data = load_run_data(config)
+    for variant in config.variants:  # and a variant the data's task cannot have, before any file
+        registry.get_variant(variant).check_serves(data.task)
     out = Path(out) if out else default
     return Run.create(out, config, command, force=force, kind=kind, about=about, break_lock=break_lock), data
 

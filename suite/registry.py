@@ -49,19 +49,24 @@ class Variant:
         """The model for ``task`` (the tutorial's 28×28×1, ten classes, when None); keyword
         arguments that are None are dropped so factory defaults apply."""
         task = task or TUTORIAL
+        self.check_serves(task)
+        if self.takes_task:
+            kwargs["task"] = task
+        return self.factory(**{k: v for k, v in kwargs.items() if v is not None})
+
+    def check_serves(self, task: Task) -> None:
+        """One line unless this variant can be built for ``task`` (its kind; a first-contract
+        factory only for the tutorial's task)."""
         if task.kind not in self.tasks:
             raise UsageError(
                 f"{self.name} serves {', '.join(self.tasks)} data, not {task.kind} ({task.describe()})"
             )
-        if self.takes_task:
-            kwargs["task"] = task
-        elif not task.is_tutorial:
+        if not self.takes_task and not task.is_tutorial:
             raise UsageError(
                 f"{self.name} is built by factory(budget), which makes 28×28 one-channel ten-class "
                 f"models; this data set is {task.describe()}: give its factory a task parameter "
                 "(README: 'Add a variant')"
             )
-        return self.factory(**{k: v for k, v in kwargs.items() if v is not None})
 
 
 _REGISTRY: dict[str, Variant] = {}

@@ -52,7 +52,7 @@ def list_datasets() -> int:
         spec = get_dataset(name)
         classes = ", ".join(spec.classes) if spec.classes else "named by their labels"
         task = spec.task.describe() if spec.task else "shape, channels and classes from the files; C4"
-        print(f"{name:14} {spec.description}\n{'':14} task: {task} (or D4 with --group D4)"
+        print(f"{name:14} {spec.description}\n{'':14} task: {task} (--group measures another)"
               f"\n{'':14} classes: {classes}\n{'':14} found: {spec.found}")  # fmt: skip
     return 0
 

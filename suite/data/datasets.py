@@ -77,6 +77,19 @@ def _load_fashion(data_dir: Path | None, download: bool) -> ImageData:
     return load_fashion_mnist(data_dir, download)
 
 
+def _load_polycubes(data_dir: Path | None, download: bool) -> ImageData:
+    from suite.data.volumes import polycube_data
+
+    return polycube_data()
+
+
+def _load_digits3d(data_dir: Path | None, download: bool) -> ImageData:
+    from suite.data.mnist import load_mnist
+    from suite.data.volumes import digits3d_data
+
+    return digits3d_data(load_mnist(data_dir, download=download))
+
+
 def load_idx(data_dir: Path | None, download: bool = False) -> ImageData:
     """Any four IDX files of square uint8 images with labels 0..K-1, checked for shape, label
     range and truncation; classes are named by their labels."""
@@ -123,4 +136,16 @@ register_dataset(DatasetSpec(
     "a data directory (required); checked for unreadable images, one image size and the same classes "
     "in every split; gray stays 1 channel, colour 3", load_folder,
     validation=None, task=None,
+))  # fmt: skip
+register_dataset(DatasetSpec(
+    "polycubes", "the 29 one-sided pentacubes in 16³ volumes (mirror pairs apart), 40/20 per class, "
+    "with random block size, jitter, place and noise; canonical pose (the 3-D track)",
+    "generated offline from a fixed seed in about a second", _load_polycubes,
+    classes=tuple(f"P{k:02d}" for k in range(29)), validation=None, task=Task((16, 16, 16), 1, 29, "O"),
+))  # fmt: skip
+register_dataset(DatasetSpec(
+    "digits3d", "MNIST digits shrunk to 16×16 and extruded into a slab of a 16³ volume, 10k train / 2k "
+    "test, canonical pose (the 3-D track)",
+    "made from the bundled MNIST (SHA-256 verified) in a second", _load_digits3d,
+    classes=tuple(str(d) for d in range(10)), validation=None, task=Task((16, 16, 16), 1, 10, "O"),
 ))  # fmt: skip

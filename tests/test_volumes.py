@@ -1,0 +1,81 @@
+"""The 3-D track's data: the 29 one-sided pentacubes and MNIST extruded into slabs, generated
+offline and deterministically; the cube's rotations act on them exactly."""
+
+import numpy as np
+import pytest
+import torch
+
+from suite.data.groups import get_group
+from suite.data.volumes import GRID, canonical, digits3d_data, polycube_data, polycubes
+from suite.errors import UsageError
+
+
+def test_there_are_29_one_sided_pentacubes_23_free_ones_and_6_mirror_pairs():
+    shapes = polycubes()
+    mirrored = [canonical(tuple(map(tuple, (np.array(s) * [-1, 1, 1]).tolist()))) for s in shapes]
+    assert len(shapes) == 29 and len({min(s, m) for s, m in zip(shapes, mirrored, strict=True)}) == 23
+    chiral = [s for s, m in zip(shapes, mirrored, strict=True) if s != m]
+    assert len(chiral) == 12 and all(m in shapes for m in mirrored)  # each mirror is another class
+    assert [len(polycubes(n)) for n in (1, 2, 3, 4)] == [1, 1, 2, 8]  # the one-sided polycubes
+
+
+def test_polycubes_are_deterministic_balanced_and_fit_the_grid():
+    a, b = polycube_data(4, 2, seed=3), polycube_data(4, 2, seed=3)
+    assert torch.equal(a.train_x, b.train_x) and torch.equal(a.test_y, b.test_y)
+    assert a.train_x.shape == (4 * 29, 1, GRID, GRID, GRID) and a.train_x.dtype == torch.uint8
+    assert torch.bincount(a.train_y).tolist() == [4] * 29
+    assert a.task.kind == "3d" and a.task.classes == 29 and a.group == "O"
+    assert not torch.equal(polycube_data(4, 2, seed=4).train_x, a.train_x)
+    bright = (a.train_x > 120).flatten(1).sum(1)  # five blocks of 2³ or 3³ voxels, some overlapping
+    assert bright.min() >= 5 * 8 - 16 and bright.max() <= 5 * 27
+
+
+def voxels(cells, size=6):
+    volume = torch.zeros(1, 1, size, size, size)
+    for x, y, z in cells:
+        volume[0, 0, x, y, z] = 1.0
+    return volume
+
+
+def placed(volume):
+    """The filled voxels, shifted to the origin: a shape's pose, wherever it lies in the grid."""
+    cells = volume[0, 0].nonzero()
+    return sorted(map(tuple, (cells - cells.min(0).values).tolist()))
+
+
+def test_the_cube_group_turns_a_volume_exactly_and_keeps_chirality():
+    cube = get_group("O")
+    volume = polycube_data(1, 1, seed=0).train_x[:1].float()
+    for element in cube.elements:  # voxels are moved, never interpolated
+        assert torch.equal(element.act(volume).flatten().sort().values, volume.flatten().sort().values)
+    shapes = polycubes()
+    mirrored = [canonical(tuple(map(tuple, (np.array(s) * [-1, 1, 1]).tolist()))) for s in shapes]
+    for shape, mirror in zip(shapes, mirrored, strict=True):
+        v = voxels(shape)
+        turned_to_mirror = any(placed(e.act(v)) == placed(v.flip(-1)) for e in cube.elements)
+        # a rotation reaches the mirror image of an achiral piece; never that of a chiral one
+        assert turned_to_mirror == (shape == mirror), shape
+
+
+def test_digits3d_extrudes_the_digits_into_a_slab(mnist):
+    data = digits3d_data(mnist, 20, 10)
+    assert (
+        data.train_x.shape == (20, 1, GRID, GRID, GRID) and data.test_y.tolist() == mnist.test_y[:10].tolist()
+    )
+    depth_profile = data.train_x.float().sum(dim=(0, 1, 3, 4))
+    assert (
+        (depth_profile[6:10] > 0).all() and (depth_profile[:6] == 0).all() and (depth_profile[10:] == 0).all()
+    )
+
+
+def test_a_2d_variant_is_refused_on_volumes_before_anything_is_written(tmp_path, capsys):
+    from tests.cli import run_main
+
+    code, err = run_main(capsys, "run", "--dataset", "polycubes", "--profile", "smoke", "--variants", "cnn",
+                         "--out", str(tmp_path / "run"))  # fmt: skip
+    assert code == 2 and "cnn serves 2d data, not 3d" in err and not (tmp_path / "run").exists()
+    with pytest.raises(UsageError, match="serves 2d data"):
+        from suite import registry
+        from suite.task import Task
+
+        registry.get("cnn", task=Task((16, 16, 16), 1, 29, "O"))
