@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import torch
 
 from suite.errors import UsageError
-from suite.task import TUTORIAL, Task
+from suite.task import Task
 
 FAMILIES = ("baseline", "hand-rolled", "escnn", "e3nn", "plugin")
-SYMMETRIES = ("none", "C4", "D4")
-AUGMENTATIONS = ("none", "c4", "so2")
+SYMMETRIES = ("none", "C4", "D4", "O")
+AUGMENTATIONS = ("none", "c4", "so2", "o")  # o: a random rotation of the cube per volume
 # Names become file names and CSV keys: lowercase letters, digits, '-' and '.', starting with a
 # letter or digit (so no name can contain a separator such as '__' or '/').
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]*")
@@ -46,12 +46,13 @@ class Variant:
         return any(p.name == "task" or p.kind is p.VAR_KEYWORD for p in parameters)
 
     def build(self, task: Task | None = None, **kwargs) -> torch.nn.Module:
-        """The model for ``task`` (the tutorial's 28×28×1, ten classes, when None); keyword
-        arguments that are None are dropped so factory defaults apply."""
-        task = task or TUTORIAL
-        self.check_serves(task)
-        if self.takes_task:
-            kwargs["task"] = task
+        """The model for ``task`` (None: the factory's default, the tutorial's 28×28×1 ten-class
+        task for 2-D variants); keyword arguments that are None are dropped so factory defaults
+        apply."""
+        if task is not None:  # None: the factory's own default (the tutorial's, for 2-D variants)
+            self.check_serves(task)
+            if self.takes_task:
+                kwargs["task"] = task
         return self.factory(**{k: v for k, v in kwargs.items() if v is not None})
 
     def check_serves(self, task: Task) -> None:
@@ -148,18 +149,22 @@ def get(name: str, task: Task | None = None, **kwargs) -> torch.nn.Module:
     return get_variant(name).build(task, **kwargs)
 
 
-def select(spec: str | None) -> list[str]:
-    """Names from a comma-separated list of names or patterns; ``all`` (or None) means every one,
-    ``core`` the five core variants."""
+def select(spec: str | None, kind: str = "2d") -> list[str]:
+    """Names from a comma-separated list of names or patterns; ``all`` (or None) means every
+    variant serving ``kind`` of task (``2d`` images, ``3d`` volumes), ``core`` its core variants,
+    and a pattern the matching ones that serve it; a name given in full is taken as given (a
+    variant that cannot serve the data is then refused in one line)."""
+    serving = [n for n in names() if kind in _REGISTRY[n].tasks]
     if spec is None or spec.strip() in ("", "all"):
-        return family_order(names())
+        return family_order(serving)
     if spec.strip() == "core":
-        return family_order([n for n in names() if _REGISTRY[n].core])
+        return family_order([n for n in serving if _REGISTRY[n].core])
     chosen: list[str] = []
     for part in (p.strip() for p in spec.split(",")):
         if not part:
             continue
-        matches = names(part) if any(c in part for c in "*?[") else [get_variant(part).name]
+        wild = any(c in part for c in "*?[")
+        matches = [n for n in names(part) if n in serving] if wild else [get_variant(part).name]
         if not matches:
             raise UsageError(f"no variant matches {part!r}; known variants: {', '.join(names())}")
         chosen.extend(m for m in matches if m not in chosen)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from suite.errors import UsageError
 
 GROUP_NAMES = ("C4", "D4", "O")  # the groups a task can declare (suite.data.groups: their elements)
@@ -46,12 +48,60 @@ class Task:
 
 TUTORIAL = Task()
 
+Turns = tuple[tuple[int, tuple[int, int]], ...]  # quarter turns, each (k, the plane's two axes)
+PLANES = ((-3, -2), (-2, -1))  # two planes of the cube whose quarter turns generate its 24 rotations
+
+
+def cube_rotations() -> tuple[Turns, ...]:
+    """The 24 rotations of the cube, each as the shortest composition of quarter turns in
+    ``PLANES`` (found breadth-first on a cube of distinct labels), the identity first. Applied
+    with ``torch.rot90(x, k, dims=plane)`` in order, they act exactly on ``(..., D, H, W)``."""
+    probe = np.arange(27).reshape(3, 3, 3)
+
+    def apply(turns: Turns) -> np.ndarray:
+        x = probe
+        for k, plane in turns:
+            x = np.rot90(x, k, axes=plane)
+        return x
+
+    found: dict[bytes, Turns] = {probe.tobytes(): ()}
+    frontier: list[Turns] = [()]
+    while frontier:
+        grown = []
+        for turns in frontier:
+            for plane in PLANES:
+                longer = (*turns, (1, plane))
+                key = np.ascontiguousarray(apply(longer)).tobytes()
+                if key not in found:
+                    found[key] = longer
+                    grown.append(longer)
+        frontier = grown
+    return tuple(found.values())
+
 
 def nearest_sizes(size: int, multiple: int, smallest: int) -> tuple[int, ...]:
     """The sizes next to ``size`` that are multiples of ``multiple`` and at least ``smallest``."""
     below = max(smallest, size - size % multiple)
     above = max(smallest, below + multiple if below < size else below)
     return tuple(sorted({below, above} - {size})) or (smallest,)
+
+
+def require_cube_size(task: Task, variant: str, multiple: int = 4, smallest: int = 16) -> int:
+    """The side of ``task``'s cubic volumes, or one line saying why ``variant`` cannot take them:
+    two 2× poolings keep the cube's rotations exact on sides that are multiples of 4, and the
+    4×4×4 read-out needs at least 16 (16 → 8 → 4 → 1)."""
+    shape = task.spatial
+    if len(shape) != 3 or len(set(shape)) != 1:
+        shown = "×".join(map(str, shape))
+        raise UsageError(f"{variant} needs cubic 3-D volumes; this data set's are {shown}")
+    side = shape[0]
+    if side % multiple or side < smallest:
+        sizes = " or ".join(str(s) for s in nearest_sizes(side, multiple, smallest))
+        raise UsageError(
+            f"{variant} keeps the cube's rotations exact only on sides that are multiples of {multiple} and "
+            f"at least {smallest}; {side}³ is not: resize or pad the volumes to {sizes}"
+        )
+    return side
 
 
 def require_square_size(task: Task, variant: str, multiple: int = 4, smallest: int = 28) -> int:

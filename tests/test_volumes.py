@@ -79,3 +79,55 @@ def test_a_2d_variant_is_refused_on_volumes_before_anything_is_written(tmp_path,
         from suite.task import Task
 
         registry.get("cnn", task=Task((16, 16, 16), 1, 29, "O"))
+
+
+def test_the_3d_variants_serve_volumes_and_keep_their_claims():
+    from suite import registry
+    from suite.measure.conformance import claim_holds, learns, symmetry_errors
+    from suite.task import Task
+
+    data = polycube_data(2, 1, seed=1)
+    x, y = data.train_x[:4].float() / 255, data.train_y[:4]
+    for name in registry.select("all", "3d"):
+        torch.manual_seed(0)
+        model = registry.get(name, task=data.task)
+        assert registry.count_params(model) == 20_589, name  # the tutorial's layout in 3-D, 29 classes
+        with torch.no_grad():
+            assert model.eval()(x).shape == (4, 29)
+        errors = symmetry_errors(model, x[:2])
+        assert claim_holds(registry.get_variant(name).claims, errors), (name, errors)
+        if name == "stack-o":  # invariant to rotations, not to mirror images (chiral pairs stay apart)
+            assert errors["rot90"] < 1e-5 and errors["mirror"] > 1e-4
+        assert learns(model, [(x[:2], y[:2]), (x[2:], y[2:])]), name
+    with pytest.raises(UsageError, match="18³ is not: resize or pad the volumes to 16 or 20"):
+        registry.get("stack-o", task=Task((18, 18, 18), 1, 29, "O"))
+
+
+def test_volumes_are_measured_under_every_rotation_of_the_cube():
+    from suite import registry
+    from suite.measure.volumes import measure_volumes, random_rotations, rotate_volumes
+
+    data = polycube_data(1, 1, seed=2)
+    data = type(data)(data.train_x, data.train_y, data.test_x[:8], data.test_y[:8], "t", "polycubes",
+                      data.classes, group="O")  # fmt: skip
+    torch.manual_seed(0)
+    rows, confusions, correct = measure_volumes(registry.get("stack-o", task=data.task), data, 4)
+    acc = {r["angle"]: r["value"] for r in rows if r["metric"] == "acc_o"}
+    assert sorted(acc) == list(range(24)) and len(set(acc.values())) == 1  # invariant: the same at each
+    scalars = {r["metric"]: r["value"] for r in rows if r["angle"] == ""}
+    assert scalars["acc_o_mean"] == scalars["acc_o_min"] == acc[0] and scalars["invariance_err"] < 1e-5
+    assert {"acc_random", "acc_balanced"} <= set(scalars)
+    assert len([c for c in correct if c["metric"] == "acc_o"]) == 24
+    turned = rotate_volumes(data.test_x[:1].float(), random_rotations(1))  # trilinear: mass kept roughly
+    assert turned.shape == (1, 1, GRID, GRID, GRID) and turned.sum() > 0.5 * data.test_x[:1].float().sum()
+
+
+def test_training_augmentation_turns_each_volume_by_its_drawn_rotation():
+    from suite.data.groups import CUBE
+    from suite.data.rotations import apply_augmentation, draw_augmentation
+
+    x = torch.rand(30, 1, 4, 4, 4)
+    draws = draw_augmentation("o", 30, torch.Generator().manual_seed(0))
+    out = apply_augmentation(x, "o", draws)
+    for i in range(30):
+        assert torch.equal(out[i : i + 1], CUBE.elements[int(draws[i])].act(x[i : i + 1]))

@@ -23,7 +23,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{'mirror err':>10}  {'45° err':>8}  verdict  {'(dead at some inits)':>20}"
     )
     failed = 0
-    for name in registry.select(args.variants):
+    for name in registry.select(args.variants, data.task.kind):
         r = check_variant(name, x, y, budget, data.task)
         ok = r["verdict"]
         failed += not ok

@@ -34,14 +34,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     load_variants(args.plugin)
     budget = registry.parse_budget(args.budget)
     rows = []
-    for name in registry.select(args.variants):
-        spec = registry.get_variant(name)
-        params = registry.count_params(spec.build(budget=budget))
-        rows.append((spec.family, name, spec.claims, spec.augment, f"{params:,}", spec.description))
-    header = ("family", "name", "claims", "augment", "params", "description")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
+    for kind in ("2d", "3d"):  # the 2-D variants, then the 3-D track's
+        for name in dict.fromkeys(registry.select(args.variants, kind)):
+            spec = registry.get_variant(name)
+            if kind not in spec.tasks or any(row[1] == name for row in rows):
+                continue
+            params = registry.count_params(spec.build(budget=budget))
+            rows.append((kind, spec.family, name, spec.claims, spec.augment, f"{params:,}", spec.description))
+    header = ("data", "family", "name", "claims", "augment", "params", "description")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(6)]
     for row in [header, *rows]:  # rows come grouped by family (registry.select)
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[5])
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[6])
     return 0
 
 

@@ -35,6 +35,12 @@ class DatasetSpec:
     classes: tuple[str, ...] | None = None
     digits: bool = False  # handwritten digits: the report's "6 and 9" section applies
     task: Task | None = TUTORIAL  # shape, channels, classes, group; None: read from the files
+
+    @property
+    def kind(self) -> str:
+        """``2d`` or ``3d``: which variants ``all`` and ``core`` mean on it (users' files: images)."""
+        return self.task.kind if self.task else "2d"
+
     validation: int | None = 10_000  # the last N training images are the validation split (None: a tenth)
 
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 import torch
 
+from suite.data.rotations import CUBE as CUBE_TURNS
 from suite.data.rotations import rot90
 from suite.errors import UsageError
+from suite.task import Turns
 
 Action = Callable[[torch.Tensor], torch.Tensor]
 
@@ -55,10 +57,6 @@ class Group:
         return tuple(e for e in self.elements if e.metric == "acc_mirror")
 
 
-Turns = tuple[tuple[int, tuple[int, int]], ...]  # quarter turns, each (k, the plane's two axes)
-PLANES = ((-3, -2), (-2, -1))  # two planes of the cube whose quarter turns generate its 24 rotations
-
-
 def _apply(turns: Turns) -> Action:
     def act(x: torch.Tensor) -> torch.Tensor:
         for k, plane in turns:
@@ -68,28 +66,9 @@ def _apply(turns: Turns) -> Action:
     return act
 
 
-def cube_rotations() -> tuple[Turns, ...]:
-    """The 24 rotations of the cube, each as the shortest composition of quarter turns in
-    ``PLANES`` (found breadth-first on a cube of distinct labels), the identity first."""
-    probe = torch.arange(27).view(3, 3, 3)
-    found: dict[bytes, Turns] = {probe.numpy().tobytes(): ()}
-    frontier: list[Turns] = [()]
-    while frontier:
-        grown = []
-        for turns in frontier:
-            for plane in PLANES:
-                longer = (*turns, (1, plane))
-                key = _apply(longer)(probe).numpy().tobytes()
-                if key not in found:
-                    found[key] = longer
-                    grown.append(longer)
-        frontier = grown
-    return tuple(found.values())
-
-
 C4 = Group("C4", tuple(Element("acc", 90 * k, _turn(k)) for k in range(4)))
 D4 = Group("D4", C4.elements + tuple(Element("acc_mirror", 90 * k, _mirror_turn(k)) for k in range(4)))
-CUBE = Group("O", tuple(Element("acc_o", i, _apply(t)) for i, t in enumerate(cube_rotations())), dims=3)
+CUBE = Group("O", tuple(Element("acc_o", i, _apply(t)) for i, t in enumerate(CUBE_TURNS)), dims=3)
 GROUPS = {group.name: group for group in (C4, D4, CUBE)}
 
 

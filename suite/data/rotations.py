@@ -7,6 +7,10 @@ import math
 import torch
 import torch.nn.functional as F
 
+from suite.task import cube_rotations
+
+CUBE = cube_rotations()  # the cube's 24 rotations as quarter turns (index 0: the identity)
+
 
 def rot90(x: torch.Tensor, k: int) -> torch.Tensor:
     """Rotate ``(..., H, W)`` by ``k`` quarter turns counter-clockwise, exactly (no interpolation)."""
@@ -27,6 +31,21 @@ def rot90_per_sample(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     index = _quarter_turn_indices(height, width, x.device)[k.to(x.device) % 4]  # (B, H*W)
     index = index.unsqueeze(1).expand(batch, channels, height * width)
     return x.reshape(batch, channels, -1).gather(2, index).view_as(x)
+
+
+def cube_turn_per_sample(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Turn each volume ``x[i]`` (``(B, C, D, H, W)``) by the cube's rotation ``k[i]`` (an index
+    into ``CUBE``), exactly: the volumes are turned in 24 groups, one per rotation drawn."""
+    k = k.to(x.device)
+    out = torch.empty_like(x)
+    for index, turns in enumerate(CUBE):
+        chosen = (k == index).nonzero().flatten()
+        if len(chosen):
+            part = x[chosen]
+            for quarter, plane in turns:
+                part = torch.rot90(part, quarter, dims=plane)
+            out[chosen] = part
+    return out
 
 
 def rotate(x: torch.Tensor, degrees: float | torch.Tensor) -> torch.Tensor:
@@ -67,7 +86,9 @@ def draw_augmentation(policy: str, count: int, generator: torch.Generator) -> to
         return torch.randint(0, 4, (count,), generator=generator)
     if policy == "so2":
         return torch.rand(count, generator=generator) * 360.0
-    raise ValueError(f"unknown augmentation policy {policy!r}; expected none, c4 or so2")
+    if policy == "o":
+        return torch.randint(0, len(CUBE), (count,), generator=generator)
+    raise ValueError(f"unknown augmentation policy {policy!r}; expected none, c4, so2 or o")
 
 
 def apply_augmentation(x: torch.Tensor, policy: str, draws: torch.Tensor | None) -> torch.Tensor:
@@ -78,4 +99,6 @@ def apply_augmentation(x: torch.Tensor, policy: str, draws: torch.Tensor | None)
         return rot90_per_sample(x, draws)
     if policy == "so2":
         return rotate(x, draws)
-    raise ValueError(f"unknown augmentation policy {policy!r}; expected none, c4 or so2")
+    if policy == "o":
+        return cube_turn_per_sample(x, draws)
+    raise ValueError(f"unknown augmentation policy {policy!r}; expected none, c4, so2 or o")

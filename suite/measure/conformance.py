@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from suite import registry
-from suite.data.groups import C4, D4, get_group
+from suite.data.groups import C4, CUBE, D4, get_group
 from suite.data.rotations import rotate
 from suite.task import Task
 from suite.training.builder import build_model
@@ -32,7 +32,16 @@ def max_logit_change(model: torch.nn.Module, x: torch.Tensor, transform) -> floa
 
 
 def symmetry_errors(model: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
-    """Largest logit change under quarter turns, mirror flips (with any quarter turn), and 45°."""
+    """Largest logit change under quarter turns, mirror flips (with any quarter turn), and 45°;
+    for volumes, under the cube's 24 rotations (``rot90``) and their mirror images (no 45°)."""
+    if x.dim() == 5:
+        return {
+            "rot90": max(max_logit_change(model, x, e.act) for e in CUBE.elements[1:]),
+            "mirror": max(
+                max_logit_change(model, x, lambda v, e=e: e.act(v.flip(-1))) for e in CUBE.elements
+            ),
+            "rot45": float("nan"),
+        }
     return {
         "rot90": max(max_logit_change(model, x, e.act) for e in C4.elements[1:]),
         "mirror": max(max_logit_change(model, x, e.act) for e in D4.mirrors),

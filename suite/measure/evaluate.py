@@ -222,7 +222,10 @@ def sample_indices(labels: torch.Tensor) -> list[int]:
 
 
 def sample_rows(data: ImageData) -> list[dict]:
-    """The sample digits' pixels (hex), so plots need neither the data set nor a model."""
+    """The sample digits' pixels (hex), so plots need neither the data set nor a model (images
+    only: volumes have no sample grid)."""
+    if len(data.spatial) != 2:
+        return []
     return [
         {"index": i, "label": int(data.test_y[i]), "pixels_hex": data.test_x[i].cpu().numpy().tobytes().hex()}
         for i in sample_indices(data.test_y)

@@ -100,8 +100,11 @@ def angle_bands(r, evidence: Evidence, variant: str) -> tuple[np.ndarray, ...]:
     return np.append(angles, 360.0), close(mean), close(low), close(high)
 
 
-def angle_figure(r) -> Figure:
-    """Accuracy against the rotation angle, every variant; beside it, the accurate ones zoomed."""
+def angle_figure(r) -> Figure | None:
+    """Accuracy against the rotation angle, every variant; beside it, the accurate ones zoomed
+    (images only: a run on volumes has no angle sweep)."""
+    if not (r.metrics.metric == "acc").any():
+        return None
     evidence = Evidence.of(r)
     bands = {v: angle_bands(r, evidence, v) for v in r.variants}
     accurate = [v for v in r.variants if np.nanmean(bands[v][1]) >= ZOOM_ABOVE]
@@ -347,15 +350,16 @@ def confusion_figure(r) -> Figure | None:
     rows_n = -(-len(variants) // cols)
     fig = _figure(4.4 * cols, 4.3 * rows_n + 0.3)
     axes = fig.subplots(rows_n, cols, squeeze=False)
+    k = len(r.classes)
     for ax, v in zip(axes.flat, variants, strict=False):
-        matrix = np.zeros((10, 10))
+        matrix = np.zeros((k, k))
         for row in c[c.variant == v].itertuples():
             matrix[row.true, row.predicted] += row.count
         matrix = 100 * matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
         ax.imshow(matrix, cmap="Blues", vmin=0, vmax=100)
-        for t in range(10):
-            for q in range(10):
-                if matrix[t, q] >= 5:
+        for t in range(k):
+            for q in range(k):
+                if matrix[t, q] >= 5 and k <= 12:  # numbers only where they fit
                     ax.text(
                         q,
                         t,
@@ -365,8 +369,8 @@ def confusion_figure(r) -> Figure | None:
                         fontsize=8,
                         color="white" if matrix[t, q] > 50 else "black",
                     )
-        ax.set(title=v, xlabel="predicted", ylabel="true", xticks=range(10), yticks=range(10))
-        names = [r.class_name(k) for k in range(10)]
+        ax.set(title=v, xlabel="predicted", ylabel="true", xticks=range(k), yticks=range(k))
+        names = [r.class_name(label) for label in range(k)]
         ax.set_xticklabels(names, rotation=0 if r.digits else 90)
         ax.set_yticklabels(names)
         ax.tick_params(labelsize=8 if r.digits else 7)

@@ -158,9 +158,11 @@ def make_config(
     _check_choices(dataset, split, recipe, layout)
     _check_numbers(seeds=seeds, epochs=epochs, batch_size=batch_size, train_size=train_size, lr=lr)
     if variants is None:
-        selected = list(dict.fromkeys([*registry.select(chosen_profile.variants), *plugin_variants]))
+        kind = get_dataset(dataset).kind
+        selected = list(dict.fromkeys([*registry.select(chosen_profile.variants, kind), *plugin_variants]))
     else:
-        selected = registry.select(variants if isinstance(variants, str) else ",".join(variants))
+        spec = variants if isinstance(variants, str) else ",".join(variants)
+        selected = registry.select(spec, get_dataset(dataset).kind)
     base_recipe = Recipe(
         epochs=epochs or chosen_profile.epochs,
         batch_size=batch_size or Recipe.batch_size,

@@ -91,6 +91,16 @@ def torch_threads(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def accuracy_line(metrics: list[dict]) -> str:
+    """A finished unit's accuracies for its log line: at each quarter turn (images), or the mean
+    and lowest over the cube's rotations (volumes)."""
+    values = {(r["metric"], r["angle"]): r["value"] for r in metrics}
+    if ("acc_o_mean", "") in values:
+        return f"O mean {values[('acc_o_mean', '')]:.2f}%, O min {values[('acc_o_min', '')]:.2f}%"
+    accs = {int(angle): v for (metric, angle), v in values.items() if metric == "acc"}
+    return ", ".join(f"{a}°={accs[a]:.2f}%" for a in C4_ANGLES)
+
+
 def costliest_first(tasks: list[UnitTask], config: RunConfig, task: Task | None = None) -> list[UnitTask]:
     """The tasks, the costliest first: FLOPs per image × images trained (epochs × training set).
 
@@ -449,8 +459,7 @@ class Run:
         unit.pop("traceback", None)
         self.save_manifest()
         self.assemble()
-        accs = {int(r["angle"]): r["value"] for r in outcome.result["metrics"] if r["metric"] == "acc"}
-        shown = ", ".join(f"{a}°={accs[a]:.2f}%" for a in C4_ANGLES)
+        shown = accuracy_line(outcome.result["metrics"])
         _log(f"{self._label(name)}: done in {unit['seconds']:.0f} s: {shown}")
 
     @staticmethod

@@ -20,6 +20,7 @@ from suite.data.images import ImageData
 from suite.errors import failure_reason
 from suite.measure.benchmark import flops_per_image
 from suite.measure.evaluate import C4_ANGLES, correct_row, measure, predict, sample_predictions
+from suite.measure.volumes import measure_volumes
 from suite.runs.config import RunConfig
 from suite.runs.grid import UnitKey
 from suite.runs.store import UNIT_TABLES, table_fields
@@ -95,8 +96,10 @@ def train_and_measure(
             **point, "epoch": record.epoch, "loss": round(record.loss, 6), **extra,
             "epoch_s": round(record.seconds, 3), "wall_s": round(train_seconds, 3),
         })  # fmt: skip
-    rows, confusions, correct = measure(model, data, task.invariance_batch, config.angles)
-    predictions = sample_predictions(model, data)
+    volumes = len(data.spatial) == 3  # the 3-D track: the cube's rotations, no sample digits
+    measure_fn = measure_volumes if volumes else measure
+    rows, confusions, correct = measure_fn(model, data, task.invariance_batch, config.angles)
+    predictions = [] if volumes else sample_predictions(model, data)
     rows.append({"metric": "params", "angle": "", "value": registry.count_params(model)})
     rows.append({"metric": "flops", "angle": "", "value": flops_per_image(model, device, data.task)})
     rows.append({"metric": "epochs", "angle": "", "value": recipe.epochs})

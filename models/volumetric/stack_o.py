@@ -1,0 +1,50 @@
+"""The rotated stack in 3-D: one shared 3-D CNN on the 24 rotations of the volume, max over them."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from models.volumetric._layers3d import PlainCNN3d, cnn3d_widths
+from models.volumetric.cnn3d import VOLUMES
+from suite.registry import register
+from suite.task import Task, cube_rotations, require_cube_size
+
+CUBE = cube_rotations()
+CPU_CHUNK = 16  # volumes per pass on a CPU: 384 turned copies of 16³ stay in cache-sized pieces
+
+
+class RotatedStackCNN3d(PlainCNN3d):
+    """Invariant because the set of a volume's 24 rotations is the same for every rotated volume.
+    Its physical limit is 24 times the cost of :meth:`one_copy`."""
+
+    copies = len(CUBE)
+
+    def one_copy(self) -> PlainCNN3d:
+        single = PlainCNN3d(self.widths, self.head.out_features, self.in_channels)  # type: ignore[arg-type]
+        single.load_state_dict(self.state_dict())
+        return single
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.device.type == "cpu" and x.shape[0] > CPU_CHUNK:
+            return torch.cat([self.stacked(part) for part in x.split(CPU_CHUNK)])
+        return self.stacked(x)
+
+    def stacked(self, x: torch.Tensor) -> torch.Tensor:
+        turned = []
+        for turns in CUBE:
+            copy = x
+            for quarter, plane in turns:
+                copy = torch.rot90(copy, quarter, dims=plane)
+            turned.append(copy)
+        features = self.features(torch.cat(turned)).view(len(CUBE), x.shape[0], -1)
+        return self.head(features.amax(dim=0))
+
+
+@register(
+    "stack-o", description="one shared 3-D CNN on the 24 rotations of the volume, max over them",
+    family="hand-rolled", claims="O", tasks=("3d",), core=True,
+)  # fmt: skip
+def stack_o(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
+    require_cube_size(task, "stack-o")
+    return RotatedStackCNN3d(cnn3d_widths(budget, task), task.classes, task.channels)  # type: ignore[arg-type]

@@ -1,0 +1,87 @@
+"""Accuracy of a trained model on turned test volumes: each of the cube's 24 rotations (exact),
+and one uniformly random rotation of space per volume (trilinear), with the invariance error.
+
+The 3-D counterpart of ``suite.measure.evaluate.measure``: the same tables (``metrics``,
+``confusion``, ``correct``), with ``acc_o`` at each rotation's index in ``angle``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from scipy.spatial.transform import Rotation
+
+from suite.data.groups import CUBE
+from suite.data.images import ImageData
+from suite.measure.evaluate import (
+    COMPUTED,
+    EVAL_BATCH,
+    RANDOM_ANGLE_SEED,
+    Measured,
+    confusion,
+    correct_row,
+    invariance_error,
+)
+from suite.training.train import to_input
+
+
+def random_rotations(count: int, seed: int = RANDOM_ANGLE_SEED) -> torch.Tensor:
+    """``(count, 3, 3)`` rotation matrices, uniform on SO(3), from a fixed seed."""
+    return torch.as_tensor(Rotation.random(count, random_state=seed).as_matrix(), dtype=torch.float32)
+
+
+def rotate_volumes(x: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
+    """Turn each volume ``x[i]`` (``(B, C, D, H, W)``) about its centre by ``matrices[i]``,
+    trilinear, zeros outside."""
+    theta = torch.cat([matrices.to(x), torch.zeros(len(x), 3, 1, device=x.device, dtype=x.dtype)], dim=2)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+@torch.inference_mode()
+def predict_volumes(model: torch.nn.Module, volumes: torch.Tensor, turn) -> torch.Tensor:  # noqa: ANN001
+    """Predicted classes of uint8 ``volumes``, each batch turned by ``turn(x, start)``."""
+    model.eval()
+    out = []
+    for start in range(0, len(volumes), EVAL_BATCH):
+        out.append(model(turn(to_input(volumes[start : start + EVAL_BATCH]), start)).argmax(dim=1))
+    return torch.cat(out)
+
+
+def measure_volumes(
+    model: torch.nn.Module, data: ImageData, invariance_batch: int, angles: list[float] | None = None
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Accuracy under each of the cube's rotations, their mean and minimum, under one random
+    rotation per volume, the invariance error, and the upright and random confusions."""
+    rows, correct_rows, acc = [], [], []
+    upright = None
+    for element in CUBE.elements:
+        predicted = predict_volumes(model, data.test_x, lambda x, _s, e=element: e.act(x))
+        upright = predicted if upright is None else upright
+        correct = predicted == data.test_y
+        acc.append(100.0 * correct.float().mean().item())
+        rows.append({"metric": "acc_o", "angle": element.angle, "value": acc[-1]})
+        correct_rows.append(correct_row("acc_o", element.angle, correct))
+    rows.append({"metric": "acc_o_mean", "angle": "", "value": sum(acc) / len(acc)})
+    rows.append({"metric": "acc_o_min", "angle": "", "value": min(acc)})
+    matrices = random_rotations(len(data.test_x))
+    random = predict_volumes(
+        model, data.test_x, lambda x, s: rotate_volumes(x, matrices[s : s + len(x)].to(x.device))
+    )
+    correct = random == data.test_y
+    rows.append({"metric": "acc_random", "angle": "", "value": 100.0 * correct.float().mean().item()})
+    correct_rows.append(correct_row("acc_random", "", correct))
+    invariance = invariance_error(model, data.test_x[:invariance_batch], CUBE)
+    rows.append({"metric": "invariance_err", "angle": "", "value": invariance})
+    outcome = Measured(model, data, {0: upright})
+    for name, compute in COMPUTED.items():
+        rows.append({"metric": name, "angle": "", "value": float(compute(outcome))})
+    classes = len(data.classes)
+    confusions = []
+    for condition, predicted in (("upright", upright), ("random", random)):
+        counts = confusion(predicted, data.test_y, classes)
+        confusions.extend(
+            {"condition": condition, "true": t, "predicted": p, "count": int(counts[t, p])}
+            for t in range(classes) for p in range(classes) if counts[t, p] > 0
+        )  # fmt: skip
+    return rows, confusions, correct_rows
