@@ -234,3 +234,23 @@ def test_an_expanded_form_is_timed_against_its_plain_cnn_twin():
     ]
     assert all(set(r) == set(LIMIT_FIELDS) for r in limits)
     assert twin_limits([row("native", "infer", 3.0)]) == []  # no twin: no such limit
+
+
+def test_bench_writes_what_it_printed_with_its_command_line(tmp_path, capsys):
+    """`suite bench --out` writes every measured row and bench.json (environment, settings, the
+    command line, ratios, limits, option ratios and the pipeline comparison), in that order."""
+    import json
+
+    from suite.cli.main import main
+
+    argv = ["bench", "--device", "cpu", "--variants", "cnn", "--batches", "4", "--repeats", "1", "--pipeline",
+            "--pipeline-images", "128", "--pipeline-rounds", "1", "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "pipeline, cnn-aug, 128 mnist training images" in out and "speed-up vs torchvision" in out
+    assert f"written: {tmp_path / 'throughput.csv'}, {tmp_path / 'bench.json'}" in out
+    written = json.loads((tmp_path / "bench.json").read_text())
+    keys = ["environment", "settings", "command", "ratios", "limits", "option_ratios", "pipeline"]
+    assert list(written) == keys
+    assert written["command"] == ["suite", *argv] and written["pipeline"]["images"] == 128
+    assert (tmp_path / "throughput.csv").read_text().startswith(",".join(THROUGHPUT_FIELDS))

@@ -52,10 +52,11 @@ def _measure(
     return rows
 
 
-def cmd_bench(args: argparse.Namespace, argv: list[str] | None = None, parser: object = None) -> int:
-    """Measure, print the ratios and limits; with ``--out``, write them with the command line."""
-    load_variants(args.plugin)
-    device = resolve_device(args.device)
+def _settings(
+    args: argparse.Namespace, device: torch.device
+) -> tuple[BenchSettings, BenchSettings, list[str]]:
+    """The default settings, the asked-for ones, and the options (amp, compile, layout) in which
+    they differ: each changed option is measured against the default, interleaved."""
     if args.amp not in (None, "bf16"):
         raise UsageError(f"--amp {args.amp!r}: only bf16 is supported")
     overrides: dict = {}
@@ -68,12 +69,19 @@ def cmd_bench(args: argparse.Namespace, argv: list[str] | None = None, parser: o
     if args.layout is not None:
         options["layout"] = args.layout
     settings = BenchSettings.for_device(device, **overrides, **options)
+    return default, settings, [k for k in options if getattr(settings, k) != getattr(default, k)]
+
+
+def cmd_bench(args: argparse.Namespace, argv: list[str] | None = None, parser: object = None) -> int:
+    """Measure, print the ratios and limits; with ``--out``, write them with the command line."""
+    load_variants(args.plugin)
+    device = resolve_device(args.device)
+    default, settings, changed = _settings(args, device)
     variants = registry.select(args.variants or "cnn,stack-c4,gcnn-c4,escnn-c4")
     print(
         f"device: {device_name(device)} ({device.type}), {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}; {settings}"
     )
-    changed = [k for k in options if getattr(settings, k) != getattr(default, k)]
     if changed:
         default_rows, rows = _measure(variants, device, [default, settings], args.budget)
     else:
@@ -87,17 +95,7 @@ def cmd_bench(args: argparse.Namespace, argv: list[str] | None = None, parser: o
         for name in variants
         for row in stack_limits(name, device, settings, registry.parse_budget(args.budget))
     ]
-    if limits:
-        print(
-            "\nagainst the physical limit (time per image over the limit's, interleaved; 1.00 is the limit):"
-        )
-        for r in limits:
-            where = f"{r['variant']:12} {r['bench']:5} batch {r['batch_size']:>5}"
-            peaks = (r["peak_mem_mb"], r["limit_peak_mem_mb"])
-            measured = all(isinstance(p, float) for p in peaks)  # CUDA only
-            memory = f"; peak {peaks[0]:.1f} MB against {peaks[1]:.1f} MB" if measured else ""
-            print(f"  {where}: {r['ratio_to_limit']:.2f} of {r['limit']} "
-                  f"({r['step_ms']:.2f} ms against {r['limit_step_ms']:.2f} ms{memory})")  # fmt: skip
+    _print_limits(limits)
     compared = option_ratios(default_rows, rows)
     if compared:
         chosen = ", ".join(f"{k}={getattr(settings, k)}" for k in changed)
@@ -105,60 +103,86 @@ def cmd_bench(args: argparse.Namespace, argv: list[str] | None = None, parser: o
         for r in compared:
             where = f"{r['variant']:12} {r['bench']:5} {r['form']:8} batch {r['batch_size']:>5}"
             print(f"  {where}: {r['value']:.3f}")
-    pipeline = None
-    if args.pipeline:
-        from suite.data.datasets import load_dataset  # only when asked: loading takes a second
-        from suite.measure.pipelines import compare_pipelines
-
-        pipeline = compare_pipelines(
-            load_dataset(args.dataset, args.data_dir),
-            device,
-            args.pipeline_images,
-            args.layout or "auto",
-            args.pipeline_rounds,
-        )
-        print(
-            f"\npipeline, cnn-aug, {pipeline['images']:,} {args.dataset} training images on {device.type}, "
-            f"{pipeline['layout']}, in {pipeline['rounds']} interleaved rounds:"
-        )
-        print(f"  on-device, no augmentation   {pipeline['on_device_no_aug_s']:.2f} s")
-        print(f"  on-device, C4 augmentation   {pipeline['on_device_c4_aug_s']:.2f} s")
-        print(
-            f"  torchvision DataLoader + per-sample RandomRotation  {pipeline['torchvision_c4_aug_s']:.2f} s"
-        )
-        print(f"  augmentation cost ratio (aug / no aug): {pipeline['aug_cost_ratio']:.3f}")
-        print(f"  speed-up vs torchvision pipeline:       {pipeline['speedup_vs_torchvision']:.2f}x")
-        print(
-            f"  batches alone (no model): on-device {pipeline['batches_only_on_device_s']:.3f} s, "
-            f"torchvision {pipeline['batches_only_torchvision_s']:.3f} s: "
-            f"{pipeline['batches_only_speedup']:.1f}x"
-        )
-        if pipeline["speedup_ceiling"] is not None:
-            print(
-                f"  ceiling if on-device batches were free: {pipeline['speedup_ceiling']:.2f}x "
-                "(the model's own steps, paid by every pipeline, bound the speed-up)"
-            )
+    pipeline = _pipeline(args, device) if args.pipeline else None
     if args.out:
-        out = Path(args.out)
-        write_csv_atomic(out / "throughput.csv", [*default_rows, *rows], THROUGHPUT_FIELDS)
-        write_text_atomic(
-            out / "bench.json",
-            json.dumps(
-                {
-                    "environment": describe(device),
-                    "settings": asdict(settings),
-                    "command": ["suite", *argv] if argv else None,
-                    "ratios": found,
-                    "limits": limits,
-                    "option_ratios": compared,
-                    "pipeline": pipeline,
-                },
-                indent=2,
-                default=str,
-            ),
-        )
-        print(f"\nwritten: {out / 'throughput.csv'}, {out / 'bench.json'}")
+        findings = {"ratios": found, "limits": limits, "option_ratios": compared, "pipeline": pipeline}
+        _write(Path(args.out), device, settings, argv, [*default_rows, *rows], findings)
     return 0
+
+
+def _print_limits(limits: list[dict]) -> None:
+    """Each measured time (and, on CUDA, peak memory) against its physical limit's."""
+    if not limits:
+        return
+    print("\nagainst the physical limit (time per image over the limit's, interleaved; 1.00 is the limit):")
+    for r in limits:
+        where = f"{r['variant']:12} {r['bench']:5} batch {r['batch_size']:>5}"
+        peaks = (r["peak_mem_mb"], r["limit_peak_mem_mb"])
+        measured = all(isinstance(p, float) for p in peaks)  # CUDA only
+        memory = f"; peak {peaks[0]:.1f} MB against {peaks[1]:.1f} MB" if measured else ""
+        print(f"  {where}: {r['ratio_to_limit']:.2f} of {r['limit']} "
+              f"({r['step_ms']:.2f} ms against {r['limit_step_ms']:.2f} ms{memory})")  # fmt: skip
+
+
+def _pipeline(args: argparse.Namespace, device: torch.device) -> dict:
+    """Time the on-device data pipeline against torchvision's, and print the comparison."""
+    from suite.data.datasets import load_dataset  # only when asked: loading takes a second
+    from suite.measure.pipelines import compare_pipelines
+
+    pipeline = compare_pipelines(
+        load_dataset(args.dataset, args.data_dir),
+        device,
+        args.pipeline_images,
+        args.layout or "auto",
+        args.pipeline_rounds,
+    )
+    print(
+        f"\npipeline, cnn-aug, {pipeline['images']:,} {args.dataset} training images on {device.type}, "
+        f"{pipeline['layout']}, in {pipeline['rounds']} interleaved rounds:"
+    )
+    print(f"  on-device, no augmentation   {pipeline['on_device_no_aug_s']:.2f} s")
+    print(f"  on-device, C4 augmentation   {pipeline['on_device_c4_aug_s']:.2f} s")
+    print(f"  torchvision DataLoader + per-sample RandomRotation  {pipeline['torchvision_c4_aug_s']:.2f} s")
+    print(f"  augmentation cost ratio (aug / no aug): {pipeline['aug_cost_ratio']:.3f}")
+    print(f"  speed-up vs torchvision pipeline:       {pipeline['speedup_vs_torchvision']:.2f}x")
+    print(
+        f"  batches alone (no model): on-device {pipeline['batches_only_on_device_s']:.3f} s, "
+        f"torchvision {pipeline['batches_only_torchvision_s']:.3f} s: "
+        f"{pipeline['batches_only_speedup']:.1f}x"
+    )
+    if pipeline["speedup_ceiling"] is not None:
+        print(
+            f"  ceiling if on-device batches were free: {pipeline['speedup_ceiling']:.2f}x "
+            "(the model's own steps, paid by every pipeline, bound the speed-up)"
+        )
+    return pipeline
+
+
+def _write(
+    out: Path,
+    device: torch.device,
+    settings: BenchSettings,
+    argv: list[str] | None,
+    rows: list[dict],
+    findings: dict,
+) -> None:
+    """throughput.csv (every measured row) and bench.json: the environment, the settings, the
+    command line and the ``findings`` (ratios, limits, option ratios, pipeline)."""
+    write_csv_atomic(out / "throughput.csv", rows, THROUGHPUT_FIELDS)
+    write_text_atomic(
+        out / "bench.json",
+        json.dumps(
+            {
+                "environment": describe(device),
+                "settings": asdict(settings),
+                "command": ["suite", *argv] if argv else None,
+                **findings,
+            },
+            indent=2,
+            default=str,
+        ),
+    )
+    print(f"\nwritten: {out / 'throughput.csv'}, {out / 'bench.json'}")
 
 
 def add_command(commands) -> None:

@@ -49,8 +49,9 @@ def measure_conditions(measure: str, curve_epoch: int | None = None) -> list[Con
     return [Condition("acc", float(measure))]
 
 
-class Evidence:
-    """Per-image scores of a run's units, keyed by variant, seed, grid point and condition."""
+class ImageScores:
+    """Per-image scores of a run's units (which evaluation images each got right), keyed by
+    variant, seed, grid point and condition; empty for a run written before they were stored."""
 
     def __init__(self, r: RunResults, axis: str | None = None):
         self.r = r
@@ -75,15 +76,6 @@ class Evidence:
             except (ValueError, TypeError) as exc:  # binascii.Error is a ValueError
                 raise BadRunFile(r.dir / "correct.csv", f"holds an unreadable row of {row.variant} ({exc})",
                                  "resume the run to rebuild it from units/") from None  # fmt: skip
-
-    @classmethod
-    def of(cls, r: RunResults, axis: str | None = None) -> Evidence:
-        """The evidence of ``r``, decoded once per results object (a report's figures, tables and
-        claims all read it)."""
-        cached = _DECODED.get(r)
-        if cached is None or cached.axis != axis:
-            cached = _DECODED[r] = cls(r, axis)
-        return cached
 
     @staticmethod
     def _point(value: object) -> float | None:
@@ -114,6 +106,20 @@ class Evidence:
                 return None
             rows.append(np.mean(parts, axis=0))
         return np.array(rows) if rows else None
+
+
+class Evidence(ImageScores):
+    """Intervals, paired comparisons and rank groups of a run's variants: from their per-image
+    scores where the run stored them, else from per-seed accuracies (``metrics.csv``)."""
+
+    @classmethod
+    def of(cls, r: RunResults, axis: str | None = None) -> Evidence:
+        """The evidence of ``r``, decoded once per results object (a report's figures, tables and
+        claims all read it)."""
+        cached = _DECODED.get(r)
+        if cached is None or cached.axis != axis:
+            cached = _DECODED[r] = cls(r, axis)
+        return cached
 
     # --- intervals ----------------------------------------------------------------------------
 

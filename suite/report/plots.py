@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
@@ -270,58 +271,83 @@ def digits_figure(r) -> Figure | None:
     variants = [v for v in r.variants if v in set(p.variant)]
     guesses = p.drop_duplicates(["index", "angle", "variant"]).set_index(["index", "angle", "variant"])
     guesses = guesses.predicted
-    n = len(variants)
     fig = _figure(1.9 * len(angles), 2.2 * len(samples) + 1.6)
     axes = fig.subplots(len(samples), len(angles), squeeze=False)
-    fontsize = 8 if n <= 6 else 7
+    fontsize = 8 if len(variants) <= 6 else 7
     channels = int(r.manifest.get("task", {}).get("channels", 1))  # runs before tasks: gray digits
     for i, sample in enumerate(samples.itertuples()):
-        raw = np.frombuffer(bytes.fromhex(sample.pixels_hex), dtype=np.uint8)
-        side = math.isqrt(raw.size // channels)
-        pixels = torch.from_numpy(raw.astype(np.float32).reshape(1, channels, side, side))
-        cell = side / max(n, 1)
-        height = min(cell, side / 5)
-        top = side - 0.5 + side / 28  # the cells' upper edge, a pixel below the digit
+        pixels = _sample_pixels(sample.pixels_hex, channels)
         for j, angle in enumerate(angles):
             ax = axes[i, j]
-            turned = rotate_exact_or_bilinear(pixels, float(angle))[0]
-            if channels == 3:
-                ax.imshow(turned.permute(1, 2, 0).numpy().astype(np.uint8))
-            else:  # gray (or a channel count with no colour meaning: its first channel)
-                ax.imshow(turned[0].numpy(), cmap="gray_r", vmin=0, vmax=255)
-            ax.add_patch(Rectangle((-0.5, -0.5), side, side, fill=False, edgecolor="0.6", linewidth=0.8))
-            for k, v in enumerate(variants):
-                guess = guesses.get((sample.index, angle, v))
-                right = guess is not None and int(guess) == int(sample.label)
-                face = MISSING if guess is None else RIGHT if right else WRONG
-                x0 = -0.5 + k * cell
-                ax.add_patch(
-                    Rectangle((x0, top), cell, height, facecolor=face, edgecolor="white", linewidth=0.8)
-                )
-                ax.text(
-                    x0 + cell / 2,
-                    top + height / 2,
-                    "–" if guess is None else str(int(guess)),
-                    ha="center",
-                    va="center",
-                    fontsize=fontsize,
-                    color="white" if face == WRONG else "black",
-                    fontweight="bold" if face == WRONG else "normal",
-                )
-            ax.set_xlim(-0.5, side - 0.5)
-            ax.set_ylim(top + height + 0.2, -0.5)
-            ax.spines[:].set_visible(False)
-            ax.set_yticks([])
-            centres = [-0.5 + (k + 0.5) * cell for k in range(n)]
-            if i == len(samples) - 1:  # name the variants under the last row, one per cell
-                ax.set_xticks(centres, variants, rotation=90, fontsize=fontsize)
-                ax.tick_params(axis="x", length=0, pad=2)
-            else:
-                ax.set_xticks([])
+            _draw_turned(ax, pixels, float(angle))
+            cells = [guesses.get((sample.index, angle, v)) for v in variants]
+            named = i == len(samples) - 1  # name the variants under the last row, one per cell
+            _draw_guesses(ax, pixels.shape[-1], cells, int(sample.label), variants, fontsize, named)
             if i == 0:
                 ax.set_title(f"{angle}°", fontsize=10)
             if j == 0:
                 ax.set_ylabel(f"true {r.class_name(int(sample.label))}", fontsize=10 if r.digits else 8)
+    _caption_digits(fig, seed)
+    return fig
+
+
+def _sample_pixels(pixels_hex: str, channels: int) -> torch.Tensor:
+    """A samples.csv image as a ``(1, channels, side, side)`` float tensor of 0-255 values."""
+    raw = np.frombuffer(bytes.fromhex(pixels_hex), dtype=np.uint8)
+    side = math.isqrt(raw.size // channels)
+    return torch.from_numpy(raw.astype(np.float32).reshape(1, channels, side, side))
+
+
+def _draw_turned(ax: Axes, pixels: torch.Tensor, angle: float) -> None:
+    """The image turned by ``angle``, framed: in colour when it has three channels, else its first
+    channel in gray (dark on light, as digits are written)."""
+    side = pixels.shape[-1]
+    turned = rotate_exact_or_bilinear(pixels, angle)[0]
+    if pixels.shape[1] == 3:
+        ax.imshow(turned.permute(1, 2, 0).numpy().astype(np.uint8))
+    else:  # gray (or a channel count with no colour meaning: its first channel)
+        ax.imshow(turned[0].numpy(), cmap="gray_r", vmin=0, vmax=255)
+    ax.add_patch(Rectangle((-0.5, -0.5), side, side, fill=False, edgecolor="0.6", linewidth=0.8))
+
+
+def _draw_guesses(
+    ax: Axes, side: int, guesses: list, label: int, variants: list[str], fontsize: int, named: bool
+) -> None:
+    """Under an image ``side`` pixels wide, one cell per variant with the label it guessed: light
+    green when right, red when wrong, grey when none is recorded; ``named``: the variants' names
+    under the cells."""
+    cell = side / max(len(variants), 1)
+    height = min(cell, side / 5)
+    top = side - 0.5 + side / 28  # the cells' upper edge, a pixel below the digit
+    for k, guess in enumerate(guesses):
+        right = guess is not None and int(guess) == label
+        face = MISSING if guess is None else RIGHT if right else WRONG
+        x0 = -0.5 + k * cell
+        ax.add_patch(Rectangle((x0, top), cell, height, facecolor=face, edgecolor="white", linewidth=0.8))
+        ax.text(
+            x0 + cell / 2,
+            top + height / 2,
+            "–" if guess is None else str(int(guess)),
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            color="white" if face == WRONG else "black",
+            fontweight="bold" if face == WRONG else "normal",
+        )
+    ax.set_xlim(-0.5, side - 0.5)
+    ax.set_ylim(top + height + 0.2, -0.5)
+    ax.spines[:].set_visible(False)
+    ax.set_yticks([])
+    if named:
+        centres = [-0.5 + (k + 0.5) * cell for k in range(len(variants))]
+        ax.set_xticks(centres, variants, rotation=90, fontsize=fontsize)
+        ax.tick_params(axis="x", length=0, pad=2)
+    else:
+        ax.set_xticks([])
+
+
+def _caption_digits(fig: Figure, seed: int) -> None:
+    """The digits figure's title and its legend of right and wrong cells."""
     fig.suptitle(
         f"Test images rotated, and what each variant predicts (seed {seed}): under each image, one cell "
         "per variant\n(the label it predicted), in the order named at the bottom",
@@ -337,7 +363,6 @@ def digits_figure(r) -> Figure | None:
         fontsize=9,
         frameon=False,
     )
-    return fig
 
 
 def confusion_figure(r) -> Figure | None:

@@ -157,17 +157,8 @@ def make_config(
     chosen_profile = get_profile(profile)
     _check_choices(dataset, split, recipe, layout)
     _check_numbers(seeds=seeds, epochs=epochs, batch_size=batch_size, train_size=train_size, lr=lr)
-    if variants is None:
-        kind = get_dataset(dataset).kind
-        selected = list(dict.fromkeys([*registry.select(chosen_profile.variants, kind), *plugin_variants]))
-    else:
-        spec = variants if isinstance(variants, str) else ",".join(variants)
-        selected = registry.select(spec, get_dataset(dataset).kind)
-    base_recipe = Recipe(
-        epochs=epochs or chosen_profile.epochs,
-        batch_size=batch_size or Recipe.batch_size,
-        lr=lr or Recipe.lr,
-    )
+    selected = _variants(variants, chosen_profile.variants, plugin_variants, get_dataset(dataset).kind)
+    base_recipe = Recipe(epochs or chosen_profile.epochs, batch_size or Recipe.batch_size, lr or Recipe.lr)
     if lr is not None:
         recipe, lrs = "fixed", {v: lr for v in selected}
         note = f"fixed: AdamW lr {lr:g} for every variant (given explicitly)"
@@ -181,6 +172,15 @@ def make_config(
         download=download, plugins=[str(Path(p).resolve()) for p in plugins], bench=bench, layout=layout,
         angles=_angle_list(angles, chosen_profile.sweep_step), group=get_group(group).name if group else None,
     )  # fmt: skip
+
+
+def _variants(
+    variants: str | Sequence[str] | None, profile_variants: str, plugin_variants: Sequence[str], kind: str
+) -> list[str]:
+    """The run's variants: as given, else the profile's plus the plugin files' (of the data's kind)."""
+    if variants is None:
+        return list(dict.fromkeys([*registry.select(profile_variants, kind), *plugin_variants]))
+    return registry.select(variants if isinstance(variants, str) else ",".join(variants), kind)
 
 
 def _check_choices(dataset: str, split: str, recipe: str, layout: str) -> None:

@@ -24,16 +24,18 @@ from pathlib import Path
 
 import torch
 
-from suite.atomic import write_atomic, write_csv_atomic, write_json_atomic
+from suite.atomic import write_csv_atomic, write_json_atomic
 from suite.correctness import CORRECT_FIELDS
 from suite.errors import BadRunFile, SuiteError
 from suite.runs.grid import UnitKey
 from suite.runs.lock import HOLDER_NAME, LOCK_NAME
+from suite.runs.weights import load_weights, save_weights
 
 # 3: units train on a recorded thread count (``config.threads``); 2: manifests name their plugins'
 # SHA-256 (``plugins``); 1 (no ``format_version``): older runs
 FORMAT_VERSION = 3
 RESUME_TO_REBUILD = "resume the run to rebuild it from units/"
+RESTORE_MANIFEST = "restore it from a copy of the run directory"
 
 METRIC_FIELDS = ("variant", "seed", "metric", "angle", "value")
 # wall_s: cumulative training seconds up to the end of the epoch (evaluation excluded); the
@@ -119,18 +121,7 @@ class RunStore:
         path = self.manifest_path
         if not path.is_file():
             raise SuiteError(f"{self.out}: no manifest.json there; is it a run directory?")
-        manifest = read_json(path, dict, "restore it from a copy of the run directory")
-        restore = "restore it from a copy of the run directory"
-        for key in ("config", "units"):
-            if not isinstance(manifest.get(key), dict):
-                raise BadRunFile(path, f"has no {key!r} mapping", restore)
-        if not all(isinstance(unit, dict) for unit in manifest["units"].values()):
-            raise BadRunFile(path, "has a unit entry that is not a mapping", restore)
-        version = manifest.get("format_version", 1)
-        if not isinstance(version, int) or version > FORMAT_VERSION:
-            raise BadRunFile(path, f"has format_version {version!r}; this code reads up to {FORMAT_VERSION}",
-                             "update c4suite to read it")  # fmt: skip
-        return manifest
+        return check_manifest(path, read_json(path, dict, RESTORE_MANIFEST))
 
     def write_manifest(self, manifest: dict) -> None:
         write_json_atomic(self.manifest_path, manifest)
@@ -159,26 +150,15 @@ class RunStore:
         write_json_atomic(self.bench_path(variant), rows)
 
     def write_weights(self, name: str, state: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
-        """Trained weights as safetensors (plain tensors and string metadata: loading runs no code).
-
-        Each tensor is copied out on its own: a model whose layers share a module (or views of
-        one tensor) has state-dict entries sharing memory, which safetensors refuses to write."""
-        from safetensors.torch import save_file
-
-        tensors = {k: v.detach().cpu().contiguous().clone() for k, v in state.items()}
-        write_atomic(self.weights_path(name), lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+        """Trained weights as safetensors (``suite.runs.weights``: loading them runs no code)."""
+        save_weights(self.weights_path(name), state, metadata)
 
     def read_weights(self, name: str) -> dict[str, torch.Tensor]:
-        from safetensors.torch import load_file
-
         path = self.weights_path(name)
         if not path.is_file():
             raise SuiteError(f"{path}: no trained weights for {name} (the unit did not finish in this run)")
-        try:
-            return load_file(str(path))
-        except Exception as exc:  # noqa: BLE001 - safetensors' own error types vary by version
-            todo = f"delete it and {self.unit_path(name).name}, then resume the run to train that unit again"
-            raise BadRunFile(path, f"is not a readable safetensors file ({exc})", todo) from None
+        todo = f"delete it and {self.unit_path(name).name}, then resume the run to train that unit again"
+        return load_weights(path, todo)
 
     def assemble(
         self, unit_names: list[str], throughput_fields: tuple[str, ...], axes: tuple[str, ...] = ()
@@ -200,6 +180,21 @@ class RunStore:
 
     def write_samples(self, rows: list[dict]) -> None:
         write_csv_atomic(self.out / "samples.csv", rows, SAMPLE_FIELDS)
+
+
+def check_manifest(path: Path, manifest: dict) -> dict:
+    """``manifest`` (read from ``path``) checked to be a manifest: a ``config`` and a ``units``
+    mapping, of a format this code reads."""
+    for key in ("config", "units"):
+        if not isinstance(manifest.get(key), dict):
+            raise BadRunFile(path, f"has no {key!r} mapping", RESTORE_MANIFEST)
+    if not all(isinstance(unit, dict) for unit in manifest["units"].values()):
+        raise BadRunFile(path, "has a unit entry that is not a mapping", RESTORE_MANIFEST)
+    version = manifest.get("format_version", 1)
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise BadRunFile(path, f"has format_version {version!r}; this code reads up to {FORMAT_VERSION}",
+                         "update c4suite to read it")  # fmt: skip
+    return manifest
 
 
 def read_json(path: Path, kind: type, todo: str):  # noqa: ANN201 - a ``kind``
