@@ -86,43 +86,34 @@ def nearest_sizes(size: int, multiple: int, smallest: int) -> tuple[int, ...]:
     return tuple(sorted({below, above} - {size})) or (smallest,)
 
 
-def require_cube_size(task: Task, variant: str, multiple: int = 4, smallest: int = 16) -> int:
-    """The side of ``task``'s cubic volumes, or one line saying why ``variant`` cannot take them:
-    two 2× poolings keep the cube's rotations exact on sides that are multiples of 4, and the
-    4×4×4 read-out needs at least 16 (16 → 8 → 4 → 1)."""
-    shape = task.spatial
-    if len(shape) != 3 or len(set(shape)) != 1:
-        shown = "×".join(map(str, shape))
-        raise UsageError(f"{variant} needs cubic 3-D volumes; this data set's are {shown}")
-    side = shape[0]
-    if side % multiple or side < smallest:
-        sizes = " or ".join(str(s) for s in nearest_sizes(side, multiple, smallest))
+def require_side(task: Task, variant: str, dims: int, multiple: int, smallest: int) -> int:
+    """The side of ``task``'s square images (``dims`` 2) or cubic volumes (3), or one line saying
+    why ``variant`` cannot take them: its two 2× poolings keep the grid's quarter turns exact on
+    sides that are multiples of ``multiple``, and its read-out needs at least ``smallest``."""
+    shape, what = task.spatial, ("images", "volumes")[dims - 2]
+    shown = "×".join(map(str, shape))
+    if len(shape) != dims or len(set(shape)) != 1:
         raise UsageError(
-            f"{variant} keeps the cube's rotations exact only on sides that are multiples of {multiple} and "
-            f"at least {smallest}; {side}³ is not: resize or pad the volumes to {sizes}"
-        )
-    return side
-
-
-def require_square_size(task: Task, variant: str, multiple: int = 4, smallest: int = 28) -> int:
-    """The side of ``task``'s square images, or one line saying why ``variant`` cannot take them.
-
-    Exact quarter turns need pooling that maps the pixel grid onto itself: each 2×2 max-pool
-    needs an even side, so two of them need a multiple of 4, and the 7×7 read-out needs at least
-    7 pixels left (28 → 14 → 7). Every side that passes keeps exact C4 (tests check 32 and 48).
-    """
-    shape = task.spatial
-    if len(shape) != 2 or shape[0] != shape[1]:
-        raise UsageError(
-            f"{variant} needs square 2-D images; this data set's images are {'×'.join(map(str, shape))}"
-            " (crop or pad them to a square)"
+            f"{variant} needs {('square 2-D', 'cubic 3-D')[dims - 2]} {what}; this data set's are {shown} "
+            f"(crop or pad them)"
         )
     side = shape[0]
     if side % multiple or side < smallest:
         sizes = " or ".join(str(s) for s in nearest_sizes(side, multiple, smallest))
         raise UsageError(
             f"{variant} keeps exact quarter turns only on sides that are multiples of {multiple} and at "
-            f"least {smallest} (its pooling must map the pixel grid onto itself); {side}×{side} is not: "
-            f"resize or pad the images to {sizes}"
+            f"least {smallest} (its pooling must map the grid onto itself); {shown} is not: "
+            f"resize or pad the {what} to {sizes}"
         )
     return side
+
+
+def require_cube_size(task: Task, variant: str) -> int:
+    """Volumes: 16 → 8 → 4 → a 4×4×4 read-out (the cube's rotations exact on multiples of 4)."""
+    return require_side(task, variant, 3, 4, 16)
+
+
+def require_square_size(task: Task, variant: str) -> int:
+    """Images: 28 → 14 → 7 → a 7×7 read-out; every side that passes keeps exact C4 (tests check
+    32 and 48)."""
+    return require_side(task, variant, 2, 4, 28)

@@ -99,7 +99,7 @@ def test_the_3d_variants_serve_volumes_and_keep_their_claims():
         if name == "stack-o":  # invariant to rotations, not to mirror images (chiral pairs stay apart)
             assert errors["rot90"] < 1e-5 and errors["mirror"] > 1e-4
         assert learns(model, [(x[:2], y[:2]), (x[2:], y[2:])]), name
-    with pytest.raises(UsageError, match="18³ is not: resize or pad the volumes to 16 or 20"):
+    with pytest.raises(UsageError, match="18×18×18 is not: resize or pad the volumes to 16 or 20"):
         registry.get("stack-o", task=Task((18, 18, 18), 1, 29, "O"))
 
 

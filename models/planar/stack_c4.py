@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from models._budget import count_on_meta
+from models._stack import in_cpu_chunks
 from models.planar._layers import CNN_WIDTHS, PlainCNN, widths_for
 from suite.registry import register
 from suite.task import TUTORIAL, Task, require_square_size
@@ -34,9 +35,7 @@ class RotatedStackCNN(PlainCNN):
         return single
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and x.shape[0] > CPU_CHUNK:
-            return torch.cat([self.stacked(part) for part in x.split(CPU_CHUNK)])
-        return self.stacked(x)
+        return in_cpu_chunks(self.stacked, x, CPU_CHUNK)
 
     def stacked(self, x: torch.Tensor) -> torch.Tensor:
         """The four copies as one batch through the shared layers; max over the copies."""

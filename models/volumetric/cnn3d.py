@@ -9,6 +9,7 @@ from suite.registry import register
 from suite.task import Task, require_cube_size
 
 VOLUMES = Task((16, 16, 16), 1, 29, "O")  # the polycubes task: what a bare build makes
+# (the 3-D variants register channels_last=False: 5-D tensors have no channels-last layout to gain)
 
 
 def build_cnn3d(budget: int | None, task: Task, name: str) -> nn.Module:
@@ -18,7 +19,7 @@ def build_cnn3d(budget: int | None, task: Task, name: str) -> nn.Module:
 
 @register(
     "cnn3d", description="plain 3-D CNN in the tutorial's layout, no augmentation", family="baseline",
-    tasks=("3d",), core=True,
+    tasks=("3d",), core=True, channels_last=False,
 )  # fmt: skip
 def cnn3d(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
     return build_cnn3d(budget, task, "cnn3d")
@@ -26,7 +27,7 @@ def cnn3d(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
 
 @register(
     "cnn3d-aug", description="the same 3-D CNN trained on volumes turned by random rotations of the cube",
-    family="baseline", augment="o", tasks=("3d",), core=True,
+    family="baseline", augment="o", tasks=("3d",), core=True, channels_last=False,
 )  # fmt: skip
 def cnn3d_aug(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
     return build_cnn3d(budget, task, "cnn3d-aug")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models._stack import in_cpu_chunks
 from models.volumetric._layers3d import PlainCNN3d, cnn3d_widths
 from models.volumetric.cnn3d import VOLUMES
 from suite.registry import register
@@ -26,9 +27,7 @@ class RotatedStackCNN3d(PlainCNN3d):
         return single
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu" and x.shape[0] > CPU_CHUNK:
-            return torch.cat([self.stacked(part) for part in x.split(CPU_CHUNK)])
-        return self.stacked(x)
+        return in_cpu_chunks(self.stacked, x, CPU_CHUNK)
 
     def stacked(self, x: torch.Tensor) -> torch.Tensor:
         turned = []
@@ -43,7 +42,7 @@ class RotatedStackCNN3d(PlainCNN3d):
 
 @register(
     "stack-o", description="one shared 3-D CNN on the 24 rotations of the volume, max over them",
-    family="hand-rolled", claims="O", tasks=("3d",), core=True,
+    family="hand-rolled", claims="O", tasks=("3d",), core=True, channels_last=False,
 )  # fmt: skip
 def stack_o(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
     require_cube_size(task, "stack-o")

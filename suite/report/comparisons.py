@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from suite.report.evidence import MEASURES, Evidence
+from suite.report.evidence import MEASURES, Evidence, run_measures
 from suite.report.formatting import markdown
 from suite.report.stats import MIN_SEEDS, SEEDS_ONLY
 
@@ -20,8 +20,9 @@ def method_note(evidence: Evidence, variants: list[str], point: float | None = N
     """How the intervals were made and what they allow: one paragraph."""
     if not variants:
         return ""
-    interval = evidence.interval(variants[0], "c4_mean", point)
-    seeds = sorted({len(evidence.seeds(v, point)) or len(evidence.seed_values(v, "c4_mean", point))
+    group_mean = run_measures(evidence.r)[0]
+    interval = evidence.interval(variants[0], group_mean, point)
+    seeds = sorted({len(evidence.seeds(v, point)) or len(evidence.seed_values(v, group_mean, point))
                     for v in variants})  # fmt: skip
     seed_text = "seeds per variant: " + "/".join(str(s) for s in seeds)
     if interval.method == SEEDS_ONLY:
@@ -77,7 +78,8 @@ def pairwise_section(
         "*p*: two-sided t-test of no difference; *p (Holm)*: corrected for the number of pairs.",
         "",
     ]
-    for measure, (label, _metric) in MEASURES.items():
+    for measure in run_measures(evidence.r):
+        label = MEASURES[measure][0]
         lines += [
             f"**{label} accuracy**",
             "",

@@ -22,8 +22,20 @@ from suite.report.results import RunResults
 from suite.report.stats import MIN_SEEDS, Interval, holm, rank_groups, seed_interval, two_way_interval
 
 C4 = (0, 90, 180, 270)
-# a measure: what a score per image is. "c4_mean": the share of the four quarter turns it got right
-MEASURES = {"c4_mean": ("C4-mean", "acc_c4_mean"), "random": ("random-angle", "acc_random")}
+CUBE_ROTATIONS = range(24)  # acc_o's angle column: the index of each of the cube's rotations
+# a measure: what a score per image is. "c4_mean": the share of the four quarter turns it got right;
+# "o_mean": of the cube's 24 rotations (runs on volumes)
+MEASURES = {
+    "c4_mean": ("C4-mean", "acc_c4_mean"),
+    "o_mean": ("O-mean", "acc_o_mean"),
+    "random": ("random-angle", "acc_random"),
+}
+
+
+def run_measures(r: RunResults) -> tuple[str, str]:
+    """The two measures a run is ranked by: the group mean of its data (C4 for images, O for
+    volumes) and the random-angle accuracy."""
+    return ("o_mean" if (r.metrics.metric == "acc_o_mean").any() else "c4_mean", "random")
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,8 @@ def measure_conditions(measure: str, curve_epoch: int | None = None) -> list[Con
         ]
     if measure == "c4_mean":
         return [Condition("acc", a) for a in C4]
+    if measure == "o_mean":
+        return [Condition("acc_o", i) for i in CUBE_ROTATIONS]
     if measure == "random":
         return [Condition("acc_random")]
     return [Condition("acc", float(measure))]

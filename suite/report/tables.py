@@ -10,7 +10,7 @@ from suite.atomic import write_text_atomic
 from suite.declared import METRICS, Metric, summary_metrics
 from suite.report.claims import claims_table
 from suite.report.comparisons import cell, leader_sentence, method_note, pairwise_section, rank_column
-from suite.report.evidence import Evidence
+from suite.report.evidence import Evidence, run_measures
 from suite.report.formatting import markdown
 from suite.report.results import RunResults
 
@@ -33,7 +33,9 @@ def main_table(r: RunResults, evidence: Evidence | None = None) -> pd.DataFrame:
     flops = {}
     if not r.throughput.empty:
         flops = r.throughput.groupby("variant")["flops"].first().to_dict()
-    ranks = {m: rank_column(evidence, r.variants, m) for m in ("c4_mean", "random")}
+    group_mean, _ = measures = run_measures(r)
+    ranks = {m: rank_column(evidence, r.variants, m) for m in measures}
+    rank_label = "rank O" if group_mean == "o_mean" else "rank C4"
     rows = []
     for v in r.variants:
         seeds = int(_get(scalars["params"], v, "count"))
@@ -42,13 +44,32 @@ def main_table(r: RunResults, evidence: Evidence | None = None) -> pd.DataFrame:
             "variant": f"`{v}`", "family": r.info(v, "family"), "claims": r.info(v, "claims"),
             "seeds": seeds, "lr": _lr_cell(r, v), "params": f"{int(_get(scalars['params'], v)):,}",
             "MFLOPs/img": f"{flops[v] / 1e6:.2f}" if v in flops else "–",
-            **{f"acc {a}°": cell(evidence, v, str(a)) for a in (0, 90, 180, 270)},
-            "C4 mean": cell(evidence, v, "c4_mean"), "rank C4": ranks["c4_mean"][v],
+            **group_columns(r, evidence, v, group_mean), rank_label: ranks[group_mean][v],
             "random angle": cell(evidence, v, "random"), "rank random": ranks["random"][v],
             **{m.label: m.show(_get(table, v)) for m, table in shown},
             "infer img/s": f"{throughput:,.0f}" if throughput else "–",
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def turning_note(r: RunResults) -> str:
+    """How the evaluation images were turned: quarter turns and angles, or the cube's rotations."""
+    if run_measures(r)[0] == "o_mean":
+        return ("each of the cube's 24 rotations is an exact composition of `rot90`; *random angle*: "
+                "each volume turned once by a uniformly random rotation of space (trilinear, fixed "
+                "seed).")  # fmt: skip
+    return ("90°-multiples use exact `rot90`, other angles bilinear rotation; *random angle*: each "
+            "image rotated once by a uniform random angle (fixed seed).")  # fmt: skip
+
+
+def group_columns(r: RunResults, evidence: Evidence, variant: str, group_mean: str) -> dict[str, str]:
+    """The accuracies under the data's group: each quarter turn and their mean (images), or the
+    mean and lowest over the cube's rotations (volumes: 24 columns would not read)."""
+    if group_mean == "o_mean":
+        lowest = METRICS["acc_o_min"].show(_get(r.scalar("acc_o_min"), variant))
+        return {"O mean": cell(evidence, variant, "o_mean"), "O min (seed mean)": lowest}
+    return {**{f"acc {a}°": cell(evidence, variant, str(a)) for a in (0, 90, 180, 270)},
+            "C4 mean": cell(evidence, variant, "c4_mean")}  # fmt: skip
 
 
 def summary_columns(r: RunResults) -> list[tuple[Metric, pd.DataFrame]]:
@@ -296,8 +317,7 @@ def summary_markdown(r: RunResults) -> str:
         *run_status(r),
         f"Data set `{r.dataset}`. Accuracies are percentages on {m.get('test_digits', 10_000):,} "
         f"{evaluation_images(m)} (trained on {m.get('train_digits', 60_000):,}), mean over seeds "
-        "[95% interval]; 90°-multiples use exact `rot90`, other angles bilinear rotation; *random "
-        "angle*: each image rotated once by a uniform random angle (fixed seed).",
+        f"[95% interval]; {turning_note(r)}",
         "",
         method_note(evidence, r.variants),
         "",
@@ -305,7 +325,7 @@ def summary_markdown(r: RunResults) -> str:
         "",
         markdown(main_table(r, evidence)),
         "",
-        *[f"- {leader_sentence(evidence, r.variants, measure)}." for measure in ("c4_mean", "random")],
+        *[f"- {leader_sentence(evidence, r.variants, measure)}." for measure in run_measures(r)],
         "",
         *tutorial_section(r, evidence),
         "## Claims",
