@@ -355,8 +355,11 @@ def test_a_full_disk_keeps_the_previous_file_and_stops_the_run_in_one_line(
 
 
 def damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
     if how == "truncate":
-        path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "truncate at a line end":  # still a well-formed CSV: only counting rows tells
+        path.write_bytes(data[: data.rindex(b"\n", 0, len(data) // 2) + 1])
     else:
         path.write_text(how)
 
@@ -368,8 +371,9 @@ def damage(path: Path, how: str) -> None:
         ("manifest.json", '{"config": {', "resume", "manifest.json is not readable JSON"),
         ("manifest.json", '{"config": {', "load_model", "manifest.json is not readable JSON"),
         ("manifest.json", '{"config": {}, "units": {}, "format_version": 9}', "load_model", "update c4suite"),
-        ("metrics.csv", "truncate", "plot", "metrics.csv is truncated"),
-        ("metrics.csv", "truncate", "load_run", "metrics.csv is truncated"),
+        ("metrics.csv", "truncate", "plot", "metrics.csv"),
+        ("metrics.csv", "truncate", "load_run", "metrics.csv"),
+        ("metrics.csv", "truncate at a line end", "plot", "rows of cnn__seed0: truncated?"),
         ("metrics.csv", "variant,seed\ncnn,zero\n", "plot", "metrics.csv lacks the column(s) metric, value"),
         ("weights/cnn__seed0.safetensors", "truncate", "load_model", "not a readable safetensors file"),
         ("units/train/cnn__seed0.json", "truncate", "resume", "cnn__seed0.json is not readable JSON"),

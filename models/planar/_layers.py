@@ -21,18 +21,22 @@ class GlobalAveragePool(nn.Module):
         return x.flatten(2).mean(-1)
 
 
-def cnn_features(widths: tuple[int, int, int], in_channels: int = 1) -> nn.Sequential:
-    """conv3×3 → SiLU → pool → conv3×3 → SiLU → pool → conv7×7 → SiLU → mean over space
-    (28×28 → 1×1; larger sides leave a (side/4 − 6)² map to average)."""
+def cnn_features(
+    widths: tuple[int, int, int], in_channels: int = 1, dims: int = 2, last_kernel: int = 7
+) -> nn.Sequential:
+    """conv3 → SiLU → pool → conv3 → SiLU → pool → conv (``last_kernel``, valid) → SiLU → mean over
+    space, in ``dims`` dimensions: 28×28 → 14 → 7 → 1 for images (larger sides leave a map to
+    average), 16³ → 8 → 4 → 1 with a 4³ read-out for volumes."""
+    conv, pool = (nn.Conv2d, nn.MaxPool2d) if dims == 2 else (nn.Conv3d, nn.MaxPool3d)
     w1, w2, w3 = widths
     return nn.Sequential(
-        nn.Conv2d(in_channels, w1, 3, padding=1),
+        conv(in_channels, w1, 3, padding=1),
         nn.SiLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(w1, w2, 3, padding=1),
+        pool(2),
+        conv(w1, w2, 3, padding=1),
         nn.SiLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(w2, w3, 7),
+        pool(2),
+        conv(w2, w3, last_kernel),
         nn.SiLU(),
         GlobalAveragePool(),
     )

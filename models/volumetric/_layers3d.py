@@ -8,25 +8,14 @@ import torch
 from torch import nn
 
 from models._budget import count_on_meta, fit_widths
-from models.planar._layers import GlobalAveragePool
+from models.planar._layers import cnn_features
 from suite.task import Task
 
 CNN3D_WIDTHS = (8, 16, 16)
 
 
 def cnn3d_features(widths: tuple[int, int, int], in_channels: int = 1) -> nn.Sequential:
-    w1, w2, w3 = widths
-    return nn.Sequential(
-        nn.Conv3d(in_channels, w1, 3, padding=1),
-        nn.SiLU(),
-        nn.MaxPool3d(2),
-        nn.Conv3d(w1, w2, 3, padding=1),
-        nn.SiLU(),
-        nn.MaxPool3d(2),
-        nn.Conv3d(w2, w3, 4),
-        nn.SiLU(),
-        GlobalAveragePool(),
-    )
+    return cnn_features(widths, in_channels, dims=3, last_kernel=4)
 
 
 class PlainCNN3d(nn.Module):

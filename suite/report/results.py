@@ -18,6 +18,18 @@ METRIC_KEYS = ("variant", "seed", "metric", "value")
 REBUILD = "resume the run to rebuild it from units/"
 
 
+def _unit_key(unit: str, axes: list[str]) -> tuple | None:
+    """The metrics.csv key (variant, seed, axis values) of a unit name such as
+    ``cnn__seed0__lr=0.003``; None if the name is not one."""
+    variant, _, rest = unit.partition("__seed")
+    seed, *parts = rest.split("__")
+    values = dict(part.partition("=")[::2] for part in parts)
+    try:
+        return (variant, int(seed), *(float(values[a]) for a in axes))
+    except (KeyError, ValueError):
+        return None
+
+
 class RunResults:
     """The tables of one run directory, loaded with pandas."""
 
@@ -30,6 +42,7 @@ class RunResults:
         if self.metrics.empty:
             raise SuiteError(f"{self.dir}: metrics.csv has no results yet (no unit finished)")
         self.manifest = self._json("manifest.json")
+        self._check_complete(metrics_path)
         self.history = self._csv("history.csv")
         self.throughput = self._csv("throughput.csv")
         self.confusion = self._csv("confusion.csv")
@@ -44,6 +57,27 @@ class RunResults:
         self.dataset: str = dataset["name"]
         self.classes: list[str] = list(dataset.get("classes") or [str(d) for d in range(10)])
         self.digits: bool = bool(dataset.get("digits", self.dataset == "mnist"))
+
+    def _check_complete(self, path: Path) -> None:
+        """One line unless every finished unit has as many metric rows as it wrote (the manifest
+        records the count): a file cut at a line end still parses, so rows are counted."""
+        units = self.manifest.get("units")
+        if not isinstance(units, dict):
+            return
+        axes = [c for c in self.metrics.columns if c not in (*METRIC_KEYS, "angle")]
+        keys = ["variant", "seed", *axes]
+        counts = self.metrics.groupby(keys, dropna=False).size().to_dict()
+        for name, unit in units.items():
+            if not isinstance(unit, dict) or unit.get("status") != "done" or "metric_rows" not in unit:
+                continue
+            key = _unit_key(name, axes)
+            if key is None or (axes and key not in counts):  # a grid value named with rounding: skip
+                continue
+            found = counts.get(key, 0)
+            if found != unit["metric_rows"]:
+                raise BadRunFile(
+                    path, f"holds {found} of the {unit['metric_rows']} rows of {name}: truncated?", REBUILD
+                )
 
     def class_name(self, label: int) -> str:
         """The data set's name for ``label`` (the label itself where the set names none)."""

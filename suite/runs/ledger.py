@@ -64,10 +64,13 @@ class RunLedger:
             self.manifest["units"][name].update(status="running", started=now())
         self.save_manifest()
 
-    def mark_done(self, name: str, seconds: float) -> dict:
-        """Record a unit as done (forgetting an earlier failure); returns its manifest entry."""
+    def mark_done(self, name: str, seconds: float, metric_rows: int | None = None) -> dict:
+        """Record a unit as done (forgetting an earlier failure) with how many metric rows it wrote
+        (so a metrics.csv cut at a line end is still found incomplete); returns its entry."""
         unit = self.manifest["units"][name]
         unit.update(status="done", seconds=round(seconds, 1), finished=now())
+        if metric_rows is not None:
+            unit["metric_rows"] = metric_rows
         unit.pop("reason", None)
         unit.pop("traceback", None)
         self.save_manifest()

@@ -49,7 +49,7 @@ def record(ledger: RunLedger, outcome: UnitOutcome) -> None:
         ledger.mark_failed(name, f"its weights could not be written ({weights_fault}); its metrics are kept")
         ledger.assemble()
         return
-    unit = ledger.mark_done(name, outcome.seconds)
+    unit = ledger.mark_done(name, outcome.seconds, len(outcome.result["metrics"]))
     ledger.assemble()
     log(f"{ledger.label(name)}: done in {unit['seconds']:.0f} s: {accuracy_line(outcome.result['metrics'])}")
 
