@@ -52,6 +52,13 @@ Turns = tuple[tuple[int, tuple[int, int]], ...]  # quarter turns, each (k, the p
 PLANES = ((-3, -2), (-2, -1))  # two planes of the cube whose quarter turns generate its 24 rotations
 
 
+def apply_turns(x, turns: Turns):  # noqa: ANN001, ANN201 - a torch.Tensor (no torch import here)
+    """``x`` turned by each quarter turn of ``turns`` in order (``Tensor.rot90``: exact)."""
+    for k, plane in turns:
+        x = x.rot90(k, plane)
+    return x
+
+
 def cube_rotations() -> tuple[Turns, ...]:
     """The 24 rotations of the cube, each as the shortest composition of quarter turns in
     ``PLANES`` (found breadth-first on a cube of distinct labels), the identity first. Applied

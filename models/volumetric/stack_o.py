@@ -9,7 +9,7 @@ from models._stack import in_cpu_chunks
 from models.volumetric._layers3d import PlainCNN3d, cnn3d_widths
 from models.volumetric.cnn3d import VOLUMES
 from suite.registry import register
-from suite.task import Task, cube_rotations, require_cube_size
+from suite.task import Task, apply_turns, cube_rotations, require_cube_size
 
 CUBE = cube_rotations()
 CPU_CHUNK = 16  # volumes per pass on a CPU: 384 turned copies of 16³ stay in cache-sized pieces
@@ -30,13 +30,8 @@ class RotatedStackCNN3d(PlainCNN3d):
         return in_cpu_chunks(self.stacked, x, CPU_CHUNK)
 
     def stacked(self, x: torch.Tensor) -> torch.Tensor:
-        turned = []
-        for turns in CUBE:
-            copy = x
-            for quarter, plane in turns:
-                copy = torch.rot90(copy, quarter, dims=plane)
-            turned.append(copy)
-        features = self.features(torch.cat(turned)).view(len(CUBE), x.shape[0], -1)
+        turned = torch.cat([apply_turns(x, turns) for turns in CUBE])
+        features = self.features(turned).view(len(CUBE), x.shape[0], -1)
         return self.head(features.amax(dim=0))
 
 

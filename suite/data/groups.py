@@ -17,7 +17,7 @@ import torch
 from suite.data.rotations import CUBE as CUBE_TURNS
 from suite.data.rotations import rot90
 from suite.errors import UsageError
-from suite.task import Turns
+from suite.task import Turns, apply_turns
 
 Action = Callable[[torch.Tensor], torch.Tensor]
 
@@ -49,21 +49,12 @@ class Group:
     dims: int = 2  # the spatial axes it acts on: the last two (images) or three (volumes)
 
     @property
-    def rotations(self) -> tuple[Element, ...]:
-        return tuple(e for e in self.elements if e.metric != "acc_mirror")
-
-    @property
     def mirrors(self) -> tuple[Element, ...]:
         return tuple(e for e in self.elements if e.metric == "acc_mirror")
 
 
 def _apply(turns: Turns) -> Action:
-    def act(x: torch.Tensor) -> torch.Tensor:
-        for k, plane in turns:
-            x = torch.rot90(x, k, dims=plane)
-        return x
-
-    return act
+    return lambda x: apply_turns(x, turns)
 
 
 C4 = Group("C4", tuple(Element("acc", 90 * k, _turn(k)) for k in range(4)))

@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from suite.task import cube_rotations
+from suite.task import apply_turns, cube_rotations
 
 CUBE = cube_rotations()  # the cube's 24 rotations as quarter turns (index 0: the identity)
 
@@ -41,10 +41,7 @@ def cube_turn_per_sample(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     for index, turns in enumerate(CUBE):
         chosen = (k == index).nonzero().flatten()
         if len(chosen):
-            part = x[chosen]
-            for quarter, plane in turns:
-                part = torch.rot90(part, quarter, dims=plane)
-            out[chosen] = part
+            out[chosen] = apply_turns(x[chosen], turns)
     return out
 
 
