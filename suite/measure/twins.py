@@ -23,8 +23,9 @@ def _swap_expanded_convs(module: nn.Module) -> int:
     for name, child in module.named_children():
         if _is_expanded_conv(child):
             weight, _ = child.expanded()
-            out_ch, in_ch, k, _ = weight.shape
-            conv = nn.Conv2d(in_ch, out_ch, k, padding=child.padding).to(weight.device)
+            out_ch, in_ch, k, *_ = weight.shape
+            conv_type = nn.Conv2d if weight.dim() == 4 else nn.Conv3d  # images or volumes
+            conv = conv_type(in_ch, out_ch, k, padding=child.padding).to(weight.device)
             setattr(module, name, conv)
             swapped += 1
         else:
@@ -35,7 +36,7 @@ def _swap_expanded_convs(module: nn.Module) -> int:
 def _reinit_convs(module: nn.Module) -> int:
     count = 0
     for child in module.modules():
-        if isinstance(child, nn.Conv2d):
+        if isinstance(child, nn.Conv2d | nn.Conv3d):
             child.reset_parameters()
             count += 1
     return count
