@@ -4,6 +4,8 @@ convolutions whose filter banks are expanded through the group's multiplication 
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -16,7 +18,7 @@ from suite.task import Task, apply_turns, cube_rotations, require_cube_size
 
 CUBE = cube_rotations()
 ORDER = len(CUBE)
-GCNN_O_FIELDS = (3, 3, 3)  # regular fields per layer (×24 channels each): 19,862 parameters, −3.5%
+GCNN_O_FIELDS = (3, 3, 3)  # the fit's base, in regular fields (×24 channels each) per layer
 
 
 def multiplication_table() -> tuple[list[list[int]], list[int]]:
@@ -110,5 +112,17 @@ def gcnn_o(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
     from models.volumetric._layers3d import CNN3D_WIDTHS, cnn3d_params
 
     target = budget or cnn3d_params(CNN3D_WIDTHS, task.classes, task.channels)
-    fields = fit_widths(GCNN_O_FIELDS, lambda f: gcnn_o_params(f, task.classes, task.channels), target)
-    return GroupCNN3d(fields, task.classes, task.channels)  # type: ignore[arg-type]
+    return GroupCNN3d(nearest_fields(target, task), task.classes, task.channels)  # type: ignore[arg-type]
+
+
+def nearest_fields(target: int, task: Task) -> tuple[int, ...]:
+    """Fields whose parameter count lands closest to ``target``: the common scale factor first,
+    then each layer one field more or less (a field of 24 channels is a coarse step in 3-D)."""
+
+    def count(fields: tuple[int, ...]) -> int:
+        return gcnn_o_params(fields, task.classes, task.channels)
+
+    scaled = fit_widths(GCNN_O_FIELDS, count, target)
+    nearby = {tuple(max(1, f + d) for f, d in zip(scaled, step, strict=True))
+              for step in itertools.product((-1, 0, 1), repeat=len(scaled))}  # fmt: skip
+    return min(nearby, key=lambda fields: (abs(count(fields) - target), fields))
