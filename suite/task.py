@@ -6,6 +6,7 @@ lives at the registry's level: no torch, no data code.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,6 +60,7 @@ def apply_turns(x, turns: Turns):  # noqa: ANN001, ANN201 - a torch.Tensor (no t
     return x
 
 
+@functools.cache
 def cube_rotations() -> tuple[Turns, ...]:
     """The 24 rotations of the cube, each as the shortest composition of quarter turns in
     ``PLANES`` (found breadth-first on a cube of distinct labels), the identity first. Applied

@@ -12,6 +12,7 @@ from torch import nn
 
 from models._budget import count_on_meta, fit_widths
 from models.planar._layers import GlobalAveragePool
+from models.volumetric._layers3d import CNN3D_WIDTHS, cnn3d_params
 from models.volumetric.cnn3d import VOLUMES
 from suite.registry import register
 from suite.task import Task, apply_turns, cube_rotations, require_cube_size
@@ -109,8 +110,6 @@ def gcnn_o_params(fields: tuple[int, ...], num_classes: int, in_channels: int) -
 def gcnn_o(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
     """Fields fitted to the plain 3-D CNN's parameter count on the task (or to ``budget``)."""
     require_cube_size(task, "gcnn-o")
-    from models.volumetric._layers3d import CNN3D_WIDTHS, cnn3d_params
-
     target = budget or cnn3d_params(CNN3D_WIDTHS, task.classes, task.channels)
     return GroupCNN3d(nearest_fields(target, task), task.classes, task.channels)  # type: ignore[arg-type]
 

@@ -195,25 +195,31 @@ def measure(
     correct_rows.append(correct_row("acc_random", "", random_correct))
     invariance = invariance_error(model, data.test_x[:invariance_batch], group)
     rows.append({"metric": "invariance_err", "angle": "", "value": invariance})
-    outcome = Measured(model, data, predictions)
-    rows.extend(
+    rows.extend(computed_rows(Measured(model, data, predictions)))
+    conditions = {"upright": predictions[0], "rot90": predictions[90], "random": random_pred}
+    return rows, confusion_rows(conditions, data), correct_rows
+
+
+def computed_rows(outcome: Measured) -> list[dict]:
+    """A row for each metric added through :func:`measured`."""
+    return [
         {"metric": name, "angle": "", "value": float(compute(outcome))} for name, compute in COMPUTED.items()
-    )
-    confusions = []
+    ]
+
+
+def confusion_rows(conditions: dict[str, torch.Tensor], data: ImageData) -> list[dict]:
+    """Confusion counts (true, predicted) of each condition's predictions, zeros left out."""
     classes = len(data.classes)
-    for condition, predicted in (
-        ("upright", predictions[0]),
-        ("rot90", predictions[90]),
-        ("random", random_pred),
-    ):
+    rows = []
+    for condition, predicted in conditions.items():
         counts = confusion(predicted, data.test_y, classes)
-        confusions.extend(
+        rows.extend(
             {"condition": condition, "true": t, "predicted": p, "count": int(counts[t, p])}
             for t in range(classes)
             for p in range(classes)
             if counts[t, p] > 0
         )
-    return rows, confusions, correct_rows
+    return rows
 
 
 def sample_indices(labels: torch.Tensor) -> list[int]:

@@ -14,11 +14,11 @@ from scipy.spatial.transform import Rotation
 from suite.data.groups import CUBE
 from suite.data.images import ImageData
 from suite.measure.evaluate import (
-    COMPUTED,
     EVAL_BATCH,
     RANDOM_ANGLE_SEED,
     Measured,
-    confusion,
+    computed_rows,
+    confusion_rows,
     correct_row,
     invariance_error,
 )
@@ -54,10 +54,10 @@ def measure_volumes(
     """Accuracy under each of the cube's rotations, their mean and minimum, under one random
     rotation per volume, the invariance error, and the upright and random confusions."""
     rows, correct_rows, acc = [], [], []
-    upright = None
     for element in CUBE.elements:
         predicted = predict_volumes(model, data.test_x, lambda x, _s, e=element: e.act(x))
-        upright = predicted if upright is None else upright
+        if element.angle == 0:  # the identity
+            upright = predicted
         correct = predicted == data.test_y
         acc.append(100.0 * correct.float().mean().item())
         rows.append({"metric": "acc_o", "angle": element.angle, "value": acc[-1]})
@@ -73,15 +73,5 @@ def measure_volumes(
     correct_rows.append(correct_row("acc_random", "", correct))
     invariance = invariance_error(model, data.test_x[:invariance_batch], CUBE)
     rows.append({"metric": "invariance_err", "angle": "", "value": invariance})
-    outcome = Measured(model, data, {0: upright})
-    for name, compute in COMPUTED.items():
-        rows.append({"metric": name, "angle": "", "value": float(compute(outcome))})
-    classes = len(data.classes)
-    confusions = []
-    for condition, predicted in (("upright", upright), ("random", random)):
-        counts = confusion(predicted, data.test_y, classes)
-        confusions.extend(
-            {"condition": condition, "true": t, "predicted": p, "count": int(counts[t, p])}
-            for t in range(classes) for p in range(classes) if counts[t, p] > 0
-        )  # fmt: skip
-    return rows, confusions, correct_rows
+    rows.extend(computed_rows(Measured(model, data, {0: upright})))
+    return rows, confusion_rows({"upright": upright, "random": random}, data), correct_rows
