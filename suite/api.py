@@ -67,7 +67,7 @@ def default_run_dir(profile: str) -> Path:
 def _config(kind: str, settings: dict, plugins: Iterable[str | Path]) -> tuple[RunConfig, Path, dict | None]:
     """Plugins loaded, then ``settings`` validated into the config of a ``kind`` run (``run``,
     ``tune`` or ``study``), with its default directory and what its report must know."""
-    from suite.runs.studies import study_about, study_config
+    from suite.runs.studies import study_about, study_config, study_dir
     from suite.runs.tuning import tune_config
 
     plugin_variants = load_variants(plugins)
@@ -75,7 +75,7 @@ def _config(kind: str, settings: dict, plugins: Iterable[str | Path]) -> tuple[R
     if kind == "study":
         name, scale = settings.pop("name"), settings.pop("scale", "cpu")
         config = study_config(name, scale, plugins=plugins, **settings)
-        return config, Path("results") / "studies" / name, study_about(name, scale)
+        return config, study_dir(name, config.dataset), study_about(name, scale, config.dataset)
     build = tune_config if kind == "tune" else make_config
     config = build(plugins=plugins, plugin_variants=plugin_variants, **settings)
     default = default_tune_dir(config.dataset) if kind == "tune" else default_run_dir(config.profile)

@@ -144,8 +144,9 @@ register_dataset(DatasetSpec(
     validation=None, task=None,
 ))  # fmt: skip
 register_dataset(DatasetSpec(
-    "polycubes", "the 29 one-sided pentacubes in 16³ volumes (mirror pairs apart), 40/20 per class, "
-    "with random block size, jitter, place and noise; canonical pose (the 3-D track)",
+    "polycubes", "the 29 one-sided pentacubes in 16³ volumes (mirror pairs apart), 40/20/10 per class "
+    "(train/test/validation), with random block size, jitter, place and noise; canonical pose "
+    "(the 3-D track)",
     "generated offline from a fixed seed in about a second", _load_polycubes,
     classes=tuple(f"P{k:02d}" for k in range(29)), validation=None, task=Task((16, 16, 16), 1, 29, "O"),
 ))  # fmt: skip

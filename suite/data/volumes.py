@@ -84,9 +84,13 @@ def render(cells: Cells, rng: np.random.Generator) -> np.ndarray:
     return np.clip(volume, 0, 255).astype(np.uint8)
 
 
-def polycube_data(train_per_class: int = 40, test_per_class: int = 20, seed: int = 0) -> ImageData:
+def polycube_data(
+    train_per_class: int = 40, test_per_class: int = 20, seed: int = 0, val_per_class: int = 10
+) -> ImageData:
     """The ``polycubes`` set: ``train_per_class`` + ``test_per_class`` volumes of each of the 29
-    one-sided pentacubes, shuffled, from ``seed``."""
+    one-sided pentacubes, shuffled, from ``seed``, and its own validation split of
+    ``val_per_class`` each (drawn last, so train and test do not depend on it): studies and
+    tuning select on it and train on every training volume."""
     shapes = polycubes()
     rng = np.random.default_rng(seed)
 
@@ -97,9 +101,15 @@ def polycube_data(train_per_class: int = 40, test_per_class: int = 20, seed: int
         return torch.from_numpy(volumes), torch.from_numpy(labels.astype(np.int64))
 
     (train_x, train_y), (test_x, test_y) = split(train_per_class), split(test_per_class)
+    val_x, val_y = split(val_per_class)
     classes = tuple(f"P{k:02d}" for k in range(len(shapes)))
-    source = f"polycubes generated from seed {seed}: {train_per_class}/{test_per_class} per class, {GRID}³"
-    return ImageData(train_x, train_y, test_x, test_y, source, "polycubes", classes, group="O")
+    source = (
+        f"polycubes generated from seed {seed}: {train_per_class}/{test_per_class}/{val_per_class} per class "
+        f"(train/test/validation), {GRID}³"
+    )
+    return ImageData(
+        train_x, train_y, test_x, test_y, source, "polycubes", classes, group="O", val_x=val_x, val_y=val_y
+    )
 
 
 def extrude(images: torch.Tensor, thickness: int = 4) -> torch.Tensor:

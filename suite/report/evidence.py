@@ -32,10 +32,32 @@ MEASURES = {
 }
 
 
+@dataclass(frozen=True)
+class GroupMeasure:
+    """A run's group-mean measure and its names: the four quarter turns of a digit (C4), or the
+    cube's 24 rotations of a volume (O)."""
+
+    measure: str  # c4_mean | o_mean (a key of MEASURES; study.csv's column)
+    group: str  # C4 | O
+    label: str  # how tables head it
+    curve: str  # its per-epoch validation column in history.csv
+    exact_claims: tuple[str, ...]  # the claims that make a model invariant to it by construction
+    augmented: str  # the augmented baseline the exact models are compared with
+
+
+C4_MEASURE = GroupMeasure("c4_mean", "C4", "C4 mean", "val_acc_c4_mean", ("C4", "D4"), "cnn-aug")
+O_MEASURE = GroupMeasure("o_mean", "O", "O mean", "val_acc_o_mean", ("O", "Oh"), "cnn3d-aug")
+
+
+def group_measure(r: RunResults) -> GroupMeasure:
+    """The group mean a run is measured by: O where it measured volumes, C4 otherwise."""
+    return O_MEASURE if (r.metrics.metric == "acc_o_mean").any() else C4_MEASURE
+
+
 def run_measures(r: RunResults) -> tuple[str, str]:
     """The two measures a run is ranked by: the group mean of its data (C4 for images, O for
     volumes) and the random-angle accuracy."""
-    return ("o_mean" if (r.metrics.metric == "acc_o_mean").any() else "c4_mean", "random")
+    return (group_measure(r).measure, "random")
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,8 @@ class Condition:
 def measure_conditions(measure: str, curve_epoch: int | None = None) -> list[Condition]:
     """The conditions whose mean is one per-image score of ``measure`` (c4_mean, random, or an
     angle such as ``"90"``); a validation curve's epoch reads the curve's conditions."""
+    if curve_epoch is not None and measure == "o_mean":
+        return [Condition("val_acc_o", i, curve_epoch) for i in CUBE_ROTATIONS]
     if curve_epoch is not None:
         return [
             Condition("val_acc", a, curve_epoch) for a in (C4 if measure == "c4_mean" else (float(measure),))

@@ -24,6 +24,8 @@ from suite.report.evidence import Evidence
 from suite.report.stats import MIN_SEEDS, Interval, two_way_interval
 
 HOLDS, FAILS, UNDECIDED = "holds", "fails", "not decided at 95%"
+CURVE_METRICS = ("val_acc", "val_acc_o")  # per-epoch validation rows: quarter turns; the cube's rotations
+ABOUT = 2.0  # "about F×" means between F / ABOUT and F × ABOUT
 
 
 @dataclass(frozen=True)
@@ -47,12 +49,15 @@ class Match:
     def high(self) -> float | None:
         return self.surely / self.model_epochs if self.surely else None
 
-    def verdict(self, factor: float, scale: float = 1.0) -> str:
-        """ "Needs more than ``factor``×", decided from the epoch bounds scaled by ``scale`` (1:
-        epochs; a model's seconds or FLOPs per epoch ratio: the same rule in that unit)."""
+    def verdict(self, factor: float, scale: float = 1.0, about: bool = False) -> str:
+        """ "Needs more than ``factor``×" (or, ``about``, "about ``factor``×": between
+        ``factor / ABOUT`` and ``factor × ABOUT``), decided from the epoch bounds scaled by
+        ``scale`` (1: epochs; a model's seconds or FLOPs per epoch ratio: the same rule in that unit)."""
         if self.seeds < MIN_SEEDS:
             return f"no verdict (fewer than {MIN_SEEDS} seeds)"
         low, high = self.low * scale, self.high * scale if self.high is not None else None
+        if about:
+            return about_verdict(low, high, self.earliest is None, factor)
         if low > factor or (self.earliest is None and low >= factor):
             return HOLDS
         if high is not None and high <= factor:
@@ -66,24 +71,34 @@ class Match:
         return f"[{self.low:.1f}×, {high}]"
 
 
+def about_verdict(low: float, high: float | None, never_reached: bool, factor: float) -> str:
+    """ "About ``factor``×" from bounds on the factor: fails when the need is surely below
+    ``factor / ABOUT`` or above ``factor × ABOUT``; holds when both bounds lie between them."""
+    if (high is not None and high < factor / ABOUT) or low > factor * ABOUT:
+        return FAILS
+    if not never_reached and high is not None and low >= factor / ABOUT and high <= factor * ABOUT:
+        return HOLDS
+    return UNDECIDED
+
+
 def curve_epochs(evidence: Evidence, variant: str) -> list[int]:
-    return sorted({c.epoch for (v, _s, _p, c) in evidence.bits if v == variant and c.metric == "val_acc"})
+    return sorted({c.epoch for (v, _s, _p, c) in evidence.bits if v == variant and c.metric in CURVE_METRICS})
 
 
-def match(evidence: Evidence, augmented: str, model: str) -> Match | None:
-    """Bounds on the epochs ``augmented`` needs to reach ``model``'s final validation accuracy;
-    None without per-image curves for both."""
+def match(evidence: Evidence, augmented: str, model: str, measure: str = "c4_mean") -> Match | None:
+    """Bounds on the epochs ``augmented`` needs to reach ``model``'s final validation accuracy
+    (``measure``: the group mean, C4 on digits, O on volumes); None without per-image curves for both."""
     model_epochs, aug_epochs = curve_epochs(evidence, model), curve_epochs(evidence, augmented)
     if not model_epochs or not aug_epochs:
         return None
     seeds = sorted(set(evidence.seeds(model)) & set(evidence.seeds(augmented)))
     final = model_epochs[-1]
-    target = evidence.scores(model, "c4_mean", seeds=seeds, curve_epoch=final)
+    target = evidence.scores(model, measure, seeds=seeds, curve_epoch=final)
     if target is None:
         return None
     earliest = surely = None
     for epoch in aug_epochs:
-        scores = evidence.scores(augmented, "c4_mean", seeds=seeds, curve_epoch=epoch)
+        scores = evidence.scores(augmented, measure, seeds=seeds, curve_epoch=epoch)
         if scores is None:
             continue
         diff = two_way_interval(scores - target)

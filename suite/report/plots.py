@@ -21,8 +21,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 
 from suite.atomic import write_atomic
 from suite.data.rotations import rotate_exact_or_bilinear
-from suite.report.claims import CURVE
-from suite.report.evidence import Evidence
+from suite.report.evidence import Evidence, group_measure
 from suite.report.stats import two_way_interval
 
 _PALETTE = colormaps["tab10"].colors
@@ -210,14 +209,18 @@ def training_figure(r) -> Figure | None:
     h = r.history
     if h.empty:
         return None
-    validated = CURVE in h.columns and h[CURVE].notna().any()
+    gm = group_measure(r)
+    curve_column = gm.curve
+    validated = curve_column in h.columns and h[curve_column].notna().any()
     evidence = Evidence.of(r)
     fig = _figure(12 if validated else 7, 4.5)
     axes = fig.subplots(1, 2 if validated else 1, squeeze=False)[0]
     losses = []
     for v in r.variants:
         curve = (
-            h[h.variant == v].groupby("epoch")[["loss", *([CURVE] if validated else [])]].agg(["mean", "std"])
+            h[h.variant == v]
+            .groupby("epoch")[["loss", *([curve_column] if validated else [])]]
+            .agg(["mean", "std"])
         )
         if curve.empty:
             continue
@@ -226,8 +229,8 @@ def training_figure(r) -> Figure | None:
         axes[0].plot(epochs, curve[("loss", "mean")], label=v, **style)
         losses.extend(curve[("loss", "mean")])
         if validated:
-            mean = curve[(CURVE, "mean")].to_numpy()
-            intervals = [evidence.scores(v, "c4_mean", curve_epoch=int(e)) for e in epochs]
+            mean = curve[(curve_column, "mean")].to_numpy()
+            intervals = [evidence.scores(v, gm.measure, curve_epoch=int(e)) for e in epochs]
             axes[1].plot(epochs, mean, label=v, **style)
             if all(i is not None for i in intervals):
                 band = [two_way_interval(i).scaled(100) for i in intervals]
@@ -244,8 +247,8 @@ def training_figure(r) -> Figure | None:
     if validated:
         axes[1].set(
             xlabel="epoch",
-            ylabel="mean accuracy over 0/90/180/270° (%)",
-            title="C4-mean validation accuracy (band: 95% interval, where stored per image)",
+            ylabel=f"mean accuracy over {'the 24 rotations' if gm.group == 'O' else '0/90/180/270°'} (%)",
+            title=f"{gm.group}-mean validation accuracy (band: 95% interval, where stored per image)",
         )
     last = int(h.epoch.max())
     for ax in axes:

@@ -17,10 +17,10 @@ import pandas as pd
 from suite.errors import SuiteError
 from suite.report.claims import claims_table
 from suite.report.comparisons import cell, leader_sentence, method_note
-from suite.report.evidence import Evidence
+from suite.report.evidence import Evidence, group_measure
 from suite.report.formatting import markdown
 from suite.report.results import RunResults
-from suite.report.study import axis_findings, compute_verdict, points, study_info, summarise
+from suite.report.study import axis_findings, claim_text, compute_verdict, points, study_info, summarise
 from suite.report.tables import main_table, tutorial_table
 
 BLOCK = re.compile(r"(<!-- begin: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)", re.DOTALL)
@@ -116,21 +116,22 @@ def study_block(root: Path, name: str) -> str:
     summary = summarise(points(r, axis), axis)
     head = [f"[`results/studies/{name}/`](results/studies/{name}/summary.md), {_provenance(r)}", ""]
     if not axis:
-        lines, verdicts = compute_verdict(r, evidence, info["long_variant"], info["long_factor"])
+        lines, verdicts = compute_verdict(r, evidence, info)
         verdict = "; ".join(f"in {unit}: **{v}**" for unit, v in verdicts.items())
         return "\n".join([*head, method_note(evidence, r.variants), "",
-                          f"Verdict on \"more than {info['long_factor']}× the training\": {verdict}.", "",
+                          f"Verdict on \"{claim_text(info)} the training\": {verdict}.", "",
                           *lines])  # fmt: skip
     values = sorted(summary[axis].unique())
     rows = []
+    gm = group_measure(r)
     for v in r.variants:
-        both = ("c4_mean", "random")
+        both = (gm.measure, "random")
         cells = {
             _axis_label(axis, x): " / ".join(cell(evidence, v, m, float(x)) for m in both) for x in values
         }
         rows.append({"variant": f"`{v}`", **cells})
     return "\n".join([*head, method_note(evidence, r.variants, float(values[0])), "",
-                      "C4 mean / random angle, %:", "", markdown(pd.DataFrame(rows)), "",
+                      f"{gm.label} / random angle, %:", "", markdown(pd.DataFrame(rows)), "",
                       *axis_findings(r, evidence, summary, axis)])  # fmt: skip
 
 

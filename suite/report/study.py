@@ -16,11 +16,11 @@ from matplotlib.ticker import NullFormatter
 
 from suite.atomic import write_csv_atomic, write_text_atomic
 from suite.declared import AXES
-from suite.report.claims import C4_WITHOUT_AUGMENTATION, CURVE, combine_verdicts
+from suite.report.claims import Select, combine_verdicts
 from suite.report.comparisons import cell, leader_sentence, method_note, pairwise_section, rank_column
-from suite.report.evidence import Evidence
+from suite.report.evidence import C4_MEASURE, Evidence, GroupMeasure, group_measure
 from suite.report.formatting import markdown
-from suite.report.matching import Match, match, seconds_at
+from suite.report.matching import ABOUT, Match, match, seconds_at
 from suite.report.plots import _count, _figure, _log_ticks, _save, variant_style
 from suite.report.results import RunResults
 from suite.report.stats import MIN_SEEDS, two_way_interval
@@ -31,7 +31,7 @@ def axis_label(axis: str) -> str:
     return AXES[axis].label if axis in AXES else axis
 
 
-POINT_FIELDS = ("c4_mean", "random", "acc_0", "acc_90", "params", "flops", "train_s", "epochs")
+POINT_FIELDS = ("c4_mean", "o_mean", "random", "acc_0", "acc_90", "params", "flops", "train_s", "epochs")
 
 
 def study_info(r: RunResults) -> dict:
@@ -45,8 +45,8 @@ def points(r: RunResults, axis: str | None) -> pd.DataFrame:
     """One row per unit: variant, axis value, seed and its measured numbers."""
     m = r.metrics.copy()
     m["angle"] = pd.to_numeric(m.angle, errors="coerce")
-    named = {"acc_c4_mean": "c4_mean", "acc_random": "random", "params": "params", "flops": "flops",
-             "train_s": "train_s", "epochs": "epochs"}  # fmt: skip
+    named = {"acc_c4_mean": "c4_mean", "acc_o_mean": "o_mean", "acc_random": "random", "params": "params",
+             "flops": "flops", "train_s": "train_s", "epochs": "epochs"}  # fmt: skip
     keys = ["variant", *([axis] if axis else []), "seed"]
     scalars = m[m.metric.isin(named)].pivot_table(
         index=keys, columns="metric", values="value", aggfunc="first"
@@ -66,16 +66,17 @@ def summarise(table: pd.DataFrame, axis: str | None) -> pd.DataFrame:
     keys = ["variant", *([axis] if axis else [])]
     grouped = table.groupby(keys, sort=False)
     out = grouped[[c for c in POINT_FIELDS if c in table.columns]].mean()
-    for c in ("c4_mean", "random"):
-        out[f"{c}_std"] = grouped[c].std()
+    for c in ("c4_mean", "o_mean", "random"):
+        if c in table.columns:
+            out[f"{c}_std"] = grouped[c].std()
     out["seeds"] = grouped.seed.nunique()
     return out.reset_index()
 
 
 def exact_models(r: RunResults) -> list[str]:
-    """Variants that claim quarter-turn invariance by construction (C4 or D4, no augmentation),
-    read from the manifest: what a variant claims decides it, never its name."""
-    return C4_WITHOUT_AUGMENTATION.pick(r)
+    """Variants invariant to the run's group by construction (C4 or D4 on digits, O or Oh on
+    volumes; no augmentation), read from the manifest: what a variant claims decides it, never its name."""
+    return Select(symmetry=group_measure(r).exact_claims, augment=("none",)).pick(r)
 
 
 def axis_tables(r: RunResults, evidence: Evidence, summary: pd.DataFrame, axis: str) -> list[str]:
@@ -83,15 +84,16 @@ def axis_tables(r: RunResults, evidence: Evidence, summary: pd.DataFrame, axis: 
     for value, rows in summary.groupby(axis, sort=True):
         point = float(value)
         variants = list(rows.variant)
-        ranks = {m: rank_column(evidence, variants, m, point) for m in ("c4_mean", "random")}
+        gm = group_measure(r)
+        ranks = {m: rank_column(evidence, variants, m, point) for m in (gm.measure, "random")}
         lines += [f"### {axis_label(axis)} {_count(value)}", ""]
         frame = pd.DataFrame({
             "variant": rows.variant.map(lambda v: f"`{v}`"),
             "seeds": rows.seeds.astype(int),
             "params": rows.params.map(lambda p: f"{int(p):,}"),
             "MFLOPs/img": rows.flops.map(lambda f: f"{f / 1e6:.2f}"),
-            "C4 mean": [cell(evidence, v, "c4_mean", point) for v in variants],
-            "rank C4": [ranks["c4_mean"][v] for v in variants],
+            gm.label: [cell(evidence, v, gm.measure, point) for v in variants],
+            f"rank {gm.group}": [ranks[gm.measure][v] for v in variants],
             "random angle": [cell(evidence, v, "random", point) for v in variants],
             "rank random": [ranks["random"][v] for v in variants],
             "train s": rows.train_s.map(lambda s: f"{s:.0f}"),
@@ -106,30 +108,34 @@ def axis_findings(r: RunResults, evidence: Evidence, summary: pd.DataFrame, axis
     exact C4 model is from augmentation (a paired difference)."""
     lines = []
     leaders = {}
-    exact = exact_models(r)
+    exact, gm = exact_models(r), group_measure(r)
     for value, rows in summary.groupby(axis, sort=True):
         point, variants = float(value), list(rows.variant)
         at = f"At {axis_label(axis)} {_count(value)}"
-        sentences = [leader_sentence(evidence, variants, m, point) for m in ("c4_mean", "random")]
+        sentences = [leader_sentence(evidence, variants, m, point) for m in (gm.measure, "random")]
         lines.append(f"- {at}: " + "; ".join(sentences) + ".")
-        leaders[value] = evidence.leader(variants, "c4_mean", point)
-        gap = exact_gap(evidence, [v for v in variants if v in exact], "cnn-aug", point)
+        leaders[value] = evidence.leader(variants, gm.measure, point)
+        gap = exact_gap(evidence, [v for v in variants if v in exact], gm.augmented, point, gm)
         if gap:
             lines.append(f"  {gap}")
     decided = set(leaders.values())
     if len(decided) == 1 and None not in decided:
-        lines.append(f"- `{decided.pop()}` leads the C4-mean accuracy at every value of this axis (95%).")
+        lines.append(
+            f"- `{decided.pop()}` leads the {gm.group}-mean accuracy at every value of this axis (95%)."
+        )
     else:
         each = ", ".join(f"{_count(k)} → {f'`{v}`' if v else 'not decided'}" for k, v in leaders.items())
-        lines.append(f"- No single variant leads the C4-mean accuracy at every value at 95%: {each}.")
+        lines.append(f"- No single variant leads the {gm.group}-mean accuracy at every value at 95%: {each}.")
     return lines
 
 
-def exact_gap(evidence: Evidence, exact: list[str], baseline: str, point: float | None) -> str:
-    """Each exact C4 model minus ``baseline`` (C4-mean points, paired, 95% CI), and what it decides."""
+def exact_gap(
+    evidence: Evidence, exact: list[str], baseline: str, point: float | None, gm: GroupMeasure = C4_MEASURE
+) -> str:
+    """Each exact model minus ``baseline`` (group-mean points, paired, 95% CI), and what it decides."""
     parts = []
     for v in exact:
-        diff = evidence.difference(v, baseline, "c4_mean", point)
+        diff = evidence.difference(v, baseline, gm.measure, point)
         if diff is None:
             continue
         if diff.seeds < MIN_SEEDS:
@@ -139,22 +145,30 @@ def exact_gap(evidence: Evidence, exact: list[str], baseline: str, point: float 
         parts.append(f"`{v}` {diff.text()} ({word})")
     if not parts:
         return ""
-    return f"C4-mean accuracy minus `{baseline}`, points [95% CI], paired: " + "; ".join(parts) + "."
+    return f"{gm.group}-mean accuracy minus `{baseline}`, points [95% CI], paired: " + "; ".join(parts) + "."
 
 
 # --- the compute study ------------------------------------------------------------------------------
 
 
-def compute_verdict(
-    r: RunResults, evidence: Evidence, long_variant: str, factor: int
-) -> tuple[list[str], dict]:
-    """Per C4 model: the epochs (and training seconds and FLOPs) ``long_variant`` needs to reach
-    its final validation accuracy, as 95% bounds on the factor; verdicts on "more than
-    ``factor``×" in each unit of training."""
+def claim_text(info: dict) -> str:
+    """The compute study's claim as its manifest records it: "more than 10×" or "about 500×"."""
+    if info.get("about"):
+        return f"about {info['claim_factor']}×"
+    return f"more than {info.get('claim_factor') or info['long_factor']}×"
+
+
+def compute_verdict(r: RunResults, evidence: Evidence, info: dict) -> tuple[list[str], dict]:
+    """Per exact model: the epochs (and training seconds and FLOPs) the study's long (augmented)
+    variant needs to reach its final validation accuracy, as 95% bounds on the factor; verdicts
+    on the study's claim ("more than N×", or "about N×") in each unit of training."""
+    long_variant, about = info["long_variant"], bool(info.get("about"))
+    factor = info.get("claim_factor") or info["long_factor"]
+    measure = group_measure(r).measure
     lines, verdicts = [], {"epochs": [], "seconds": [], "FLOPs": []}
     flops = r.scalar("flops")["mean"] if "flops" in set(r.metrics.metric) else pd.Series(dtype=float)
     for v in [v for v in r.variants if v != long_variant]:
-        found = match(evidence, long_variant, v)
+        found = match(evidence, long_variant, v, measure)
         if found is None:
             continue
         seconds = seconds_at(r.history, v, found.model_epochs)
@@ -163,7 +177,7 @@ def compute_verdict(
         per_flop = flops.get(long_variant, math.nan) / flops.get(v, math.nan)
         scales = {"epochs": 1.0, "seconds": per_second, "FLOPs": per_flop}
         bounds = {unit: (found.low * k, found.high * k if found.high else None) for unit, k in scales.items()}
-        mine = {unit: found.verdict(factor, k) for unit, k in scales.items()}
+        mine = {unit: found.verdict(factor, k, about) for unit, k in scales.items()}
         for unit, verdict in mine.items():
             verdicts[unit].append((v, verdict))
         lines.append(
@@ -194,12 +208,12 @@ def bound_text(found: Match, low: float, high: float | None) -> str:
 
 
 def curve_band(
-    evidence: Evidence, variant: str, epochs: list[int]
+    evidence: Evidence, variant: str, epochs: list[int], measure: str = "c4_mean"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-epoch C4-mean validation accuracy with its 95% interval (NaN where not stored)."""
+    """Per-epoch group-mean validation accuracy with its 95% interval (NaN where not stored)."""
     intervals = []
     for epoch in epochs:
-        scores = evidence.scores(variant, "c4_mean", curve_epoch=epoch)
+        scores = evidence.scores(variant, measure, curve_epoch=epoch)
         intervals.append(two_way_interval(scores).scaled(100) if scores is not None else None)
     pick = lambda f: np.array([getattr(i, f) if i else np.nan for i in intervals])  # noqa: E731
     return pick("mean"), pick("low"), pick("high")
@@ -207,27 +221,28 @@ def curve_band(
 
 def compute_figure(r: RunResults, evidence: Evidence, long_variant: str) -> Figure | None:
     """Validation accuracy per epoch and per training second, with 95% interval bands."""
-    h = r.history
-    if h.empty or CURVE not in h.columns:
+    h, gm = r.history, group_measure(r)
+    if h.empty or gm.curve not in h.columns:
         return None
     fig = _figure(12, 4.5)
     axes = fig.subplots(1, 2)
     for v in r.variants:
-        curve = h[h.variant == v].groupby("epoch")[[CURVE, "wall_s"]].mean()
+        curve = h[h.variant == v].groupby("epoch")[[gm.curve, "wall_s"]].mean()
         if curve.empty:
             continue
-        mean, low, high = curve_band(evidence, v, list(curve.index))
+        mean, low, high = curve_band(evidence, v, list(curve.index), gm.measure)
         if np.isnan(mean).all():  # no per-image curves (an older run): the seed means, no band
-            mean = curve[CURVE].to_numpy()
+            mean = curve[gm.curve].to_numpy()
         style = variant_style(v)
         for ax, x in ((axes[0], curve.index.to_numpy()), (axes[1], curve["wall_s"].to_numpy())):
             ax.plot(x, mean, markersize=4, label=v, **style)
             ax.fill_between(x, low, high, color=style["color"], alpha=0.2)
             if v != long_variant:
                 ax.axhline(mean[-1], color=style["color"], linestyle=":", linewidth=1)
-    axes[0].set(xlabel="epoch (log)", xscale="log", ylabel="C4-mean validation accuracy (%)",
-                title="Validation accuracy per epoch (dotted: each C4 model's final level)")  # fmt: skip
-    axes[1].set(xlabel="training seconds (log)", xscale="log", ylabel="C4-mean validation accuracy (%)",
+    ylabel = f"{gm.group}-mean validation accuracy (%)"
+    title = f"Validation accuracy per epoch (dotted: each {gm.group} model's final level)"
+    axes[0].set(xlabel="epoch (log)", xscale="log", ylabel=ylabel, title=title)
+    axes[1].set(xlabel="training seconds (log)", xscale="log", ylabel=ylabel,
                 title="... per training second")  # fmt: skip
     for ax in axes:
         readable_log_axis(ax)
@@ -254,23 +269,26 @@ def readable_log_axis(ax, values: pd.Series | None = None) -> None:  # noqa: ANN
 def axis_figure(
     r: RunResults, evidence: Evidence, summary: pd.DataFrame, axis: str, x: str, xlabel: str
 ) -> Figure:
-    """C4-mean and random-angle accuracy against ``x`` (log scale), with 95% interval bars."""
+    """Group-mean (C4 or O) and random-angle accuracy against ``x`` (log scale), with 95% interval bars."""
+    gm = group_measure(r)
     fig = _figure(12, 4.5)
     axes = fig.subplots(1, 2)
     for v in r.variants:
         rows = summary[summary.variant == v].sort_values(x)
         if rows.empty:
             continue
-        for ax, measure in ((axes[0], "c4_mean"), (axes[1], "random")):
+        for ax, measure in ((axes[0], gm.measure), (axes[1], "random")):
             intervals = [evidence.interval(v, measure, float(p)) for p in rows[axis]]
             mean = np.array([i.mean for i in intervals])
             low = np.nan_to_num(mean - np.array([i.low for i in intervals]))
             high = np.nan_to_num(np.array([i.high for i in intervals]) - mean)
             ax.errorbar(rows[x], mean, yerr=[low, high], capsize=3, label=v, **variant_style(v))
-    for ax, what in ((axes[0], "mean over 0/90/180/270°"), (axes[1], "one random angle per image")):
+    group_what = "mean over the cube's 24 rotations" if gm.group == "O" else "mean over 0/90/180/270°"
+    random_what = "one random rotation per volume" if gm.group == "O" else "one random angle per image"
+    for ax, what in ((axes[0], group_what), (axes[1], random_what)):
         ax.set(xscale="log", xlabel=f"{xlabel} (log)", ylabel=f"test accuracy, {what} (%)")
         readable_log_axis(ax, summary[x])
-    axes[0].set_title(f"C4-mean accuracy against {xlabel}")
+    axes[0].set_title(f"{gm.group}-mean accuracy against {xlabel}")
     axes[1].set_title(f"Random-angle accuracy against {xlabel}")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right upper", fontsize=8, title="bars: 95% interval")
@@ -298,20 +316,36 @@ def axis_section(
 def compute_section(
     r: RunResults, evidence: Evidence, summary: pd.DataFrame, info: dict
 ) -> tuple[list[str], dict]:
-    """The verdict on "augmentation needs more than N× the training", its evidence, the finals."""
-    long_variant, factor = info["long_variant"], info["long_factor"]
-    findings, verdicts = compute_verdict(r, evidence, long_variant, factor)
+    """The verdict on "augmentation needs more than N× (about N×) the training", its evidence, the finals."""
+    long_variant, factor, gm = (
+        info["long_variant"],
+        info.get("claim_factor") or info["long_factor"],
+        group_measure(r),
+    )
+    findings, verdicts = compute_verdict(r, evidence, info)
     verdict_text = "; ".join(f"in {unit}: {verdict}" for unit, verdict in verdicts.items())
-    images = next((i.images for v in r.variants if (i := evidence.interval(v, "c4_mean")).images), 0)
+    images = next((i.images for v in r.variants if (i := evidence.interval(v, gm.measure)).images), 0)
+    if info.get("about"):
+        rule = (
+            f"the claim holds when both bounds lie within [{factor / ABOUT:g}×, {factor * ABOUT:g}×], fails "
+            f"when the upper bound is below {factor / ABOUT:g}× (or the lower above {factor * ABOUT:g}×); "
+            f"`{long_variant}` trains for {info['long_factor']}× the exact models' epochs (and one more), "
+            f'so a target it does not reach reads "> {info["long_factor"]}×" and leaves the claim not decided'
+        )
+    else:
+        rule = (
+            f"the claim holds when the lower bound exceeds {factor}×, fails when the upper bound is at most "
+            f"{factor}×"
+        )
     lines = [
         "## Verdict",
         "",
-        f"Claim (the seed tutorial): training with augmentation needs more than {factor}× the training to "
-        f"match an equivariant model. **Verdict {verdict_text}.** Measured per C4 model as the epochs "
-        f"`{long_variant}` needs until its C4-mean validation accuracy reaches that model's final one, "
+        f"Claim (the seed tutorial): training with augmentation needs {claim_text(info)} the training to "
+        f"match an equivariant model. **Verdict {verdict_text}.** Measured per {gm.group} model as the "
+        f"epochs `{long_variant}` needs until its {gm.group}-mean validation accuracy reaches that model's "
+        "final one, "
         f"on the same {images:,} validation images and seeds (paired): the lower bound is the first epoch "
-        "not below the target at 95%, the upper bound the first epoch at or above it at 95%; the claim "
-        f"holds when the lower bound exceeds {factor}×, fails when the upper bound is at most {factor}×. "
+        f"not below the target at 95%, the upper bound the first epoch at or above it at 95%; {rule}. "
         "Seconds and FLOPs scale the epoch bounds by the measured seconds per epoch (timing noise is not "
         "in the interval) and by the FLOPs per image of each model:",
         "",
@@ -325,7 +359,7 @@ def compute_section(
                     "variant": summary.variant.map(lambda v: f"`{v}`"),
                     "epochs": summary.epochs.astype(int),
                     "seeds": summary.seeds.astype(int),
-                    "C4 mean": [cell(evidence, v, "c4_mean") for v in summary.variant],
+                    gm.label: [cell(evidence, v, gm.measure) for v in summary.variant],
                     "random angle": [cell(evidence, v, "random") for v in summary.variant],
                     "train s": summary.train_s.map(lambda s: f"{s:.0f}"),
                 }

@@ -13,8 +13,11 @@ from suite.runs.ledger import RunLedger, log
 from suite.task import Task
 
 
-def bench_settings(profile: str, device: torch.device, layout: str) -> BenchSettings:
-    """Short sweeps for the smoke profile; the full sweep otherwise; in the run's layout."""
+def bench_settings(profile: str, device: torch.device, layout: str, kind: str = "2d") -> BenchSettings:
+    """Short sweeps for the smoke profile (shorter still on volumes); the full sweep otherwise;
+    in the run's layout."""
+    if profile == "smoke" and kind == "3d":
+        return BenchSettings(infer_batches=(1, 8), train_batches=(8,), warmup=1, repeats=2, layout=layout)
     if profile == "smoke":
         return BenchSettings(infer_batches=(1, 64), train_batches=(64,), warmup=1, repeats=3, layout=layout)
     if device.type == "cpu":  # training at batch 1024 is for `suite bench`; keep runs short
@@ -27,7 +30,7 @@ def run_benchmarks(ledger: RunLedger, device: torch.device, task: Task) -> None:
     failure is recorded and the others measured."""
     config = ledger.config
     status = ledger.manifest.setdefault("bench", {})
-    settings = bench_settings(config.profile, device, config.layout)
+    settings = bench_settings(config.profile, device, config.layout, task.kind)
     for variant in config.variants:
         if status.get(variant, {}).get("status") == "done" and ledger.store.has_bench(variant):
             continue

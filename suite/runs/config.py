@@ -15,7 +15,7 @@ from suite.data.images import ImageData
 from suite.errors import UsageError
 from suite.measure.evaluate import DEFAULT_SWEEP, parse_angles, sweep
 from suite.runs.grid import UnitKey, check_grid, unit_keys
-from suite.runs.profiles import get_profile
+from suite.runs.profiles import Profile, get_profile
 from suite.training.layout import LAYOUTS
 from suite.training.recipes import RECIPES, resolve_recipe
 from suite.training.train import Recipe
@@ -91,6 +91,10 @@ class RunConfig:
     def recipe_for(self, key: UnitKey) -> Recipe:
         return self.plan_for(key).recipe
 
+    def sizes(self) -> Profile:
+        """The run's profile for its kind of data (volumes have their own sizes)."""
+        return get_profile(self.profile, get_dataset(self.dataset).kind)
+
     def budget_for(self, key: UnitKey) -> int | None:
         return self.plan_for(key).budget
 
@@ -154,7 +158,7 @@ def make_config(
     has (``C4``; ``D4`` where mirror images share a class; ``O`` for volumes), measured on every
     unit; None: the one the data set declares (C4 for images).
     """
-    chosen_profile = get_profile(profile)
+    chosen_profile = get_profile(profile, get_dataset(dataset).kind)
     _check_choices(dataset, split, recipe, layout)
     _check_numbers(seeds=seeds, epochs=epochs, batch_size=batch_size, train_size=train_size, lr=lr)
     selected = _variants(variants, chosen_profile.variants, plugin_variants, get_dataset(dataset).kind)
@@ -213,8 +217,8 @@ def _angle_list(angles: str | Sequence[float] | None, sweep_step: int) -> list[f
 
 def load_run_data(config: RunConfig) -> ImageData:
     """The verified images a run trains and measures on: the validation view (no test images in
-    it) when the run is for choosing, then the profile's subset for ``smoke``."""
-    profile = get_profile(config.profile)
+    it) when the run is for choosing, then the profile's subset where it has one."""
+    profile = config.sizes()
     data = load_dataset(config.dataset, config.data_dir, download=config.download)
     group = get_group(config.group or data.group)
     if group.dims != len(data.spatial):
@@ -226,6 +230,6 @@ def load_run_data(config: RunConfig) -> ImageData:
     data = replace(data, group=group.name)
     if config.split == "validation":
         data = data.validation_view(get_dataset(config.dataset).validation)
-    if profile.train_size is not None:
-        data = data.subset(profile.train_size, profile.test_size or len(data.test_x))
+    if profile.train_size is not None or profile.test_size is not None:
+        data = data.subset(profile.train_size or len(data.train_x), profile.test_size or len(data.test_x))
     return data

@@ -13,7 +13,6 @@ from suite.measure.benchmark import flops_per_image
 from suite.runs.config import RunConfig
 from suite.runs.executors import Finished, LocalExecutor, RayExecutor
 from suite.runs.ledger import RunLedger, log
-from suite.runs.profiles import get_profile
 from suite.runs.threads import torch_threads
 from suite.runs.unit import UnitOutcome, UnitTask, WorkerJob, run_job, run_unit
 from suite.task import Task
@@ -22,8 +21,7 @@ from suite.training.builder import build_model
 
 def unit_task(ledger: RunLedger, name: str) -> UnitTask:
     """What a worker needs to train unit ``name``: its key, the invariance batch, its checkpoint."""
-    profile = get_profile(ledger.config.profile)
-    return UnitTask(name, profile.invariance_batch, str(ledger.store.checkpoint_path(name)))
+    return UnitTask(name, ledger.config.sizes().invariance_batch, str(ledger.store.checkpoint_path(name)))
 
 
 def costliest_first(tasks: list[UnitTask], config: RunConfig, task: Task | None = None) -> list[UnitTask]:

@@ -176,6 +176,11 @@ class RunStore:
             bench_rows.extend(read_rows(path, f"delete it and resume the run to measure {path.stem} again"))
         write_csv_atomic(self.out / "throughput.csv", bench_rows, throughput_fields)
         for key, fields in UNIT_TABLES.items():
+            if key == "history":  # and any per-epoch measure a run of another kind records
+                fields = (
+                    *fields,
+                    *dict.fromkeys(k for row in tables[key] for k in row if k not in (*fields, *axes)),
+                )
             write_csv_atomic(self.out / f"{key}.csv", tables[key], table_fields(fields, axes))
 
     def write_samples(self, rows: list[dict]) -> None:

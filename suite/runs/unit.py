@@ -16,11 +16,12 @@ import torch
 
 from suite import registry
 from suite.atomic import disk_full
+from suite.data.groups import CUBE
 from suite.data.images import ImageData
 from suite.errors import failure_reason
 from suite.measure.benchmark import flops_per_image
 from suite.measure.evaluate import C4_ANGLES, correct_row, measure, predict, sample_predictions
-from suite.measure.volumes import measure_volumes
+from suite.measure.volumes import measure_volumes, predict_volumes
 from suite.runs.config import RunConfig
 from suite.runs.grid import UnitKey
 from suite.runs.store import UNIT_TABLES, table_fields
@@ -122,14 +123,22 @@ def train_and_measure(
 
 def validation_curve(data: ImageData):  # noqa: ANN201 - the train loop's on_epoch callback
     """Per-epoch accuracy on the validation images (a validation run's evaluation set), and which
-    images were right at each quarter turn (kept in the checkpoint, so a resumed unit keeps them)."""
+    images were right under each element of the rotation group (the four quarter turns of a digit,
+    the cube's 24 rotations of a volume), kept in the checkpoint, so a resumed unit keeps them."""
     images, labels = data.test_x[:HISTORY_IMAGES], data.test_y[:HISTORY_IMAGES]
+    volumes = len(data.spatial) == 3
 
     def on_epoch(record: EpochRecord, trained: torch.nn.Module) -> dict:
-        correct = {a: predict(trained, images, a) == labels for a in C4_ANGLES}
-        c4 = [100.0 * correct[a].float().mean().item() for a in C4_ANGLES]
-        bits = [correct_row("val_acc", a, correct[a]) for a in C4_ANGLES]
-        return {"val_acc_0": c4[0], "val_acc_c4_mean": sum(c4) / 4, CURVE_BITS: bits}
+        if volumes:
+            correct = {e.angle: predict_volumes(trained, images, lambda x, _s, e=e: e.act(x)) == labels
+                       for e in CUBE.elements}  # fmt: skip
+        else:
+            correct = {a: predict(trained, images, a) == labels for a in C4_ANGLES}
+        accs = {a: 100.0 * right.float().mean().item() for a, right in correct.items()}
+        metric = "val_acc_o" if volumes else "val_acc"
+        bits = [correct_row(metric, a, right) for a, right in correct.items()]
+        mean_key = "val_acc_o_mean" if volumes else "val_acc_c4_mean"
+        return {"val_acc_0": accs[0], mean_key: sum(accs.values()) / len(accs), CURVE_BITS: bits}
 
     return on_epoch
 
