@@ -15,7 +15,8 @@ from suite.task import Task
 
 FAMILIES = ("baseline", "hand-rolled", "escnn", "e3nn", "plugin")
 SYMMETRIES = ("none", "C4", "D4", "O")
-AUGMENTATIONS = ("none", "c4", "so2", "o")  # o: a random rotation of the cube per volume
+# o: a random rotation of the cube per volume; so3: a uniformly random rotation of space
+AUGMENTATIONS = ("none", "c4", "so2", "o", "so3")
 # Names become file names and CSV keys: lowercase letters, digits, '-' and '.', starting with a
 # letter or digit (so no name can contain a separator such as '__' or '/').
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]*")

@@ -31,3 +31,12 @@ def cnn3d(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
 )  # fmt: skip
 def cnn3d_aug(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
     return build_cnn3d(budget, task, "cnn3d-aug")
+
+
+@register(
+    "cnn3d-aug-so3",
+    description="the same 3-D CNN trained on volumes turned by uniformly random rotations of space",
+    family="baseline", augment="so3", tasks=("3d",), channels_last=False,
+)  # fmt: skip
+def cnn3d_aug_so3(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
+    return build_cnn3d(budget, task, "cnn3d-aug-so3")

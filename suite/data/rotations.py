@@ -1,4 +1,5 @@
-"""Rotations of image batches on their own device: exact quarter turns and bilinear angles."""
+"""Rotations of image and volume batches on their own device: exact quarter turns, bilinear angles,
+the cube's rotations and trilinear rotations of space."""
 
 from __future__ import annotations
 
@@ -69,10 +70,32 @@ def rotate_exact_or_bilinear(x: torch.Tensor, degrees: float) -> torch.Tensor:
     return rotate(x, degrees)
 
 
+def quaternion_matrices(q: torch.Tensor) -> torch.Tensor:
+    """``(N, 3, 3)`` rotation matrices of ``(N, 4)`` quaternions (w, x, y, z), normalised here:
+    Gaussian 4-vectors give rotations uniform on SO(3)."""
+    w, x, y, z = (q / q.norm(dim=1, keepdim=True)).unbind(dim=1)
+    rows = (
+        (1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)),
+        (2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)),
+        (2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)),
+    )
+    return torch.stack([torch.stack(row, dim=1) for row in rows], dim=1)
+
+
+def rotate_volumes(x: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
+    """Turn each volume ``x[i]`` (``(B, C, D, H, W)``) about its centre by ``matrices[i]``,
+    trilinear, zeros outside."""
+    theta = torch.cat([matrices.to(x), torch.zeros(len(x), 3, 1, device=x.device, dtype=x.dtype)], dim=2)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 def draw_augmentation(policy: str, count: int, generator: torch.Generator) -> torch.Tensor | None:
     """The random part of ``policy`` for ``count`` images, drawn on the CPU from ``generator`` so
     that it does not depend on the device: an independent quarter turn per image (``c4``), a
-    uniform angle in [0°, 360°) per image (``so2``, applied bilinearly), or None (``none``).
+    uniform angle in [0°, 360°) per image (``so2``, applied bilinearly), a rotation of the cube per
+    volume (``o``), a uniformly random rotation of space per volume (``so3``: a Gaussian quaternion,
+    applied trilinearly), or None (``none``).
 
     Drawing a whole epoch at once gives the same numbers as drawing batch by batch, and lets the
     training loop move them to the device once instead of once per step (a host synchronisation).
@@ -85,7 +108,9 @@ def draw_augmentation(policy: str, count: int, generator: torch.Generator) -> to
         return torch.rand(count, generator=generator) * 360.0
     if policy == "o":
         return torch.randint(0, len(CUBE), (count,), generator=generator)
-    raise ValueError(f"unknown augmentation policy {policy!r}; expected none, c4, so2 or o")
+    if policy == "so3":
+        return torch.randn(count, 4, generator=generator)
+    raise ValueError(f"unknown augmentation policy {policy!r}; expected none, c4, so2, o or so3")
 
 
 def apply_augmentation(x: torch.Tensor, policy: str, draws: torch.Tensor | None) -> torch.Tensor:
@@ -98,4 +123,6 @@ def apply_augmentation(x: torch.Tensor, policy: str, draws: torch.Tensor | None)
         return rotate(x, draws)
     if policy == "o":
         return cube_turn_per_sample(x, draws)
-    raise ValueError(f"unknown augmentation policy {policy!r}; expected none, c4, so2 or o")
+    if policy == "so3":
+        return rotate_volumes(x, quaternion_matrices(draws))
+    raise ValueError(f"unknown augmentation policy {policy!r}; expected none, c4, so2, o or so3")

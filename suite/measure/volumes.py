@@ -8,11 +8,11 @@ The 3-D counterpart of ``suite.measure.evaluate.measure``: the same tables (``me
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from scipy.spatial.transform import Rotation
 
 from suite.data.groups import CUBE
 from suite.data.images import ImageData
+from suite.data.rotations import rotate_volumes
 from suite.measure.evaluate import (
     EVAL_BATCH,
     RANDOM_ANGLE_SEED,
@@ -28,14 +28,6 @@ from suite.training.train import to_input
 def random_rotations(count: int, seed: int = RANDOM_ANGLE_SEED) -> torch.Tensor:
     """``(count, 3, 3)`` rotation matrices, uniform on SO(3), from a fixed seed."""
     return torch.as_tensor(Rotation.random(count, random_state=seed).as_matrix(), dtype=torch.float32)
-
-
-def rotate_volumes(x: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
-    """Turn each volume ``x[i]`` (``(B, C, D, H, W)``) about its centre by ``matrices[i]``,
-    trilinear, zeros outside."""
-    theta = torch.cat([matrices.to(x), torch.zeros(len(x), 3, 1, device=x.device, dtype=x.dtype)], dim=2)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 @torch.inference_mode()
