@@ -78,3 +78,27 @@ def test_the_compute_study_reports_a_verdict_with_its_numbers(tmp_path, capsys):
     history = pd.read_csv(out / "history.csv")
     assert history[history.variant == "cnn-aug"].epoch.max() == 11
     assert "never the test set" in summary
+
+
+def test_on_volumes_the_studies_use_the_3d_variants_and_cap_augmentation_at_50x():
+    from suite.runs.studies import STUDIES_3D, study_about
+
+    assert set(STUDIES_3D) == {"data", "compute"}
+    compute = study_config("compute", "cpu", dataset="polycubes", recipe="tutorial")
+    by_variant = {k.variant: compute.recipe_for(k).epochs for k in compute.units()}
+    assert by_variant["cnn3d-aug"] == 51 * by_variant["gcnn-o"] and compute.split == "validation"
+    assert study_about("compute", "cpu", "polycubes")["claim_factor"] == 500
+    data = study_config("data", "cpu", dataset="polycubes", recipe="tutorial")
+    assert "stack-o" in data.variants and "cnn" not in data.variants
+    with pytest.raises(UsageError, match="unknown study on 3d data"):
+        study_config("budgets", dataset="polycubes")
+
+
+def test_about_n_times_is_decided_only_when_the_bounds_fall_short_of_it_or_lie_around_it():
+    from suite.report.matching import FAILS, HOLDS, UNDECIDED, about_verdict
+
+    assert about_verdict(2.0, 30.0, False, 500) == FAILS  # caught up well below 250×
+    assert about_verdict(300.0, 800.0, False, 500) == HOLDS
+    assert about_verdict(51.0, None, True, 500) == UNDECIDED  # "> 51×": could still be 500×
+    assert about_verdict(100.0, 400.0, False, 500) == UNDECIDED
+    assert about_verdict(1500.0, None, True, 500) == FAILS  # surely more than 1,000×

@@ -39,14 +39,15 @@ class GroupMeasure:
 
     measure: str  # c4_mean | o_mean (a key of MEASURES; study.csv's column)
     group: str  # C4 | O
+    elements: int  # its rotations: 4 | 24
     label: str  # how tables head it
     curve: str  # its per-epoch validation column in history.csv
     exact_claims: tuple[str, ...]  # the claims that make a model invariant to it by construction
     augmented: str  # the augmented baseline the exact models are compared with
 
 
-C4_MEASURE = GroupMeasure("c4_mean", "C4", "C4 mean", "val_acc_c4_mean", ("C4", "D4"), "cnn-aug")
-O_MEASURE = GroupMeasure("o_mean", "O", "O mean", "val_acc_o_mean", ("O", "Oh"), "cnn3d-aug")
+C4_MEASURE = GroupMeasure("c4_mean", "C4", 4, "C4 mean", "val_acc_c4_mean", ("C4", "D4"), "cnn-aug")
+O_MEASURE = GroupMeasure("o_mean", "O", 24, "O mean", "val_acc_o_mean", ("O", "Oh"), "cnn3d-aug")
 
 
 def group_measure(r: RunResults) -> GroupMeasure:

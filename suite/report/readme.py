@@ -20,7 +20,16 @@ from suite.report.comparisons import cell, leader_sentence, method_note
 from suite.report.evidence import Evidence, group_measure
 from suite.report.formatting import markdown
 from suite.report.results import RunResults
-from suite.report.study import axis_findings, claim_text, compute_verdict, points, study_info, summarise
+from suite.report.study import (
+    axis_findings,
+    bound_text,
+    catching_up,
+    claim_text,
+    compute_verdict,
+    points,
+    study_info,
+    summarise,
+)
 from suite.report.tables import main_table, tutorial_table
 
 BLOCK = re.compile(r"(<!-- begin: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)", re.DOTALL)
@@ -135,6 +144,31 @@ def study_block(root: Path, name: str) -> str:
                       *axis_findings(r, evidence, summary, axis)])  # fmt: skip
 
 
+def growth_block(root: Path, names: list[str]) -> str:
+    """How the augmented model's catching-up factor grows with the group: one row per exact model
+    of each committed compute study (C4's 4 rotations on digits, O's 24 on volumes)."""
+    rows, sources = [], []
+    for name in names:
+        directory = root / "results" / "studies" / name
+        if not (directory / "manifest.json").is_file():
+            sources.append(f"`results/studies/{name}/`: not committed yet")
+            continue
+        r = RunResults(directory)
+        info, gm = study_info(r), group_measure(r)
+        sources.append(f"[`results/studies/{name}/`](results/studies/{name}/summary.md), {_provenance(r)}")
+        for c in catching_up(r, Evidence(r, None), info):
+            rows.append({
+                "group (rotations)": f"{gm.group} ({gm.elements})",
+                "data": r.manifest["config"].get("dataset", "mnist"), "claim": claim_text(info),
+                "exact model": f"`{c.model}`", "its accuracy %": c.found.target.text(),
+                "epochs": c.found.ratio_text(), "seconds": bound_text(c.found, *c.bounds["seconds"]),
+                "FLOPs": bound_text(c.found, *c.bounds["FLOPs"]),
+                "verdict (epochs / seconds / FLOPs)": " / ".join(c.verdicts.values()),
+            })  # fmt: skip
+    table = markdown(pd.DataFrame(rows)) if rows else "No compute study committed yet."
+    return "\n".join([*[f"- {s}" for s in sources], "", table])
+
+
 def _axis_label(axis: str, value: float) -> str:
     unit = {"budget": "parameters", "train_size": "images"}.get(axis, axis)
     return f"{int(value):,} {unit}"
@@ -218,6 +252,7 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
     "study-compute": lambda root: study_block(root, "compute"),
     "study-data": lambda root: study_block(root, "data"),
     "study-budgets": lambda root: study_block(root, "budgets"),
+    "growth": lambda root: growth_block(root, ["compute", "compute-polycubes"]),
     "speedup": lambda root: speedup_block(root, ["speedup-cpu", "speedup-cpu-1thread", "speedup-h100"]),
 }  # fmt: skip
 

@@ -7,6 +7,7 @@ The study's name, axis and question come from its manifest (written by ``suite s
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -158,15 +159,27 @@ def claim_text(info: dict) -> str:
     return f"more than {info.get('claim_factor') or info['long_factor']}×"
 
 
-def compute_verdict(r: RunResults, evidence: Evidence, info: dict) -> tuple[list[str], dict]:
+@dataclass(frozen=True)
+class Catching:
+    """How far the augmented model is from one exact model: the epoch match, the factor's
+    bounds and the verdict in each unit of training (epochs, seconds, FLOPs)."""
+
+    model: str
+    found: Match
+    seconds: float  # the exact model's training seconds
+    bounds: dict[str, tuple[float, float | None]]
+    verdicts: dict[str, str]
+
+
+def catching_up(r: RunResults, evidence: Evidence, info: dict) -> list[Catching]:
     """Per exact model: the epochs (and training seconds and FLOPs) the study's long (augmented)
-    variant needs to reach its final validation accuracy, as 95% bounds on the factor; verdicts
-    on the study's claim ("more than N×", or "about N×") in each unit of training."""
+    variant needs to reach its final validation accuracy, as 95% bounds on the factor, and the
+    verdicts on the study's claim ("more than N×", or "about N×") in each unit of training."""
     long_variant, about = info["long_variant"], bool(info.get("about"))
     factor = info.get("claim_factor") or info["long_factor"]
     measure = group_measure(r).measure
-    lines, verdicts = [], {"epochs": [], "seconds": [], "FLOPs": []}
     flops = r.scalar("flops")["mean"] if "flops" in set(r.metrics.metric) else pd.Series(dtype=float)
+    out = []
     for v in [v for v in r.variants if v != long_variant]:
         found = match(evidence, long_variant, v, measure)
         if found is None:
@@ -177,14 +190,24 @@ def compute_verdict(r: RunResults, evidence: Evidence, info: dict) -> tuple[list
         per_flop = flops.get(long_variant, math.nan) / flops.get(v, math.nan)
         scales = {"epochs": 1.0, "seconds": per_second, "FLOPs": per_flop}
         bounds = {unit: (found.low * k, found.high * k if found.high else None) for unit, k in scales.items()}
-        mine = {unit: found.verdict(factor, k, about) for unit, k in scales.items()}
-        for unit, verdict in mine.items():
-            verdicts[unit].append((v, verdict))
+        verdicts = {unit: found.verdict(factor, k, about) for unit, k in scales.items()}
+        out.append(Catching(v, found, seconds, bounds, verdicts))
+    return out
+
+
+def compute_verdict(r: RunResults, evidence: Evidence, info: dict) -> tuple[list[str], dict]:
+    """One line per exact model (:func:`catching_up`) and the verdict in each unit of training."""
+    long_variant, lines = info["long_variant"], []
+    verdicts: dict[str, list[tuple[str, str]]] = {"epochs": [], "seconds": [], "FLOPs": []}
+    for c in catching_up(r, evidence, info):
+        for unit, verdict in c.verdicts.items():
+            verdicts[unit].append((c.model, verdict))
+        found, said = c.found, c.verdicts
         lines.append(
-            f"- `{v}`: {found.target.text()}% after {found.model_epochs} epoch(s) ({seconds:.0f} s); "
-            f"`{long_variant}` needs, in epochs, {found.ratio_text()} ({mine['epochs']}); in training "
-            f"seconds {bound_text(found, *bounds['seconds'])} ({mine['seconds']}); in training FLOPs "
-            f"{bound_text(found, *bounds['FLOPs'])} ({mine['FLOPs']})."
+            f"- `{c.model}`: {found.target.text()}% after {found.model_epochs} epoch(s) ({c.seconds:.0f} s); "
+            f"`{long_variant}` needs, in epochs, {found.ratio_text()} ({said['epochs']}); in training "
+            f"seconds {bound_text(found, *c.bounds['seconds'])} ({said['seconds']}); in training FLOPs "
+            f"{bound_text(found, *c.bounds['FLOPs'])} ({said['FLOPs']})."
         )
     return lines, {unit: per_model_verdict(v) for unit, v in verdicts.items()}
 
