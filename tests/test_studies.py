@@ -102,3 +102,12 @@ def test_about_n_times_is_decided_only_when_the_bounds_fall_short_of_it_or_lie_a
     assert about_verdict(51.0, None, True, 500) == UNDECIDED  # "> 51×": could still be 500×
     assert about_verdict(100.0, 400.0, False, 500) == UNDECIDED
     assert about_verdict(1500.0, None, True, 500) == FAILS  # surely more than 1,000×
+
+
+def test_long_validation_curves_are_sparse_and_a_sparse_curve_bounds_the_crossing_from_both_sides():
+    from suite.runs.unit import curve_epoch
+
+    measured = [e for e in range(1, 1_101) if curve_epoch(e, 1_100)]
+    assert measured[:25] == list(range(1, 26)) and 1_100 in measured and 30 in measured and 31 not in measured
+    assert all(b / a <= 1.2 for a, b in zip(measured[25:], measured[26:], strict=False))
+    assert all(curve_epoch(e, 22) for e in range(1, 23))  # the 2-D compute study's curves stay dense

@@ -97,13 +97,16 @@ def match(evidence: Evidence, augmented: str, model: str, measure: str = "c4_mea
     if target is None:
         return None
     earliest = surely = None
+    below = 0  # the last measured epoch surely below the target (a sparse curve: the crossing is after it)
     for epoch in aug_epochs:
         scores = evidence.scores(augmented, measure, seeds=seeds, curve_epoch=epoch)
         if scores is None:
             continue
         diff = two_way_interval(scores - target)
         if earliest is None and diff.high >= 0:
-            earliest = epoch
+            earliest = below + 1
+        elif earliest is None:
+            below = epoch
         if diff.low >= 0:
             surely = epoch
             break

@@ -229,7 +229,8 @@ def training_figure(r) -> Figure | None:
         axes[0].plot(epochs, curve[("loss", "mean")], label=v, **style)
         losses.extend(curve[("loss", "mean")])
         if validated:
-            mean = curve[(curve_column, "mean")].to_numpy()
+            measured = curve[(curve_column, "mean")].notna().to_numpy()  # a long curve is sparse
+            epochs, mean = epochs[measured], curve[(curve_column, "mean")].to_numpy()[measured]
             intervals = [evidence.scores(v, gm.measure, curve_epoch=int(e)) for e in epochs]
             axes[1].plot(epochs, mean, label=v, **style)
             if all(i is not None for i in intervals):

@@ -250,7 +250,7 @@ def compute_figure(r: RunResults, evidence: Evidence, long_variant: str) -> Figu
     fig = _figure(12, 4.5)
     axes = fig.subplots(1, 2)
     for v in r.variants:
-        curve = h[h.variant == v].groupby("epoch")[[gm.curve, "wall_s"]].mean()
+        curve = h[h.variant == v].groupby("epoch")[[gm.curve, "wall_s"]].mean().dropna()
         if curve.empty:
             continue
         mean, low, high = curve_band(evidence, v, list(curve.index), gm.measure)

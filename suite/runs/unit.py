@@ -81,9 +81,9 @@ def train_and_measure(
     model = build_model(key.variant, data.task, config.budget_for(key), device, config.layout)
     train_size = config.train_size_for(key)
     train_data = data.first_train(train_size) if train_size else data
-    on_epoch = validation_curve(data) if config.split == "validation" else None
-    checkpoint = Path(task.checkpoint) if task.checkpoint else None
     recipe = config.recipe_for(key)
+    on_epoch = validation_curve(data, recipe.epochs) if config.split == "validation" else None
+    checkpoint = Path(task.checkpoint) if task.checkpoint else None
     epochs = train(model, train_data, recipe, spec.augment, key.seed, checkpoint, progress, label, on_epoch)
     point = {"variant": key.variant, "seed": key.seed, **dict(key.point)}
     history_rows = []
@@ -121,14 +121,28 @@ def train_and_measure(
     return result, trained_state(model)
 
 
-def validation_curve(data: ImageData):  # noqa: ANN201 - the train loop's on_epoch callback
+def curve_epoch(epoch: int, last: int) -> bool:
+    """Whether a validation curve is measured after ``epoch`` of ``last``: every epoch up to 25,
+    then every 5th to 100, every 10th to 200, every 25th to 500, every 50th beyond, and the last.
+    Long trainings (the compute study's augmented model at 50× in 3-D) stay affordable, and the
+    relative step stays under 20%; the epochs between two measured ones bound a crossing from
+    both sides (``suite.report.matching``)."""
+    steps = ((25, 1), (100, 5), (200, 10), (500, 25))
+    step = next((s for bound, s in steps if epoch <= bound), 50)
+    return epoch == last or epoch % step == 0
+
+
+def validation_curve(data: ImageData, last_epoch: int):  # noqa: ANN201 - the train loop's on_epoch callback
     """Per-epoch accuracy on the validation images (a validation run's evaluation set), and which
     images were right under each element of the rotation group (the four quarter turns of a digit,
-    the cube's 24 rotations of a volume), kept in the checkpoint, so a resumed unit keeps them."""
+    the cube's 24 rotations of a volume), kept in the checkpoint, so a resumed unit keeps them;
+    at the epochs :func:`curve_epoch` picks."""
     images, labels = data.test_x[:HISTORY_IMAGES], data.test_y[:HISTORY_IMAGES]
     volumes = len(data.spatial) == 3
 
     def on_epoch(record: EpochRecord, trained: torch.nn.Module) -> dict:
+        if not curve_epoch(record.epoch, last_epoch):
+            return {}
         if volumes:
             correct = {e.angle: predict_volumes(trained, images, lambda x, _s, e=e: e.act(x)) == labels
                        for e in CUBE.elements}  # fmt: skip
