@@ -151,7 +151,8 @@ def make_config(
     ``variants``: names, patterns, ``core`` or ``all`` (a comma-separated string or a list); None
     means the profile's variants plus ``plugin_variants`` (those the plugin files registered).
     ``recipe``: ``tuned`` (each variant's learning rate from ``suite tune``), ``tutorial`` (lr 5e-4
-    for all) or a tuned-recipe ``.toml``; an explicit ``lr`` sets every variant's rate instead.
+    for all; on volumes the 3-D default, batch 16 and lr 3e-3, as the profile says) or a
+    tuned-recipe ``.toml``; an explicit ``lr`` sets every variant's rate instead.
     ``split``: ``validation`` measures on the data set's validation split (its own, the last
     10,000 MNIST training images, or a tenth of the training images) for choices (tuning, curves);
     ``test`` (final numbers) trains on all and measures on test. ``group``: the symmetry the data
@@ -162,12 +163,16 @@ def make_config(
     _check_choices(dataset, split, recipe, layout)
     _check_numbers(seeds=seeds, epochs=epochs, batch_size=batch_size, train_size=train_size, lr=lr)
     selected = _variants(variants, chosen_profile.variants, plugin_variants, get_dataset(dataset).kind)
-    base_recipe = Recipe(epochs or chosen_profile.epochs, batch_size or Recipe.batch_size, lr or Recipe.lr)
+    base_recipe = Recipe(
+        epochs or chosen_profile.epochs,
+        batch_size or chosen_profile.batch_size or Recipe.batch_size,
+        lr or chosen_profile.lr or Recipe.lr,
+    )
     if lr is not None:
         recipe, lrs = "fixed", {v: lr for v in selected}
         note = f"fixed: AdamW lr {lr:g} for every variant (given explicitly)"
     else:
-        lrs, note = resolve_recipe(str(recipe), dataset, selected, Recipe.lr)
+        lrs, note = resolve_recipe(str(recipe), dataset, selected, base_recipe.lr)
     return RunConfig(
         recipe_name=str(recipe), recipe_note=note, lrs=lrs, split=split, train_size=train_size,
         grid=check_grid(grid or {}), variants=selected, profile=chosen_profile.name, dataset=dataset,

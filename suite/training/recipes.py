@@ -60,7 +60,7 @@ def resolve_recipe(
     if source != dataset:
         note += f"; {dataset} has no tuned table, so {source}'s rates are used"
     if untuned:
-        note += f"; not tuned, at the tutorial lr {default_lr:g}: {', '.join(untuned)}"
+        note += f"; not tuned, at the default lr {default_lr:g}: {', '.join(untuned)}"
     return lrs, note
 
 
