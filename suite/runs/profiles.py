@@ -42,7 +42,7 @@ PROFILES = {
 VOLUME_RECIPE = {"batch_size": 16, "lr": 3e-3}
 PROFILES_3D = {
     "smoke": Profile(
-        "smoke", 1, 1, 64, 16, 4, "64 volumes, one epoch, 16 test volumes: a pipeline check", **VOLUME_RECIPE
+        "smoke", 1, 1, 64, 8, 2, "64 volumes, one epoch, 8 test volumes: a pipeline check", **VOLUME_RECIPE
     ),
     "quick": Profile(
         "quick",
