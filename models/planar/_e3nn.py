@@ -1,4 +1,5 @@
-"""The e3nn-o2 model (imported only when built: e3nn takes seconds to import).
+"""The e3nn-o2 model (imported only when built: e3nn takes seconds to import), and the voxel
+convolution and block that e3nn-so3 (``models.volumetric._e3nn3d``) builds in 3-D.
 
 e3nn's voxel convolution (``e3nn.nn.models.v2104.voxel_convolution``) restricted to the image plane:
 kernels are spherical harmonics times a learned radial profile, sampled on a flat k×k grid. Each layer
@@ -83,7 +84,7 @@ class VoxelConvolution(nn.Module):
             shared_weights=False, compile_left_right=False, compile_right=True,
         )  # fmt: skip
         self.weight = nn.Parameter(torch.randn(number, self.tp.weight_numel))
-        self._cached: tuple | None = None  # (parameter and buffer versions, kernel) without gradients
+        self._cached: tuple | None = None  # (weights' versions, kernel): see current_kernel
         if self.sc is not None:
             centre = torch.zeros(*[size] * dims, 1, 1)
             centre[(size // 2,) * dims] = 1.0
@@ -97,19 +98,24 @@ class VoxelConvolution(nn.Module):
             kernel = kernel + self.centre * self.sc(self.eye)  # the self-connection's (in, out) matrix
         return kernel.movedim((-1, -2), (0, 1))
 
-    def inference_kernel(self) -> torch.Tensor:
-        """The kernel, built again only when a parameter or buffer changed (in place: its version;
-        moved or replaced: its storage). e3nn's ``right`` takes ~0.1 s for a 3³ kernel: without
-        gradients (evaluation, one volume at a time) the convolution itself costs far less."""
-        key = tuple((t.data_ptr(), t._version, t.dtype) for t in (*self.parameters(), *self.buffers()))
+    def current_kernel(self) -> torch.Tensor:
+        """The kernel; cached, as the group convolutions' filter banks are, only for forwards that
+        record no gradients, in eval mode, while the weights stay the same (e3nn's ``right`` takes
+        ~0.1 s for a 3³ kernel: more than the convolution of a few volumes)."""
+        if self.training or torch.is_grad_enabled():
+            return self.kernel()
+        key = tuple((p._version, p.data_ptr()) for p in self.parameters())
         if self._cached is None or self._cached[0] != key:
             self._cached = (key, self.kernel())
         return self._cached[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv = F.conv2d if self.dims == 2 else F.conv3d
-        kernel = self.kernel() if torch.is_grad_enabled() else self.inference_kernel()
-        return conv(x, kernel, padding=self.padding)
+        return conv(x, self.current_kernel(), padding=self.padding)
+
+    def train(self, mode: bool = True) -> VoxelConvolution:
+        self._cached = None
+        return super().train(mode)
 
 
 PlanarConvolution = VoxelConvolution  # on the image plane: dims=2, the default
