@@ -163,6 +163,7 @@ def test_e3nn_so3_keeps_a_chiral_pentacube_apart_from_its_mirror_image_and_its_t
     """Its read-out takes pseudoscalars (0o), which change sign under a mirror: the logits of a chiral
     piece and its mirror image differ, while those of its 24 turns agree. Zero the head's weights on
     the 0o features and the model reads scalars (0e) only: the same for a volume and its mirror."""
+    from models.volumetric._e3nn3d import e3nn3d_params
     from suite import registry
     from suite.measure.conformance import dead_parameters
 
@@ -179,5 +180,6 @@ def test_e3nn_so3_keeps_a_chiral_pentacube_apart_from_its_mirror_image_and_its_t
         assert (scalars_only[0] - scalars_only[1]).abs().max() < 1e-4
     torch.manual_seed(0)
     model = registry.get("e3nn-so3")
+    assert e3nn3d_params(model.widths) == registry.count_params(model) == 20_273  # the fit's count
     batch = torch.cat([turns[:4], torch.rand(4, 1, GRID, GRID, GRID)])
     assert dead_parameters(model, batch, torch.arange(8)) == 0  # every weight learns, on volumes

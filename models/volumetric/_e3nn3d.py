@@ -35,7 +35,6 @@ with warnings.catch_warnings():
 ACTIVATIONS = {1: F.silu, -1: torch.tanh}  # even scalars, odd (pseudo)scalars: e3nn's choice
 # (scalars, vectors, tensors) per parity in the two feature layers, then the read-out's 0e and 0o each
 BASE_WIDTHS = (18, 3, 1, 18)  # scalar-heavy: a path's weights do not grow with l, its channels do
-TUTORIAL_WIDTHS = (36, 6, 2, 36)  # fit_widths(BASE_WIDTHS, e3nn3d_params, 20_589): 20,273 parameters
 
 
 def hidden_irreps(scalars: int, vectors: int, tensors: int) -> o3.Irreps:
@@ -44,12 +43,18 @@ def hidden_irreps(scalars: int, vectors: int, tensors: int) -> o3.Irreps:
     )
 
 
+def reached(irreps_in, hidden: o3.Irreps) -> tuple[o3.Irreps, o3.Irreps]:
+    """(scalars, gated): the ``hidden`` irreps that a convolution of ``irreps_in`` with the harmonics
+    reaches (an unreachable irrep would be zeros whose norm weights never learn)."""
+    kept = [(mul, ir) for mul, ir in hidden if tp_path_exists(irreps_in, SH, ir)]
+    return o3.Irreps([(m, ir) for m, ir in kept if ir.l == 0]), o3.Irreps(
+        [(m, ir) for m, ir in kept if ir.l > 0]
+    )
+
+
 def parity_gate(irreps_in, hidden: o3.Irreps) -> Gate:
-    """The Gate onto the ``hidden`` irreps that a convolution of ``irreps_in`` with the harmonics
-    reaches (an unreachable irrep would be zeros whose norm weights never learn), gated by 0e."""
-    reached = [(mul, ir) for mul, ir in hidden if tp_path_exists(irreps_in, SH, ir)]
-    scalars = o3.Irreps([(mul, ir) for mul, ir in reached if ir.l == 0])
-    gated = o3.Irreps([(mul, ir) for mul, ir in reached if ir.l > 0])
+    """The Gate onto what a convolution of ``irreps_in`` reaches of ``hidden``, gated by 0e."""
+    scalars, gated = reached(irreps_in, hidden)
     return Gate(
         scalars, [ACTIVATIONS[ir.p] for _, ir in scalars],
         f"{gated.num_irreps}x0e", [torch.sigmoid],
@@ -95,18 +100,41 @@ class E3nnCubeCNN(nn.Module):
 
 
 def e3nn3d_params(widths: tuple[int, ...], num_classes: int = 29, in_channels: int = 1) -> int:
-    """Parameters of a model built on the CPU (e3nn's Gate cannot be built on the meta device)."""
-    model = E3nnCubeCNN(widths, num_classes, in_channels)
-    return sum(p.numel() for p in model.parameters())
+    """Parameters of ``E3nnCubeCNN(widths, …)``, counted from its irreps without building it (e3nn's
+    Gate cannot be built on the meta device, and a build on the CPU takes about a second): per
+    convolution the tensor product's uvw weights per radial function and, for odd kernels, the
+    self-connection; BatchNorm's weight per irrep and bias per 0e; the dense head."""
+
+    def conv(irreps_in: o3.Irreps, irreps_out: o3.Irreps, size: int) -> int:
+        tp = sum(
+            m1 * m2 * mo for m1, i1 in irreps_in for m2, i2 in SH for mo, io in irreps_out if io in i1 * i2
+        )
+        sc = sum(mi * mo for mi, ii in irreps_in for mo, io in irreps_out if ii == io) if size % 2 else 0
+        return shells(size) * tp + sc
+
+    def norm(irreps: o3.Irreps) -> int:
+        return irreps.num_irreps + sum(mul for mul, ir in irreps if ir.is_scalar())
+
+    *hidden, final = widths
+    irreps, total = o3.Irreps(f"{in_channels}x0e"), 0
+    for _ in range(2):
+        scalars, gated = reached(irreps, hidden_irreps(*hidden))
+        gate_in = scalars + o3.Irreps(f"{gated.num_irreps}x0e") + gated
+        total += conv(irreps, gate_in, 3) + norm(gate_in)
+        irreps = scalars + gated
+    readout = o3.Irreps(f"{final}x0e + {final}x0o")
+    return total + conv(irreps, readout, 4) + norm(readout) + (readout.dim + 1) * num_classes
+
+
+def shells(size: int) -> int:
+    """Distinct non-zero distances from the centre of a size³ kernel: its radial functions."""
+    r = [(2 * i - size + 1) ** 2 for i in range(size)]  # (2·offset)², offsets centred
+    return len({a + b + c for a in r for b in r for c in r} - {0})
 
 
 def build_e3nn3d(budget: int | None, task: Task) -> E3nnCubeCNN:
-    """Widths fitted to the plain 3-D CNN's parameter count on the task, or to ``budget``; without a
-    budget, the tutorial widths where they land within 2% (a fit builds ~40 models: seconds)."""
+    """Widths fitted to the plain 3-D CNN's parameter count on the task (20,273 parameters at
+    (36, 6, 2, 36) for polycubes), or to ``budget``: counted, not built, the fit takes milliseconds."""
     target = budget or cnn3d_params(CNN3D_WIDTHS, task.classes, task.channels)
-    if budget is None:
-        model = E3nnCubeCNN(TUTORIAL_WIDTHS, task.classes, task.channels)
-        if abs(sum(p.numel() for p in model.parameters()) / target - 1) < 0.02:
-            return model
     widths = fit_widths(BASE_WIDTHS, lambda w: e3nn3d_params(w, task.classes, task.channels), target)
     return E3nnCubeCNN(widths, task.classes, task.channels)
