@@ -104,3 +104,18 @@ def test_escnn_fused_expansion_gives_escnn_s_own_logits(name):
         outputs[path] = [model.train()(x), model.eval()(x)]
     for mine, theirs in zip(outputs["fused"], outputs["escnn"], strict=True):
         assert torch.allclose(mine, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_the_e3nn_kernel_is_cached_only_for_gradient_free_eval_forwards():
+    from models.planar._e3nn import VoxelConvolution
+
+    torch.manual_seed(0)
+    conv = VoxelConvolution("1x0e", "2x0e + 1x1o", 3, dims=3).eval()
+    x = torch.rand(1, 1, 4, 4, 4)
+    with torch.no_grad():
+        first = conv.current_kernel()
+        assert conv.current_kernel() is first
+        conv.weight.add_(1.0)  # a changed weight builds it again
+        assert not torch.equal(conv.current_kernel(), first)
+    assert conv.current_kernel().requires_grad and conv(x).requires_grad
+    assert conv.train().current_kernel() is not conv.current_kernel()  # training: never cached

@@ -1,4 +1,5 @@
-"""The e3nn-o2 model (imported only when built: e3nn takes seconds to import).
+"""The e3nn-o2 model (imported only when built: e3nn takes seconds to import), and the voxel
+convolution and block that e3nn-so3 (``models.volumetric._e3nn3d``) builds in 3-D.
 
 e3nn's voxel convolution (``e3nn.nn.models.v2104.voxel_convolution``) restricted to the image plane:
 kernels are spherical harmonics times a learned radial profile, sampled on a flat k×k grid. Each layer
@@ -30,61 +31,94 @@ BASE_WIDTHS = (8, 4, 2, 12)
 TUTORIAL_WIDTHS = (19, 10, 5, 29)  # fit_widths(BASE_WIDTHS, e3nn_params, 13_978): 13,940 parameters
 
 
-class PlanarConvolution(nn.Module):
-    """e3nn's voxel ``Convolution`` on a one-voxel-thick volume, with the z axis left out by construction.
+class VoxelConvolution(nn.Module):
+    """e3nn's voxel ``Convolution`` on a k×k (``dims=2``: a one-voxel-thick volume, the z axis left out
+    by construction) or k×k×k grid (``dims=3``: the volume itself).
 
-    The k×k taps lie in the plane z = 0; each kernel entry is ``FullyConnectedTensorProduct.right`` of
-    the spherical harmonics of the tap's offset, weighted by ``soft_one_hot_linspace`` radial functions.
-    Changes from e3nn's class, each to leave no parameter that cannot learn:
+    Each kernel entry is ``FullyConnectedTensorProduct.right`` of the spherical harmonics of the tap's
+    offset from the kernel's centre, weighted by ``soft_one_hot_linspace`` radial functions. Changes
+    from e3nn's class, each to leave no parameter that cannot learn:
 
-    * the radial basis spans the radii the grid actually has, from 1 to the corner (``cutoff=False``):
-      with e3nn's ``cutoff=True`` over [0, k/2] several functions vanish on every tap of a 3×3 kernel
-      and their weights never get a gradient. By default one function per distinct radius (shell).
+    * the radial basis spans the radii the grid actually has, from the nearest tap to the corner
+      (``cutoff=False``): with e3nn's ``cutoff=True`` over [0, k/2] several functions vanish on every
+      tap of a 3×3 kernel and their weights never get a gradient. By default one function per
+      distinct radius (shell).
     * the centre tap (radius 0, where only l = 0 harmonics survive) is the self-connection ``o3.Linear``,
-      folded into the kernel, so "valid" padding needs no special case and one ``conv2d`` does it all.
+      folded into the kernel, so "valid" padding needs no special case and one convolution does it
+      all. An even k has no centre tap (its taps sit at half-integer offsets) and no self-connection.
 
     Weights are e3nn's unit normals; the neighbour sum is divided by √(taps) (fan-in), not by taps.
     """
 
-    def __init__(self, irreps_in, irreps_out, size: int, num_radial_basis: int | None = None, padding=None):
+    def __init__(
+        self,
+        irreps_in,
+        irreps_out,
+        size: int,
+        num_radial_basis: int | None = None,
+        padding=None,
+        dims: int = 2,
+    ):
         super().__init__()
         self.irreps_in = o3.Irreps(irreps_in)
         self.irreps_out = o3.Irreps(irreps_out)
-        self.size, self.padding = size, size // 2 if padding is None else padding
-        r = torch.arange(size, dtype=torch.float32) - size // 2
-        x, y = torch.meshgrid(r, r, indexing="ij")
-        lattice = torch.stack([x, y, torch.zeros_like(x)], dim=-1)  # (k, k, 3): flat in z
+        self.size, self.padding, self.dims = size, size // 2 if padding is None else padding, dims
+        r = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
+        axes = torch.meshgrid(*[r] * dims, indexing="ij")
+        lattice = torch.stack([*axes, *[torch.zeros_like(axes[0])] * (3 - dims)], dim=-1)  # (k,…, 3)
         radius = lattice.norm(dim=-1)
-        shells = radius.unique()[1:]  # the distinct non-zero radii
+        shells = radius[radius > 0].unique()  # the distinct non-zero radii
         number = len(shells) if num_radial_basis is None else num_radial_basis
         emb = soft_one_hot_linspace(
             radius, start=shells[0].item(), end=shells[-1].item(), number=number,
             basis="smooth_finite", cutoff=False,
         )  # fmt: skip
         emb = emb * (radius > 0)[..., None]  # the centre tap is the self-connection's
-        if not (emb.flatten(0, 1).amax(0) > 0).all():
-            raise ValueError(f"radial basis of {number} on a {size}×{size} grid: a function vanishes")
-        self.register_buffer("emb", emb / (size * size - 1) ** 0.5)  # (k, k, basis), fan-in scaled
+        if not (emb.flatten(0, -2).amax(0) > 0).all():
+            raise ValueError(f"radial basis of {number} on a {size}^{dims} grid: a function vanishes")
+        self.register_buffer("emb", emb / int((radius > 0).sum()) ** 0.5)  # (k,…, basis), fan-in scaled
         self.register_buffer("sh", o3.spherical_harmonics(SH, lattice, True, normalization="component"))
-        self.sc = o3.Linear(self.irreps_in, self.irreps_out)
+        self.sc = o3.Linear(self.irreps_in, self.irreps_out) if size % 2 else None  # drawn first, as ever
         self.tp = o3.FullyConnectedTensorProduct(
             self.irreps_in, SH, self.irreps_out,
             shared_weights=False, compile_left_right=False, compile_right=True,
         )  # fmt: skip
         self.weight = nn.Parameter(torch.randn(number, self.tp.weight_numel))
-        centre = torch.zeros(size, size, 1, 1)
-        centre[size // 2, size // 2] = 1.0
-        self.register_buffer("centre", centre, persistent=False)
-        self.register_buffer("eye", torch.eye(self.irreps_in.dim), persistent=False)
+        self._cached: tuple | None = None  # (weights' versions, kernel): see current_kernel
+        if self.sc is not None:
+            centre = torch.zeros(*[size] * dims, 1, 1)
+            centre[(size // 2,) * dims] = 1.0
+            self.register_buffer("centre", centre, persistent=False)
+            self.register_buffer("eye", torch.eye(self.irreps_in.dim), persistent=False)
 
     def kernel(self) -> torch.Tensor:
-        """(out, in, k, k): the tensor-product kernel with the self-connection at the centre."""
-        kernel = self.tp.right(self.sh, self.emb @ self.weight)  # (k, k, in, out); zero at the centre
-        kernel = kernel + self.centre * self.sc(self.eye)  # the self-connection's (in, out) matrix
-        return kernel.permute(3, 2, 0, 1)
+        """(out, in, k,…): the tensor-product kernel with the self-connection at the centre."""
+        kernel = self.tp.right(self.sh, self.emb @ self.weight)  # (k,…, in, out); zero at the centre
+        if self.sc is not None:
+            kernel = kernel + self.centre * self.sc(self.eye)  # the self-connection's (in, out) matrix
+        return kernel.movedim((-1, -2), (0, 1))
+
+    def current_kernel(self) -> torch.Tensor:
+        """The kernel; cached, as the group convolutions' filter banks are, only for forwards that
+        record no gradients, in eval mode, while the weights stay the same (e3nn's ``right`` takes
+        ~0.1 s for a 3³ kernel: more than the convolution of a few volumes)."""
+        if self.training or torch.is_grad_enabled():
+            return self.kernel()
+        key = tuple((p._version, p.data_ptr()) for p in self.parameters())
+        if self._cached is None or self._cached[0] != key:
+            self._cached = (key, self.kernel())
+        return self._cached[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.kernel(), padding=self.padding)
+        conv = F.conv2d if self.dims == 2 else F.conv3d
+        return conv(x, self.current_kernel(), padding=self.padding)
+
+    def train(self, mode: bool = True) -> VoxelConvolution:
+        self._cached = None
+        return super().train(mode)
+
+
+PlanarConvolution = VoxelConvolution  # on the image plane: dims=2, the default
 
 
 def _gate(scalars: int, vectors: int, tensors: int) -> Gate:
@@ -97,18 +131,19 @@ def _gate(scalars: int, vectors: int, tensors: int) -> Gate:
 
 
 class EquivariantBlock(nn.Module):
-    """conv3×3 → e3nn BatchNorm (per irrep: scalars centred, every irrep scaled by its mean norm) → Gate."""
+    """conv3×3 → e3nn BatchNorm (per irrep: scalars centred, every irrep scaled by its mean norm) → Gate,
+    on images (``dims=2``) or volumes (``dims=3``: conv3×3×3)."""
 
-    def __init__(self, irreps_in, widths: tuple[int, int, int]):
+    def __init__(self, irreps_in, gate: Gate, dims: int = 2):
         super().__init__()
-        self.gate = _gate(*widths)
-        self.conv = PlanarConvolution(irreps_in, self.gate.irreps_in, 3)
+        self.gate = gate
+        self.conv = VoxelConvolution(irreps_in, self.gate.irreps_in, 3, dims=dims)
         self.norm = BatchNorm(self.gate.irreps_in)
         self.irreps_out = self.gate.irreps_out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        v = self.conv(x).permute(0, 2, 3, 1)  # BatchNorm and Gate act on the last axis
-        return self.gate(self.norm(v)).permute(0, 3, 1, 2)
+        v = self.conv(x).movedim(1, -1)  # BatchNorm and Gate act on the last axis
+        return self.gate(self.norm(v)).movedim(-1, 1)
 
 
 class E3nnPlanarCNN(nn.Module):
@@ -127,9 +162,9 @@ class E3nnPlanarCNN(nn.Module):
     ):
         super().__init__()
         *hidden, final = self.widths = tuple(widths)
-        self.block1 = EquivariantBlock(f"{in_channels}x0e", hidden)
-        self.block2 = EquivariantBlock(self.block1.irreps_out, hidden)
-        self.block3 = EquivariantBlock(self.block2.irreps_out, hidden)
+        self.block1 = EquivariantBlock(f"{in_channels}x0e", _gate(*hidden))
+        self.block2 = EquivariantBlock(self.block1.irreps_out, _gate(*hidden))
+        self.block3 = EquivariantBlock(self.block2.irreps_out, _gate(*hidden))
         self.readout = PlanarConvolution(self.block3.irreps_out, f"{final}x0e", 7, READOUT_RADIAL_BASIS, 0)
         self.norm = BatchNorm(f"{final}x0e")
         self.head = nn.Linear(final, num_classes)

@@ -28,7 +28,8 @@ TOLERANCE = 1e-4
 @torch.no_grad()
 def max_logit_change(model: torch.nn.Module, x: torch.Tensor, transform) -> float:
     model.eval()
-    return (model(transform(x)) - model(x)).abs().max().item()
+    with torch.no_grad():  # no graph: a check is cheaper, and a model may reuse what it built
+        return (model(transform(x)) - model(x)).abs().max().item()
 
 
 def symmetry_errors(model: torch.nn.Module, x: torch.Tensor) -> dict[str, float]:
