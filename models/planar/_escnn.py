@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import warnings
 
@@ -94,11 +95,35 @@ class EscnnCNN(nn.Module):
         features = self.features(enn.GeometricTensor(x, self.in_type)).tensor
         return self.head(self.pool(features))
 
+    def __deepcopy__(self, memo: dict) -> EscnnCNN:
+        """A copy that shares escnn's immutable objects (gspaces, groups, field types,
+        representations, kernel bases) and sampled bases: deep-copying the cube's groups fails (a dict
+        keyed by group elements is hashed before its keys are rebuilt), and fullOctaOnR3's bases
+        take hundreds of MB. Parameters and other buffers are copied."""
+        for module in self.modules():
+            memo.update({id(item): item for item in _escnn_objects(vars(module))})
+            if hasattr(module, "sampled_basis"):  # escnn's SingleBlockBasisExpansion
+                memo.update({id(item): item for item in (module.basis, module.sampled_basis)})
+        copied = type(self).__new__(type(self))
+        memo[id(self)] = copied
+        copied.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return copied
+
     def export(self) -> nn.Module:
         """A plain-PyTorch copy (expanded filters as ``Conv2d``, ``Conv3d`` on volumes) computing the
         same function."""
         self.eval()
         return nn.Sequential(self.features.export(), self.pool, self.head)
+
+
+def _escnn_objects(value: object) -> list[object]:
+    """escnn's non-module objects in ``value`` and the lists, tuples and dicts it holds."""
+    if isinstance(value, dict):
+        return [item for v in value.values() for item in _escnn_objects(v)]
+    if isinstance(value, list | tuple):
+        return [item for v in value for item in _escnn_objects(v)]
+    escnn_made = type(value).__module__.startswith("escnn.")
+    return [value] if escnn_made and not isinstance(value, nn.Module) else []
 
 
 @functools.cache
