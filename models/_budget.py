@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import torch
@@ -55,3 +56,13 @@ def fit_widths(
             break
     candidates = {scale_widths(base, low), scale_widths(base, high)}
     return min(candidates, key=lambda w: (abs(params(w) - budget), w))
+
+
+def fit_fields_nearby(base: Widths, count: Callable[[Widths], int], budget: int) -> Widths:
+    """Widths whose count lands closest to ``budget``: the common scale factor first
+    (:func:`fit_widths`), then each layer one more or one less. For widths in group fields (24 or
+    48 channels each in 3-D) one field is a coarse step, so a common factor alone lands far."""
+    scaled = fit_widths(base, count, budget)
+    nearby = {tuple(max(1, w + d) for w, d in zip(scaled, step, strict=True))
+              for step in itertools.product((-1, 0, 1), repeat=len(scaled))}  # fmt: skip
+    return min(nearby, key=lambda widths: (abs(count(widths) - budget), widths))

@@ -14,7 +14,7 @@ from suite.errors import UsageError
 from suite.task import Task
 
 FAMILIES = ("baseline", "hand-rolled", "escnn", "e3nn", "plugin")
-SYMMETRIES = ("none", "C4", "D4", "O")
+SYMMETRIES = ("none", "C4", "D4", "O", "Oh")
 # o: a random rotation of the cube per volume; so3: a uniformly random rotation of space
 AUGMENTATIONS = ("none", "c4", "so2", "o", "so3")
 # Names become file names and CSV keys: lowercase letters, digits, '-' and '.', starting with a

@@ -13,7 +13,12 @@ import numpy as np
 
 from suite.errors import UsageError
 
-GROUP_NAMES = ("C4", "D4", "O")  # the groups a task can declare (suite.data.groups: their elements)
+GROUP_NAMES = ("C4", "D4", "O", "Oh")  # the groups a task can declare (suite.data.groups: their elements)
+
+
+def group_name(text: str) -> str:
+    """``text`` as the group name it spells in any case (``oh`` → ``Oh``); unknown text unchanged."""
+    return {name.upper(): name for name in GROUP_NAMES}.get(text.upper(), text)
 
 
 @dataclass(frozen=True)

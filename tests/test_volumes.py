@@ -205,3 +205,82 @@ def test_e3nn_so3_keeps_a_chiral_pentacube_apart_from_its_mirror_image_and_its_t
     assert e3nn3d_params(model.widths) == registry.count_params(model) == 20_273  # the fit's count
     batch = torch.cat([turns[:4], torch.rand(4, 1, GRID, GRID, GRID)])
     assert dead_parameters(model, batch, torch.arange(8)) == 0  # every weight learns, on volumes
+
+
+def test_the_cube_s_full_group_is_its_48_exact_symmetries_and_is_measured_on_mirrored_volumes():
+    from suite import registry
+    from suite.data.groups import FULL_CUBE
+    from suite.measure.volumes import measure_volumes
+
+    probe = torch.arange(27.0).view(1, 1, 3, 3, 3)
+    images = {tuple(e.act(probe).flatten().tolist()) for e in FULL_CUBE.elements}
+    assert len(images) == 48 and len(FULL_CUBE.mirrors) == 24 and get_group("oh") is FULL_CUBE
+    data = polycube_data(1, 1, seed=2)
+    data = type(data)(data.train_x, data.train_y, data.test_x[:4], data.test_y[:4], "t", "polycubes",
+                      data.classes, group="Oh")  # fmt: skip
+    torch.manual_seed(0)
+    rows, _, correct = measure_volumes(registry.get("stack-o", task=data.task), data, 2)
+    mirrored = [r["value"] for r in rows if r["metric"] == "acc_o_mirror"]
+    scalars = {r["metric"]: r["value"] for r in rows if r["angle"] == ""}
+    assert len(mirrored) == 24 and len(set(mirrored)) == 1  # a rotation of a mirror image: one mirror
+    assert scalars["acc_o_mirror_mean"] == scalars["acc_o_mirror_min"] == mirrored[0]
+    assert len([c for c in correct if c["metric"] == "acc_o_mirror"]) == 24
+    assert scalars["invariance_err"] > 1e-4  # stack-o is invariant to rotations, not to mirror images
+
+
+def chiral_pair() -> tuple[torch.Tensor, torch.Tensor]:
+    """A chiral pentacube in a 16³ volume (blocks of 2³ voxels) and its mirror image."""
+    shapes = polycubes()
+    shape = next(s for s in shapes if canonical(tuple(map(tuple, (np.array(s) * [-1, 1, 1]).tolist()))) != s)
+    volume = voxels(shape, size=GRID // 2).repeat_interleave(2, -3).repeat_interleave(2, -2)
+    volume = volume.repeat_interleave(2, -1)
+    return volume, volume.flip(-1)
+
+
+def test_escnn_oh_cannot_tell_a_chiral_pentacube_from_its_mirror_image_the_o_models_can():
+    from suite import registry
+    from suite.data.groups import CUBE
+
+    piece, mirror = chiral_pair()
+    for name in ("escnn-oh", "escnn-o", "gcnn-o", "stack-o"):
+        torch.manual_seed(0)
+        model = registry.get(name).eval()
+        with torch.no_grad():
+            logits, mirrored = model(piece), model(mirror)
+            turned = model(CUBE.elements[5].act(mirror))  # the mirror image turned: still a mirror image
+        rotation_error = (turned - mirrored).abs().max().item()
+        assert rotation_error < 1e-4, name  # all four are invariant to rotations
+        gap = (logits - mirrored).abs().max().item()  # untrained: small logits, small gaps
+        if name == "escnn-oh":
+            assert gap < 1e-4, gap
+        else:  # a change the claim check would call broken, and far beyond the float error
+            assert gap > 1e-4 and gap > 10 * rotation_error, (name, gap, rotation_error)
+
+
+def test_escnn_over_the_cube_expands_its_filters_as_escnn_does_and_exports_to_conv3d():
+    """models/planar/_escnn_fused.py's one-matmul expansion on R3Conv: escnn's own logits (1e-5
+    relative), in train and eval mode; ``export()`` gives plain Conv3d computing the same."""
+    from models.planar._escnn_fused import FusedR3Conv
+    from suite import registry
+    from suite.measure.twins import plain_twin
+
+    x = torch.rand(2, 1, GRID, GRID, GRID, generator=torch.Generator().manual_seed(0))
+    for name in ("escnn-o", "escnn-oh"):
+        torch.manual_seed(0)
+        model = registry.get(name)
+        fused = [m for m in model.modules() if isinstance(m, FusedR3Conv)]
+        assert len(fused) == 3 and all(m._block_shape is not None for m in fused)
+        outputs = {}
+        for path in ("fused", "escnn"):
+            if path == "escnn":
+                for m in fused:
+                    m._block_shape = None  # escnn's own BlocksBasisExpansion
+            with torch.no_grad():
+                outputs[path] = [model.train()(x), model.eval()(x)]
+        for mine, theirs in zip(outputs["fused"], outputs["escnn"], strict=True):
+            assert torch.allclose(mine, theirs, rtol=1e-5, atol=1e-6), name
+        exported = model.export()
+        assert sum(isinstance(m, torch.nn.Conv3d) for m in exported.modules()) == 3
+        with torch.no_grad():
+            assert torch.allclose(exported(x), outputs["escnn"][1], rtol=1e-5, atol=1e-6)
+            assert plain_twin(model)(x).shape == (2, 29)

@@ -1,14 +1,15 @@
-"""escnn's ``R2Conv`` with its training-step filter expansion as one matmul and one copy.
+"""escnn's ``R2Conv`` and ``R3Conv`` with their training-step filter expansion as one matmul and
+one copy.
 
-In train mode every ``R2Conv`` forward re-expands its filter from the basis. For a layer with one
-kind of input and one kind of output field (regular → regular, trivial → regular: every layer of
-the tutorial layout) escnn does this through an einsum, string-keyed buffer look-ups, asserts and
-views: about 150 µs of Python per layer and call on a CPU whatever the layer's size, three times
-the arithmetic. Here the sampled basis is read as a ``(basis, out·in·taps)`` matrix (a view of
-escnn's own buffer, which a state dict restores with the weights it was trained with), so the
-expansion is ``weights @ basis`` and one transpose into the ``Conv2d`` layout — the same sum,
-so the same filter to float rounding (tests check logits against escnn's own expansion).
-Layers with several field kinds keep escnn's expansion.
+In train mode every ``R2Conv`` (and ``R3Conv``) forward re-expands its filter from the basis. For a
+layer with one kind of input and one kind of output field (regular → regular, trivial → regular:
+every layer of the tutorial layout) escnn does this through an einsum, string-keyed buffer
+look-ups, asserts and views: about 150 µs of Python per layer and call on a CPU whatever the
+layer's size, three times the arithmetic. Here the sampled basis is read as a
+``(basis, out·in·taps)`` matrix (a view of escnn's own buffer, which a state dict restores with the
+weights it was trained with), so the expansion is ``weights @ basis`` and one transpose into the
+``Conv2d`` (``Conv3d``) layout — the same sum, so the same filter to float rounding (tests check
+logits against escnn's own expansion). Layers with several field kinds keep escnn's expansion.
 """
 
 from __future__ import annotations
@@ -22,8 +23,12 @@ with warnings.catch_warnings():  # py3nj is dropped on purpose: it only serves S
     from escnn import nn as enn
 
 
-class FusedR2Conv(enn.R2Conv):
-    """``R2Conv`` whose ``expand_parameters`` is one matmul when the layer has one block."""
+class FusedExpansion:
+    """A mixin for escnn's ``_RdConv`` subclasses: ``expand_parameters`` is one matmul when the
+    layer has one block (both escnn convolutions share ``BlocksBasisExpansion``)."""
+
+    kernel_size: int
+    d: int  # the base space's dimension: 2 (R2Conv) or 3 (R3Conv)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -44,11 +49,18 @@ class FusedR2Conv(enn.R2Conv):
         out_fields, in_fields, out_dim, in_dim, taps = self._block_shape
         basis = self._block[0].sampled_basis
         flat = self.weights.view(out_fields * in_fields, -1) @ basis.reshape(basis.shape[0], -1)
-        size = self.kernel_size
         weight = (
             flat.view(out_fields, in_fields, out_dim, in_dim, taps)
             .transpose(1, 2)
-            .reshape(out_fields * out_dim, in_fields * in_dim, size, size)
+            .reshape(out_fields * out_dim, in_fields * in_dim, *(self.kernel_size,) * self.d)
         )
         bias = None if self.bias is None else self.bias_expansion @ self.bias
         return weight, bias
+
+
+class FusedR2Conv(FusedExpansion, enn.R2Conv):
+    """``R2Conv`` whose ``expand_parameters`` is one matmul when the layer has one block."""
+
+
+class FusedR3Conv(FusedExpansion, enn.R3Conv):
+    """``R3Conv`` whose ``expand_parameters`` is one matmul when the layer has one block."""

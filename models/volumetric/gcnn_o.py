@@ -4,13 +4,11 @@ convolutions whose filter banks are expanded through the group's multiplication 
 
 from __future__ import annotations
 
-import itertools
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models._budget import count_on_meta, fit_widths
+from models._budget import count_on_meta, fit_fields_nearby
 from models.planar._layers import GlobalAveragePool
 from models.volumetric._layers3d import CNN3D_WIDTHS, cnn3d_params
 from models.volumetric.cnn3d import VOLUMES
@@ -117,11 +115,4 @@ def gcnn_o(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
 def nearest_fields(target: int, task: Task) -> tuple[int, ...]:
     """Fields whose parameter count lands closest to ``target``: the common scale factor first,
     then each layer one field more or less (a field of 24 channels is a coarse step in 3-D)."""
-
-    def count(fields: tuple[int, ...]) -> int:
-        return gcnn_o_params(fields, task.classes, task.channels)
-
-    scaled = fit_widths(GCNN_O_FIELDS, count, target)
-    nearby = {tuple(max(1, f + d) for f, d in zip(scaled, step, strict=True))
-              for step in itertools.product((-1, 0, 1), repeat=len(scaled))}  # fmt: skip
-    return min(nearby, key=lambda fields: (abs(count(fields) - target), fields))
+    return fit_fields_nearby(GCNN_O_FIELDS, lambda f: gcnn_o_params(f, task.classes, task.channels), target)

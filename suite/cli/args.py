@@ -78,16 +78,17 @@ def dataset_option() -> argparse.ArgumentParser:
 
 def group_option() -> argparse.ArgumentParser:
     """--group: the symmetry the data has (what a run measures on it)."""
-    from suite.task import GROUP_NAMES
+    from suite.task import GROUP_NAMES, group_name
 
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--group",
-        type=str.upper,
+        type=group_name,
         choices=GROUP_NAMES,
         help="the symmetry the data has, which runs measure (default: the data set's own): C4 (quarter "
         "turns) | D4 (mirror images share a class too: mirrored test images are measured as well) | O "
-        "(the cube's 24 rotations, for 3-D volumes)",
+        "(the cube's 24 rotations, for 3-D volumes) | Oh (also their mirror images: mirrored test volumes "
+        "are measured as well)",
     )
     return parent
 

@@ -1,8 +1,9 @@
 """Accuracy of a trained model on turned test volumes: each of the cube's 24 rotations (exact),
-and one uniformly random rotation of space per volume (trilinear), with the invariance error.
+and one uniformly random rotation of space per volume (trilinear), with the invariance error;
+when the run's group is Oh, also each rotation after a mirror (the mirrored test volumes).
 
 The 3-D counterpart of ``suite.measure.evaluate.measure``: the same tables (``metrics``,
-``confusion``, ``correct``), with ``acc_o`` at each rotation's index in ``angle``.
+``confusion``, ``correct``), with ``acc_o`` (``acc_o_mirror``) at each rotation's index in ``angle``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import torch
 from scipy.spatial.transform import Rotation
 
-from suite.data.groups import CUBE
+from suite.data.groups import CUBE, get_group
 from suite.data.images import ImageData
 from suite.data.rotations import rotate_volumes
 from suite.measure.evaluate import (
@@ -43,19 +44,23 @@ def predict_volumes(model: torch.nn.Module, volumes: torch.Tensor, turn) -> torc
 def measure_volumes(
     model: torch.nn.Module, data: ImageData, invariance_batch: int, angles: list[float] | None = None
 ) -> tuple[list[dict], list[dict], list[dict]]:
-    """Accuracy under each of the cube's rotations, their mean and minimum, under one random
-    rotation per volume, the invariance error, and the upright and random confusions."""
-    rows, correct_rows, acc = [], [], []
-    for element in CUBE.elements:
+    """Accuracy under each of the cube's rotations, their mean and minimum (and, for Oh data, under
+    each rotation after a mirror, their mean and minimum), under one random rotation per volume,
+    the invariance error over the run's group, and the upright and random confusions."""
+    rows, correct_rows, acc = [], [], {"acc_o": [], "acc_o_mirror": []}
+    group = get_group(data.group)
+    for element in group.elements:
         predicted = predict_volumes(model, data.test_x, lambda x, _s, e=element: e.act(x))
-        if element.angle == 0:  # the identity
+        if element is CUBE.elements[0]:  # the identity
             upright = predicted
         correct = predicted == data.test_y
-        acc.append(100.0 * correct.float().mean().item())
-        rows.append({"metric": "acc_o", "angle": element.angle, "value": acc[-1]})
-        correct_rows.append(correct_row("acc_o", element.angle, correct))
-    rows.append({"metric": "acc_o_mean", "angle": "", "value": sum(acc) / len(acc)})
-    rows.append({"metric": "acc_o_min", "angle": "", "value": min(acc)})
+        acc[element.metric].append(100.0 * correct.float().mean().item())
+        rows.append({"metric": element.metric, "angle": element.angle, "value": acc[element.metric][-1]})
+        correct_rows.append(correct_row(element.metric, element.angle, correct))
+    for metric, values in acc.items():
+        if values:  # acc_o_mean, acc_o_min; acc_o_mirror_mean, acc_o_mirror_min on Oh data
+            rows.append({"metric": f"{metric}_mean", "angle": "", "value": sum(values) / len(values)})
+            rows.append({"metric": f"{metric}_min", "angle": "", "value": min(values)})
     matrices = random_rotations(len(data.test_x))
     random = predict_volumes(
         model, data.test_x, lambda x, s: rotate_volumes(x, matrices[s : s + len(x)].to(x.device))
@@ -63,7 +68,7 @@ def measure_volumes(
     correct = random == data.test_y
     rows.append({"metric": "acc_random", "angle": "", "value": 100.0 * correct.float().mean().item()})
     correct_rows.append(correct_row("acc_random", "", correct))
-    invariance = invariance_error(model, data.test_x[:invariance_batch], CUBE)
+    invariance = invariance_error(model, data.test_x[:invariance_batch], group)
     rows.append({"metric": "invariance_err", "angle": "", "value": invariance})
     rows.extend(computed_rows(Measured(model, data, {0: upright})))
     return rows, confusion_rows({"upright": upright, "random": random}, data), correct_rows

@@ -84,6 +84,9 @@ def accuracy_line(metrics: list[dict]) -> str:
     and lowest over the cube's rotations (volumes)."""
     values = {(r["metric"], r["angle"]): r["value"] for r in metrics}
     if ("acc_o_mean", "") in values:
-        return f"O mean {values[('acc_o_mean', '')]:.2f}%, O min {values[('acc_o_min', '')]:.2f}%"
+        line = f"O mean {values[('acc_o_mean', '')]:.2f}%, O min {values[('acc_o_min', '')]:.2f}%"
+        if ("acc_o_mirror_mean", "") in values:  # Oh data: the mirror images too
+            line += f", mirrored mean {values[('acc_o_mirror_mean', '')]:.2f}%"
+        return line
     accs = {int(angle): v for (metric, angle), v in values.items() if metric == "acc"}
     return ", ".join(f"{a}°={accs[a]:.2f}%" for a in C4_ANGLES)

@@ -1,0 +1,32 @@
+"""escnn's steerable CNNs over the cube: its 24 rotations (O), and rotations with mirror images
+(Oh), which cannot tell a chiral pentacube from its mirror image."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from models.volumetric.cnn3d import VOLUMES
+from suite.registry import register
+from suite.task import Task, require_cube_size
+
+
+@register(
+    "escnn-o", description="escnn R3Conv on octaOnR3 regular fields (the cube's 24 rotations), group pooling",
+    family="escnn", claims="O", tasks=("3d",), core=True, channels_last=False,
+)  # fmt: skip
+def escnn_o(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
+    require_cube_size(task, "escnn-o")
+    from models.volumetric._escnn3d import build_escnn3d  # escnn is imported only when the model is built
+
+    return build_escnn3d("O", budget, task)
+
+
+@register(
+    "escnn-oh", description="escnn R3Conv on fullOctaOnR3: rotations and mirrors (Oh), blind to chirality",
+    family="escnn", claims="Oh", tasks=("3d",), channels_last=False,
+)  # fmt: skip
+def escnn_oh(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
+    require_cube_size(task, "escnn-oh")
+    from models.volumetric._escnn3d import build_escnn3d
+
+    return build_escnn3d("Oh", budget, task)
