@@ -174,7 +174,7 @@ def test_the_group_names_a_run_accepts_are_the_groups_defined():
     from suite.data.groups import GROUPS
     from suite.task import GROUP_NAMES
 
-    assert tuple(GROUPS) == GROUP_NAMES
+    assert tuple(g.name for g in GROUPS.values()) == GROUP_NAMES
     for group in GROUPS.values():  # exact index operations: every element's order divides 12
         x = torch.rand(2, 3, *(5,) * group.dims)
         assert torch.equal(group.elements[0].act(x), x)
