@@ -15,14 +15,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from suite.report.evidence import Evidence
+from suite.report.evidence import C4_MEASURE, Evidence
 from suite.report.matching import FAILS, HOLDS, UNDECIDED, match
 from suite.report.results import RunResults
 from suite.report.stats import MIN_SEEDS, Interval
 
 NOT_SHOWN = "not shown by this run (train longer to decide)"
 TARGET_C4_MEAN = 95.0  # validation accuracy target of the augmentation-vs-equivariance claim (history.csv)
-CURVE = "val_acc_c4_mean"  # per-epoch accuracy on validation images: runs on the validation split only
 EQUIVALENCE_MARGIN = 0.5  # points: "as accurate at 90° as upright" holds when 90° − 0° lies within ±this
 STACK_FLOPS = (3.5, 4.5)  # "about 4×": the FLOPs ratio of the stack to the plain CNN within this range
 
@@ -53,7 +52,7 @@ def named(*names: str) -> Select:
 
 
 # Every variant that claims quarter-turn invariance by construction (C4, or D4 which contains it).
-C4_WITHOUT_AUGMENTATION = Select(symmetry=("C4", "D4"), augment=("none",))
+C4_WITHOUT_AUGMENTATION = Select(symmetry=C4_MEASURE.exact_claims, augment=("none",))
 
 # decide(run, {role: [variants]}, evidence) -> (measured evidence, verdict)
 Decide = Callable[[RunResults, Mapping[str, list[str]], Evidence], tuple[str, str]]
