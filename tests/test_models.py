@@ -25,17 +25,24 @@ def test_eval_mode_gradients_after_an_inference_mode_forward():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
-def test_the_eval_mode_cache_serves_only_gradient_free_forwards():
+@pytest.mark.parametrize("name", ["gcnn-c4", "gcnn-o"])
+def test_the_eval_mode_cache_serves_only_gradient_free_forwards(name):
+    """One rule (models/_eval_cache.py) for the planar and the cube's group convolutions."""
     torch.manual_seed(0)
-    conv = registry.get("gcnn-c4").eval().features[3]
+    conv = registry.get(name).eval().features[3]
+    bank = lambda: conv.cached(conv.expanded)[0]  # noqa: E731
     with torch.no_grad():
-        first, _ = conv.expanded()
-        assert conv.expanded()[0] is first  # cached while the weights stay the same
-    with_grad, _ = conv.expanded()
+        first = bank()
+        assert bank() is first  # cached while the weights stay the same
+    with_grad = bank()
     assert with_grad is not first and with_grad.requires_grad
     with torch.no_grad():
         conv.weight.add_(1.0)  # a changed weight invalidates the cache
-        assert not torch.equal(conv.expanded()[0], first)
+        assert not torch.equal(bank(), first)
+        changed = bank()
+    conv.train().eval()  # and train() drops it
+    with torch.no_grad():
+        assert bank() is not changed
 
 
 @pytest.mark.parametrize("budget", [None, 100_000])

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models._budget import fit_widths
+from models._eval_cache import EvalCached
 from models.planar._layers import matched_budget
 from suite.task import TUTORIAL, Task
 
@@ -31,7 +32,7 @@ BASE_WIDTHS = (8, 4, 2, 12)
 TUTORIAL_WIDTHS = (19, 10, 5, 29)  # fit_widths(BASE_WIDTHS, e3nn_params, 13_978): 13,940 parameters
 
 
-class VoxelConvolution(nn.Module):
+class VoxelConvolution(EvalCached):
     """e3nn's voxel ``Convolution`` on a k×k (``dims=2``: a one-voxel-thick volume, the z axis left out
     by construction) or k×k×k grid (``dims=3``: the volume itself).
 
@@ -84,7 +85,6 @@ class VoxelConvolution(nn.Module):
             shared_weights=False, compile_left_right=False, compile_right=True,
         )  # fmt: skip
         self.weight = nn.Parameter(torch.randn(number, self.tp.weight_numel))
-        self._cached: tuple | None = None  # (weights' versions, kernel): see current_kernel
         if self.sc is not None:
             centre = torch.zeros(*[size] * dims, 1, 1)
             centre[(size // 2,) * dims] = 1.0
@@ -101,21 +101,12 @@ class VoxelConvolution(nn.Module):
     def current_kernel(self) -> torch.Tensor:
         """The kernel; cached, as the group convolutions' filter banks are, only for forwards that
         record no gradients, in eval mode, while the weights stay the same (e3nn's ``right`` takes
-        ~0.1 s for a 3³ kernel: more than the convolution of a few volumes)."""
-        if self.training or torch.is_grad_enabled():
-            return self.kernel()
-        key = tuple((p._version, p.data_ptr()) for p in self.parameters())
-        if self._cached is None or self._cached[0] != key:
-            self._cached = (key, self.kernel())
-        return self._cached[1]
+        ~0.1 s for a 3³ kernel: more than the convolution of a few volumes; ``models._eval_cache``)."""
+        return self.cached(self.kernel)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         conv = F.conv2d if self.dims == 2 else F.conv3d
         return conv(x, self.current_kernel(), padding=self.padding)
-
-    def train(self, mode: bool = True) -> VoxelConvolution:
-        self._cached = None
-        return super().train(mode)
 
 
 PlanarConvolution = VoxelConvolution  # on the image plane: dims=2, the default

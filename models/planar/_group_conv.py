@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models._eval_cache import EvalCached
+
 ORDER = 4  # |C4|
 
 
@@ -41,7 +43,7 @@ def group_index(out_fields: int, in_fields: int, k: int) -> torch.Tensor:
     return bank.reshape(out_fields * ORDER, in_fields * ORDER, k, k)
 
 
-class _ExpandedConv(nn.Module):
+class _ExpandedConv(EvalCached):
     """Shared machinery: free weights, a gather index, one conv2d with the expanded bank."""
 
     def __init__(
@@ -62,35 +64,15 @@ class _ExpandedConv(nn.Module):
         bound = 1.0 / math.sqrt(fan_in)
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         nn.init.uniform_(self.bias, -bound, bound)
-        self._cache: tuple[tuple[int, int, int, int], torch.Tensor, torch.Tensor] | None = None
 
     def expanded(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The filter bank and bias as a plain conv2d sees them.
-
-        Cached only for forwards that record no gradients, in eval mode, while the weights stay
-        the same: a bank built under ``inference_mode`` is an inference tensor, which a forward
-        with gradients (a saliency map in eval mode) must not use, and a bank built with
-        gradients would keep its autograd graph alive.
-        """
-        if self.training or torch.is_grad_enabled():
-            return self.weight.reshape(-1)[self.index], self.bias.repeat_interleave(ORDER)
-        key = (
-            self.weight._version,
-            self.weight.data_ptr(),
-            self.bias._version,
-            self.bias.data_ptr(),
-        )
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, self.weight.reshape(-1)[self.index], self.bias.repeat_interleave(ORDER))
-        return self._cache[1], self._cache[2]
+        """The filter bank and bias as a plain conv2d sees them (the forward caches them for
+        gradient-free eval forwards: ``models._eval_cache``)."""
+        return self.weight.reshape(-1)[self.index], self.bias.repeat_interleave(ORDER)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight, bias = self.expanded()
+        weight, bias = self.cached(self.expanded)
         return F.conv2d(x, weight, bias, padding=self.padding)
-
-    def train(self, mode: bool = True) -> _ExpandedConv:
-        self._cache = None
-        return super().train(mode)
 
 
 class LiftingConv(_ExpandedConv):

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models._budget import count_on_meta, fit_widths
+from models._eval_cache import EvalCached
 from models.planar._layers import GlobalAveragePool
 from models.volumetric._layers3d import CNN3D_WIDTHS, cnn3d_params
 from models.volumetric.cnn3d import VOLUMES
@@ -39,7 +40,7 @@ TABLE, INVERSE = multiplication_table()
 SOURCE = torch.tensor([[TABLE[INVERSE[g]][h] for h in range(ORDER)] for g in range(ORDER)])
 
 
-class CubeLifting(nn.Module):
+class CubeLifting(EvalCached):
     """Volumes → fields on the group: each filter turned by every rotation of the cube."""
 
     def __init__(self, in_channels: int, out_fields: int, kernel: int, padding: int = 0):
@@ -54,11 +55,11 @@ class CubeLifting(nn.Module):
         return turned.flatten(0, 1), self.bias.repeat_interleave(ORDER)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight, bias = self.expanded()
+        weight, bias = self.cached(self.expanded)
         return F.conv3d(x, weight, bias, padding=self.padding)
 
 
-class CubeGroupConv(nn.Module):
+class CubeGroupConv(EvalCached):
     """Fields on the group → fields on the group: output rotation g reads each input field's
     rotations in the order g⁻¹h, through a filter turned by g."""
 
@@ -76,7 +77,7 @@ class CubeGroupConv(nn.Module):
         return turned.flatten(2, 3).flatten(0, 1), self.bias.repeat_interleave(ORDER)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        weight, bias = self.expanded()
+        weight, bias = self.cached(self.expanded)
         return F.conv3d(x, weight, bias, padding=self.padding)
 
 
