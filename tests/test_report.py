@@ -232,8 +232,8 @@ def test_claims_table_reports_the_three_claims_with_their_verdicts(tmp_path):
 
     run = RunResults(write_run(tmp_path / "run", seeds=(0, 1, 2)))
     table = claims.claims_table(run).set_index("claim")
-    c4, stack, aug = (c.statement for c in claims.CLAIMS)
-    assert list(table.index) == [c4, stack, aug]
+    c4, stack, aug = (c.statement for c in claims.CLAIMS if "cube" not in c.statement)
+    assert list(table.index) == [c4, stack, aug]  # the claims on volumes need variants this run lacks
     assert table.loc[c4, "verdict"] == "holds"  # exactly the same images right at 90° as upright
     assert "`stack-c4` 0.00 [0.00, 0.00] (3 seeds)" in table.loc[c4, "measured evidence"]
     assert table.loc[stack, "verdict"] == "holds"

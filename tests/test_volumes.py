@@ -4,6 +4,7 @@ offline and deterministically; the cube's rotations act on them exactly."""
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -284,3 +285,34 @@ def test_escnn_over_the_cube_expands_its_filters_as_escnn_does_and_exports_to_co
         with torch.no_grad():
             assert torch.allclose(exported(x), outputs["escnn"][1], rtol=1e-5, atol=1e-6)
             assert plain_twin(model)(x).shape == (2, 29)
+
+
+def test_a_run_on_volumes_checks_the_3d_claims_exact_invariance_and_the_stack_s_24x():
+    """summary.md's claims on volumes: an O model's mean over the 24 rotations minus upright (an
+    equivalence test), and stack-o's FLOPs against the plain 3-D CNN's (about 24×)."""
+    from suite.report.claims import CLAIMS, compute_ratio, turned_equals_upright
+    from suite.report.evidence import Evidence
+
+    statements = {c.statement: c for c in CLAIMS}
+    assert any("24×" in s for s in statements) and any("cube as upright" in s for s in statements)
+
+    class Volumes:  # the parts of a run's results the two decisions read
+        throughput = pd.DataFrame({"variant": ["cnn3d", "stack-o"], "flops": [5.34e6, 128.19e6]})
+
+        @staticmethod
+        def infer_throughput(variant):
+            return {"cnn3d": 2400.0, "stack-o": 110.0}[variant]
+
+    text, verdict = compute_ratio(Volumes(), {"plain": ["cnn3d"], "stack": ["stack-o"]}, None)
+    assert "about 24× means 21–27" in text and verdict == "holds"
+
+    class Scores(Evidence):  # three seeds of 100 volumes, every rotation right where upright is
+        def __init__(self):
+            pass
+
+        def scores(self, variant, measure, point=None, seeds=None):
+            rng = np.random.default_rng(0)
+            return rng.integers(0, 2, (3, 100)).astype(float)
+
+    text, verdict = turned_equals_upright(None, {"equivariant": ["gcnn-o"]}, Scores())
+    assert "`gcnn-o` 0.00 [0.00, 0.00] (3 seeds)" in text and verdict == "holds"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from suite.report.evidence import C4_MEASURE, Evidence
+from suite.report.evidence import C4_MEASURE, O_MEASURE, Evidence
 from suite.report.matching import FAILS, HOLDS, UNDECIDED, match
 from suite.report.results import RunResults
 from suite.report.stats import MIN_SEEDS, Interval
@@ -23,7 +23,7 @@ from suite.report.stats import MIN_SEEDS, Interval
 NOT_SHOWN = "not shown by this run (train longer to decide)"
 TARGET_C4_MEAN = 95.0  # validation accuracy target of the augmentation-vs-equivariance claim (history.csv)
 EQUIVALENCE_MARGIN = 0.5  # points: "as accurate at 90° as upright" holds when 90° − 0° lies within ±this
-STACK_FLOPS = (3.5, 4.5)  # "about 4×": the FLOPs ratio of the stack to the plain CNN within this range
+ABOUT_COPIES = 0.125  # "about k×" for a stack of k copies: the FLOPs ratio within k·(1 ± this): 3.5–4.5 for 4
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ def named(*names: str) -> Select:
 
 # Every variant that claims quarter-turn invariance by construction (C4, or D4 which contains it).
 C4_WITHOUT_AUGMENTATION = Select(symmetry=C4_MEASURE.exact_claims, augment=("none",))
+# ... and, on volumes, every variant invariant to the cube's rotations by construction (O, or Oh).
+O_WITHOUT_AUGMENTATION = Select(symmetry=O_MEASURE.exact_claims, augment=("none",))
 
 # decide(run, {role: [variants]}, evidence) -> (measured evidence, verdict)
 Decide = Callable[[RunResults, Mapping[str, list[str]], Evidence], tuple[str, str]]
@@ -79,14 +81,23 @@ class Claim:
 
 def upright_equals_rotated(r: RunResults, picked: Mapping[str, list[str]], ev: Evidence) -> tuple[str, str]:
     """An equivalence test: the paired 90° − 0° difference within ±EQUIVALENCE_MARGIN points."""
+    return _equivalent(picked["equivariant"], ev, ("90", "0"), "90° minus upright accuracy")
+
+
+def turned_equals_upright(r: RunResults, picked: Mapping[str, list[str]], ev: Evidence) -> tuple[str, str]:
+    """On volumes: the mean over the cube's 24 rotations minus upright, within the same margin."""
+    return _equivalent(picked["equivariant"], ev, ("o_mean", "o:0"), "O-mean minus upright accuracy")
+
+
+def _equivalent(variants: list[str], ev: Evidence, measures: tuple[str, str], what: str) -> tuple[str, str]:
     parts, verdicts = [], []
-    for v in picked["equivariant"]:
-        diff = ev.contrast(v, "90", "0")
+    for v in variants:
+        diff = ev.contrast(v, *measures)
         parts.append(f"`{v}` {diff.text()} ({diff.seeds} seeds)")
         verdicts.append(equivalence(diff, EQUIVALENCE_MARGIN))
     return (
-        f"90° minus upright accuracy, points [95% CI], paired over seeds and images; equivalent when "
-        f"the interval lies within ±{EQUIVALENCE_MARGIN}: " + "; ".join(parts),
+        f"{what}, points [95% CI], paired over seeds and images; equivalent when the interval lies "
+        f"within ±{EQUIVALENCE_MARGIN}: " + "; ".join(parts),
         combine_verdicts(verdicts),
     )
 
@@ -107,9 +118,11 @@ def compute_ratio(r: RunResults, picked: Mapping[str, list[str]], ev: Evidence) 
     flops = r.throughput.groupby("variant")["flops"].first()
     ratio = flops[stack] / flops[plain]
     speed = (r.infer_throughput(plain) or float("nan")) / (r.infer_throughput(stack) or float("nan"))
-    low, high = STACK_FLOPS
+    copies = 24 if stack == "stack-o" else 4  # the rotations the stack turns its input by
+    low, high = copies * (1 - ABOUT_COPIES), copies * (1 + ABOUT_COPIES)
     return (
-        f"FLOPs ratio {stack} / {plain} = {ratio:.2f} (exact counts; about 4× means {low}–{high}); "
+        f"FLOPs ratio {stack} / {plain} = {ratio:.2f} (exact counts; about {copies}× means "
+        f"{low:g}–{high:g}); "
         f"measured inference time per image {stack} / {plain} = {speed:.2f} at the largest batch",
         HOLDS if low <= ratio <= high else FAILS,
     )
@@ -153,6 +166,17 @@ CLAIMS: list[Claim] = [
     Claim(
         statement="The rotated stack costs about 4× the compute of the plain CNN",
         compares={"plain": named("cnn"), "stack": named("stack-c4")},
+        decide=compute_ratio,
+        needs=("throughput",),
+    ),
+    Claim(
+        statement="An O model is as accurate under every rotation of the cube as upright (no augmentation)",
+        compares={"equivariant": O_WITHOUT_AUGMENTATION},
+        decide=turned_equals_upright,
+    ),
+    Claim(
+        statement="The rotated stack over the cube costs about 24× the compute of the plain 3-D CNN",
+        compares={"plain": named("cnn3d"), "stack": named("stack-o")},
         decide=compute_ratio,
         needs=("throughput",),
     ),

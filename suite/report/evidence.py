@@ -85,6 +85,8 @@ def measure_conditions(measure: str, curve_epoch: int | None = None) -> list[Con
         return [Condition("acc_o", i) for i in CUBE_ROTATIONS]
     if measure == "random":
         return [Condition("acc_random")]
+    if measure.startswith("o:"):  # one of the cube's rotations, by index ("o:0": upright)
+        return [Condition("acc_o", float(measure[2:]))]
     return [Condition("acc", float(measure))]
 
 
@@ -178,8 +180,10 @@ class Evidence(ImageScores):
         if measure in MEASURES:
             rows = rows[rows.metric == MEASURES[measure][1]]
         else:
-            angle = pd.to_numeric(rows.angle, errors="coerce")
-            rows = rows[(rows.metric == "acc") & (angle == float(measure))]
+            metric, angle = ("acc_o", measure[2:]) if measure.startswith("o:") else ("acc", measure)
+            rows = rows[
+                (rows.metric == metric) & (pd.to_numeric(rows.angle, errors="coerce") == float(angle))
+            ]
         return rows.value.to_numpy(dtype=float)
 
     def difference(
