@@ -290,7 +290,7 @@ def test_escnn_over_the_cube_expands_its_filters_as_escnn_does_and_exports_to_co
 def test_a_run_on_volumes_checks_the_3d_claims_exact_invariance_and_the_stack_s_24x():
     """summary.md's claims on volumes: an O model's mean over the 24 rotations minus upright (an
     equivalence test), and stack-o's FLOPs against the plain 3-D CNN's (about 24×)."""
-    from suite.report.claims import CLAIMS, compute_ratio, turned_equals_upright
+    from suite.report.claims import CLAIMS, stack_ratio, turned_equals_upright
     from suite.report.evidence import Evidence
 
     statements = {c.statement: c for c in CLAIMS}
@@ -303,7 +303,7 @@ def test_a_run_on_volumes_checks_the_3d_claims_exact_invariance_and_the_stack_s_
         def infer_throughput(variant):
             return {"cnn3d": 2400.0, "stack-o": 110.0}[variant]
 
-    text, verdict = compute_ratio(Volumes(), {"plain": ["cnn3d"], "stack": ["stack-o"]}, None)
+    text, verdict = stack_ratio(24)(Volumes(), {"plain": ["cnn3d"], "stack": ["stack-o"]}, None)
     assert "about 24× means 21–27" in text and verdict == "holds"
 
     class Scores(Evidence):  # three seeds of 100 volumes, every rotation right where upright is
