@@ -144,7 +144,7 @@ register_dataset(DatasetSpec(
     validation=None, task=None,
 ))  # fmt: skip
 register_dataset(DatasetSpec(
-    "polycubes", "the 29 one-sided pentacubes in 16³ volumes (mirror pairs apart), 40/20/10 per class "
+    "polycubes", "the 29 one-sided pentacubes in 16³ volumes (mirror pairs apart), 100/20/10 per class "
     "(train/test/validation), with random block size, jitter, place and noise; canonical pose "
     "(the 3-D track)",
     "generated offline from a fixed seed in about a second", _load_polycubes,

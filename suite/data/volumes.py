@@ -67,9 +67,15 @@ def polycubes(size: int = 5) -> list[Cells]:
     return sorted(shapes)
 
 
+# A cube's block is shifted by one voxel along an axis with this probability. At 0.3 (about two
+# cubes in three moved) a plain 3-D CNN reached 37% upright validation accuracy after 12 epochs on
+# 40 volumes per class, and the O models stayed near chance: the shapes were lost, not learned.
+JITTER = 0.1
+
+
 def render(cells: Cells, rng: np.random.Generator) -> np.ndarray:
     """One pentacube in a ``GRID``³ volume: blocks of 2 or 3 voxels per cube (3 where it fits),
-    each block shifted by up to one voxel (jitter), the whole placed at random, then noise."""
+    a block now and then shifted by one voxel (jitter), the whole placed at random, then noise."""
     array = np.array(cells)
     extent = array.max(axis=0) + 1
     block = int(rng.choice([b for b in (2, 3) if (extent * b).max() + 2 <= GRID]))
@@ -77,7 +83,7 @@ def render(cells: Cells, rng: np.random.Generator) -> np.ndarray:
     room = GRID - 1 - extent * block
     origin = np.array([rng.integers(1, max(2, r)) for r in room])
     for cell in array:
-        corner = origin + cell * block + rng.integers(-1, 2, 3) * (rng.random(3) < 0.3)
+        corner = origin + cell * block + rng.integers(-1, 2, 3) * (rng.random(3) < JITTER)
         corner = np.clip(corner, 0, GRID - block)
         x, y, z = corner
         volume[x : x + block, y : y + block, z : z + block] = rng.normal(200, 25)
@@ -85,7 +91,7 @@ def render(cells: Cells, rng: np.random.Generator) -> np.ndarray:
 
 
 def polycube_data(
-    train_per_class: int = 40, test_per_class: int = 20, seed: int = 0, val_per_class: int = 10
+    train_per_class: int = 100, test_per_class: int = 20, seed: int = 0, val_per_class: int = 10
 ) -> ImageData:
     """The ``polycubes`` set: ``train_per_class`` + ``test_per_class`` volumes of each of the 29
     one-sided pentacubes, shuffled, from ``seed``, and its own validation split of

@@ -151,7 +151,7 @@ def make_config(
     ``variants``: names, patterns, ``core`` or ``all`` (a comma-separated string or a list); None
     means the profile's variants plus ``plugin_variants`` (those the plugin files registered).
     ``recipe``: ``tuned`` (each variant's learning rate from ``suite tune``), ``tutorial`` (lr 5e-4
-    for all; on volumes the 3-D default, batch 16 and lr 3e-3, as the profile says) or a
+    for all; on volumes the 3-D default, batch 16 and lr 1e-3, as the profile says) or a
     tuned-recipe ``.toml``; an explicit ``lr`` sets every variant's rate instead.
     ``split``: ``validation`` measures on the data set's validation split (its own, the last
     10,000 MNIST training images, or a tenth of the training images) for choices (tuning, curves);

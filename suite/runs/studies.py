@@ -104,8 +104,8 @@ STUDIES_3D: dict[str, Study] = {
         "train_size",
         VOLUME_VARIANTS,
         {
-            "cpu": Scale((290, 580, 1_160), seeds=3, epochs=3, min_images_seen=3_480),
-            "full": Scale((290, 580, 1_160), seeds=5, epochs=10, min_images_seen=11_600),
+            "cpu": Scale((580, 1_450, 2_900), seeds=3, epochs=3, min_images_seen=8_700),
+            "full": Scale((580, 1_450, 2_900), seeds=5, epochs=10, min_images_seen=29_000),
             "smoke": Scale((32, 64), seeds=1, epochs=1, profile="smoke"),
         },
         notes=(
@@ -119,7 +119,7 @@ STUDIES_3D: dict[str, Study] = {
         None,
         f"{O_VARIANTS},cnn3d-aug",
         {
-            "cpu": Scale((), seeds=3, epochs=2),
+            "cpu": Scale((), seeds=3, epochs=3),
             "full": Scale((), seeds=3, epochs=5),
             "smoke": Scale((), seeds=1, epochs=1, profile="smoke"),
         },
