@@ -38,6 +38,7 @@ class Variant:
     core: bool = False
     channels_last: bool = True  # runs channels-last under --layout auto on CPU (suite.training.layout)
     tasks: tuple[str, ...] = ("2d",)  # the task kinds it serves (suite.task.Task.kind)
+    why_not_core: str = ""  # why a default run leaves it out (its summary says so)
 
     @property
     def takes_task(self) -> bool:
@@ -84,13 +85,16 @@ def register(
     core: bool = False,
     channels_last: bool = True,
     tasks: tuple[str, ...] = ("2d",),
+    why_not_core: str = "",
 ) -> Callable[[Factory], Factory]:
     """Decorator that registers ``factory(budget=None, task=TUTORIAL) -> nn.Module`` under ``name``
     (a factory without ``task`` serves the tutorial's 28×28 one-channel ten-class task only).
 
     ``core`` marks the five variants the default ``quick`` run compares; ``channels_last=False``
     keeps a model whose layers gain nothing from channels-last in the default layout when the
-    layout is ``auto`` (measure the gain with the benchmark's layout comparison).
+    layout is ``auto`` (measure the gain with the benchmark's layout comparison);
+    ``why_not_core``: why a default run leaves a variant out (too slow for it, a symmetry the data
+    does not have), which that run's summary states.
     """
     if not NAME_PATTERN.fullmatch(name):
         raise ValueError(
@@ -112,7 +116,7 @@ def register(
             )
         _REGISTRY[name] = Variant(
             name, description, family, claims, augment, factory, factory.__module__, core, channels_last,
-            tuple(tasks),
+            tuple(tasks), why_not_core,
         )  # fmt: skip
         return factory
 
@@ -170,6 +174,12 @@ def select(spec: str | None, kind: str = "2d") -> list[str]:
             raise UsageError(f"no variant matches {part!r}; known variants: {', '.join(names())}")
         chosen.extend(m for m in matches if m not in chosen)
     return chosen
+
+
+def left_out(chosen: list[str], kind: str) -> dict[str, str]:
+    """The variants serving ``kind`` that a default (core) selection leaves out, each with why."""
+    serving = [n for n in names() if kind in _REGISTRY[n].tasks and n not in chosen]
+    return {n: _REGISTRY[n].why_not_core or "not a core variant" for n in family_order(serving)}
 
 
 def parse_budget(text: str | int | None) -> int | None:

@@ -316,3 +316,20 @@ def test_a_run_on_volumes_checks_the_3d_claims_exact_invariance_and_the_stack_s_
 
     text, verdict = turned_equals_upright(None, {"equivariant": ["gcnn-o"]}, Scores())
     assert "`gcnn-o` 0.00 [0.00, 0.00] (3 seeds)" in text and verdict == "holds"
+
+
+def test_a_default_run_on_volumes_says_which_variants_it_leaves_out_and_why():
+    from suite.report.tables import left_out_section
+    from suite.runs.config import RunConfig, make_config
+
+    config = make_config(None, "quick", "polycubes")
+    assert set(config.variants) == {"cnn3d", "cnn3d-aug", "stack-o", "gcnn-o", "escnn-o"}
+    assert set(config.left_out) == {"cnn3d-aug-so3", "escnn-oh", "e3nn-so3"}
+    assert "4× gcnn-o" in config.left_out["e3nn-so3"] and "mirror pairs" in config.left_out["escnn-oh"]
+    assert RunConfig.from_dict(config.to_dict()).left_out == config.left_out  # kept in the manifest
+    lines = left_out_section(config.to_dict())
+    assert lines[0].startswith("Not in this run") and any(
+        line.startswith("- `e3nn-so3`: too slow") for line in lines
+    )
+    assert make_config("cnn3d,gcnn-o", "quick", "polycubes").left_out == {}  # chosen: nothing to explain
+    assert left_out_section({}) == []  # runs from before the field

@@ -37,6 +37,8 @@ def cnn3d_aug(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
     "cnn3d-aug-so3",
     description="the same 3-D CNN trained on volumes turned by uniformly random rotations of space",
     family="baseline", augment="so3", tasks=("3d",), channels_last=False,
+    why_not_core="a second augmented baseline (every training volume resampled, trilinear); "
+    "the core compares cnn3d-aug, the cube's own rotations",
 )  # fmt: skip
 def cnn3d_aug_so3(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
     return build_cnn3d(budget, task, "cnn3d-aug-so3")

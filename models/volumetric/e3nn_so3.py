@@ -13,6 +13,7 @@ from suite.task import Task, require_cube_size
     "e3nn-so3",
     description="e3nn voxel convolutions, irreps l≤2 both parities, BatchNorm, Gate, read-out of 0e and 0o",
     family="e3nn", claims="O", tasks=("3d",), core=False, channels_last=False,
+    why_not_core="too slow for the quick profile: its training step costs about 4× gcnn-o's on the CPU",
 )  # fmt: skip
 def e3nn_so3(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
     """Invariant to rotations (exactly to the cube's 24 on the grid), not to mirrors: the read-out

@@ -17,7 +17,7 @@ import pandas as pd
 from suite.errors import SuiteError
 from suite.report.claims import claims_table
 from suite.report.comparisons import cell, leader_sentence, method_note
-from suite.report.evidence import Evidence, group_measure
+from suite.report.evidence import Evidence, group_measure, run_measures
 from suite.report.formatting import markdown
 from suite.report.results import RunResults
 from suite.report.study import (
@@ -65,7 +65,7 @@ def run_block(root: Path, name: str) -> str:
         "",
         markdown(main_table(r, evidence)),
         "",
-        *[f"- {leader_sentence(evidence, r.variants, m)}." for m in ("c4_mean", "random")],
+        *[f"- {leader_sentence(evidence, r.variants, m)}." for m in run_measures(r)],
         "",
         markdown(claims_table(r, evidence=evidence)),
     ])  # fmt: skip
@@ -253,6 +253,8 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
     "study-data": lambda root: study_block(root, "data"),
     "study-budgets": lambda root: study_block(root, "budgets"),
     "growth": lambda root: growth_block(root, ["compute", "compute-polycubes"]),
+    "quick-polycubes": lambda root: run_block(root, "quick-polycubes-cpu"),
+    "quick-digits3d": lambda root: run_block(root, "quick-digits3d-cpu"),
     "speedup": lambda root: speedup_block(root, ["speedup-cpu", "speedup-cpu-1thread", "speedup-h100"]),
 }  # fmt: skip
 

@@ -296,6 +296,20 @@ def threads_note(manifest: dict) -> str:
     return f"{manifest.get('environment', {}).get('cpu_threads', '?')} CPU threads in the process"
 
 
+def left_out_section(config: dict) -> list[str]:
+    """Which variants a default run left out of the comparison, and why (its manifest says)."""
+    left = config.get("left_out") or {}
+    if not left:
+        return []
+    lines = [f"- `{name}`: {why}" for name, why in left.items()]
+    return [
+        "Not in this run (the profile runs the core variants; choose others by name):",
+        "",
+        *lines,
+        "",
+    ]
+
+
 def summary_markdown(r: RunResults) -> str:
     m = r.manifest
     evidence = Evidence.of(r)
@@ -327,6 +341,7 @@ def summary_markdown(r: RunResults) -> str:
         "",
         *[f"- {leader_sentence(evidence, r.variants, measure)}." for measure in run_measures(r)],
         "",
+        *left_out_section(config),
         *tutorial_section(r, evidence),
         "## Claims",
         "",

@@ -69,6 +69,7 @@ class RunConfig:
     min_images_seen: int | None = None  # small training sets get more epochs: at least N images
     threads: int | None = None  # every unit's intra-op thread count (None: a run from before it)
     group: str | None = None  # the symmetry the run measures (suite.data.groups); None: the data set's
+    left_out: dict[str, str] = field(default_factory=dict)  # core runs: the others, and why
 
     def units(self) -> list[UnitKey]:
         """Every unit: variants × seeds × grid points."""
@@ -157,22 +158,21 @@ def make_config(
     10,000 MNIST training images, or a tenth of the training images) for choices (tuning, curves);
     ``test`` (final numbers) trains on all and measures on test. ``group``: the symmetry the data
     has (``C4``; ``D4`` where mirror images share a class; ``O`` for volumes), measured on every
-    unit; None: the one the data set declares (C4 for images).
+    unit; None: the one the data set declares (C4 for images). A run of the profile's core
+    variants records the others, and why each is left out (``left_out``).
     """
-    chosen_profile = get_profile(profile, get_dataset(dataset).kind)
+    kind = get_dataset(dataset).kind
+    chosen_profile = get_profile(profile, kind)
     _check_choices(dataset, split, recipe, layout)
     _check_numbers(seeds=seeds, epochs=epochs, batch_size=batch_size, train_size=train_size, lr=lr)
-    selected = _variants(variants, chosen_profile.variants, plugin_variants, get_dataset(dataset).kind)
+    selected = _variants(variants, chosen_profile.variants, plugin_variants, kind)
+    default_core = variants is None and chosen_profile.variants == "core"
     base_recipe = Recipe(
         epochs or chosen_profile.epochs,
         batch_size or chosen_profile.batch_size or Recipe.batch_size,
         lr or chosen_profile.lr or Recipe.lr,
     )
-    if lr is not None:
-        recipe, lrs = "fixed", {v: lr for v in selected}
-        note = f"fixed: AdamW lr {lr:g} for every variant (given explicitly)"
-    else:
-        lrs, note = resolve_recipe(str(recipe), dataset, selected, base_recipe.lr)
+    recipe, lrs, note = _rates(lr, str(recipe), dataset, selected, base_recipe.lr)
     return RunConfig(
         recipe_name=str(recipe), recipe_note=note, lrs=lrs, split=split, train_size=train_size,
         grid=check_grid(grid or {}), variants=selected, profile=chosen_profile.name, dataset=dataset,
@@ -180,7 +180,18 @@ def make_config(
         budget=registry.parse_budget(budget), data_dir=str(data_dir) if data_dir else None,
         download=download, plugins=[str(Path(p).resolve()) for p in plugins], bench=bench, layout=layout,
         angles=_angle_list(angles, chosen_profile.sweep_step), group=get_group(group).name if group else None,
+        left_out=registry.left_out(selected, kind) if default_core else {},
     )  # fmt: skip
+
+
+def _rates(
+    lr: float | None, recipe: str, dataset: str, selected: list[str], default_lr: float
+) -> tuple[str, dict[str, float], str]:
+    """The recipe's name, each variant's learning rate, and where the rates came from."""
+    if lr is not None:
+        note = f"fixed: AdamW lr {lr:g} for every variant (given explicitly)"
+        return "fixed", {v: lr for v in selected}, note
+    return recipe, *resolve_recipe(recipe, dataset, selected, default_lr)
 
 
 def _variants(
