@@ -333,3 +333,21 @@ def test_a_default_run_on_volumes_says_which_variants_it_leaves_out_and_why():
     )
     assert make_config("cnn3d,gcnn-o", "quick", "polycubes").left_out == {}  # chosen: nothing to explain
     assert left_out_section({}) == []  # runs from before the field
+
+
+def test_the_main_table_of_a_run_under_oh_shows_the_mirrored_rotations(monkeypatch):
+    from suite.report import tables
+    from suite.report.results import RunResults
+
+    measured = {"acc_o_mean": 91.0, "acc_o_min": 90.5, "acc_o_mirror_mean": 47.25, "acc_o_mirror_min": 40.0}
+    rows = [("gcnn-o", metric, value) for metric, value in measured.items()]
+    run = RunResults.__new__(RunResults)
+    run.metrics = pd.DataFrame(rows, columns=["variant", "metric", "value"])  # fmt: skip
+    monkeypatch.setattr(tables, "cell", lambda evidence, variant, measure: f"<{measure}>")
+    columns = tables.group_columns(run, None, "gcnn-o", "o_mean")
+    assert columns == {
+        "O mean": "<o_mean>", "O min (seed mean)": "90.50",
+        "Oh mirror mean (seed mean)": "47.25", "Oh mirror min (seed mean)": "40.00",
+    }  # fmt: skip
+    run.metrics = run.metrics[~run.metrics.metric.str.startswith("acc_o_mirror")]  # a run under O
+    assert list(tables.group_columns(run, None, "gcnn-o", "o_mean")) == ["O mean", "O min (seed mean)"]

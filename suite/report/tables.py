@@ -64,10 +64,16 @@ def turning_note(r: RunResults) -> str:
 
 def group_columns(r: RunResults, evidence: Evidence, variant: str, group_mean: str) -> dict[str, str]:
     """The accuracies under the data's group: each quarter turn and their mean (images), or the
-    mean and lowest over the cube's rotations (volumes: 24 columns would not read)."""
+    mean and lowest over the cube's rotations (volumes: 24 columns would not read), and under Oh
+    over the mirrored rotations too."""
     if group_mean == "o_mean":
         lowest = METRICS["acc_o_min"].show(_get(r.scalar("acc_o_min"), variant))
-        return {"O mean": cell(evidence, variant, "o_mean"), "O min (seed mean)": lowest}
+        columns = {"O mean": cell(evidence, variant, "o_mean"), "O min (seed mean)": lowest}
+        for name in ("acc_o_mirror_mean", "acc_o_mirror_min"):  # runs under Oh: the mirrored volumes
+            if (r.metrics.metric == name).any():
+                shown = METRICS[name].show(_get(r.scalar(name), variant))
+                columns[f"{METRICS[name].label} (seed mean)"] = shown
+        return columns
     return {**{f"acc {a}°": cell(evidence, variant, str(a)) for a in (0, 90, 180, 270)},
             "C4 mean": cell(evidence, variant, "c4_mean")}  # fmt: skip
 
