@@ -71,6 +71,13 @@ def run_block(root: Path, name: str) -> str:
     ])  # fmt: skip
 
 
+def pending_run_block(root: Path, name: str) -> str:
+    """A run's block, or one line saying the run is not committed yet (runs still to be made)."""
+    if not (root / "results" / name / "manifest.json").is_file():
+        return f"`results/{name}/`: not committed yet"
+    return run_block(root, name)
+
+
 def tutorial_block(root: Path, name: str) -> str:
     r = RunResults(root / "results" / name)
     return f"From [`results/{name}/`](results/{name}/summary.md) ({_provenance(r)})\n\n" + markdown(
@@ -253,8 +260,8 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
     "study-data": lambda root: study_block(root, "data"),
     "study-budgets": lambda root: study_block(root, "budgets"),
     "growth": lambda root: growth_block(root, ["compute", "compute-polycubes"]),
-    "quick-polycubes": lambda root: run_block(root, "quick-polycubes-cpu"),
-    "quick-digits3d": lambda root: run_block(root, "quick-digits3d-cpu"),
+    "quick-polycubes": lambda root: pending_run_block(root, "quick-polycubes-cpu"),
+    "quick-digits3d": lambda root: pending_run_block(root, "quick-digits3d-cpu"),
     "speedup": lambda root: speedup_block(root, ["speedup-cpu", "speedup-cpu-1thread", "speedup-h100"]),
 }  # fmt: skip
 
