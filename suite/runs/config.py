@@ -36,6 +36,8 @@ class UnitPlan:
 # there and its effect here.
 AXIS_EFFECTS: dict[str, Callable[[UnitPlan, Any], UnitPlan]] = {
     "lr": lambda plan, v: replace(plan, recipe=replace(plan.recipe, lr=v)),
+    "weight_decay": lambda plan, v: replace(plan, recipe=replace(plan.recipe, weight_decay=v)),
+    "schedule": lambda plan, v: replace(plan, recipe=replace(plan.recipe, schedule=v)),
     "budget": lambda plan, v: replace(plan, budget=v),
     "train_size": lambda plan, v: replace(plan, train_size=v),
     "epochs": lambda plan, v: replace(plan, recipe=replace(plan.recipe, epochs=v)),
