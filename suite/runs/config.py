@@ -72,10 +72,15 @@ class RunConfig:
     threads: int | None = None  # every unit's intra-op thread count (None: a run from before it)
     group: str | None = None  # the symmetry the run measures (suite.data.groups); None: the data set's
     left_out: dict[str, str] = field(default_factory=dict)  # core runs: the others, and why
+    search: dict = field(default_factory=dict)  # a tuning search (suite.runs.search): its units come later
 
     def units(self) -> list[UnitKey]:
-        """Every unit: variants × seeds × grid points."""
-        return unit_keys(self.variants, self.seeds, self.grid)
+        """Every unit: variants × seeds × grid points (a search's units join as it asks for them)."""
+        return [] if self.search else unit_keys(self.variants, self.seeds, self.grid)
+
+    def axes(self) -> tuple[str, ...]:
+        """The axes of the run's unit names: its grid's, or the ones a search varies."""
+        return tuple(self.search.get("axes", ())) or tuple(self.grid)
 
     def plan_for(self, key: UnitKey) -> UnitPlan:
         """What one unit trains with: the run's settings for its variant, then each axis of its

@@ -41,7 +41,7 @@ class RunLedger:
 
     def assemble(self) -> None:
         """Rebuild the run's tidy CSVs from its finished units' files."""
-        self.store.assemble(list(self.manifest["units"]), THROUGHPUT_FIELDS, tuple(self.config.grid))
+        self.store.assemble(list(self.manifest["units"]), THROUGHPUT_FIELDS, self.config.axes())
 
     def label(self, name: str) -> str:
         """How the log names a unit: its place in the run, its variant, seed and grid point."""
