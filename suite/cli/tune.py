@@ -46,9 +46,8 @@ def cmd_tune(args: argparse.Namespace, argv: list[str], parser: argparse.Argumen
             if "schedule" in values
             else ""
         )
-        print(
-            f"{variant:14} lr {values['lr']:<8.3g} {rest}validation C4 mean {values['validation_c4_mean']:.2f}%"
-        )
+        mean = values["validation_c4_mean"]
+        print(f"{variant:14} lr {values['lr']:<8.3g} {rest}validation C4 mean {mean:.2f}%")
     if chosen:
         where = "saved as the tuned recipe ('suite run' uses it)" if args.save else "not saved (pass --save)"
         print(f"sweep: {Path(run.out) / 'sweep.md'}; chosen values: {Path(run.out) / 'tuned.toml'}, {where}",
@@ -67,7 +66,7 @@ def add_command(commands) -> None:  # noqa: ANN001 - argparse's sub-parsers acti
     )
     p.add_argument(
         "--trials", type=positive_int, default=DEFAULT_TRIALS,
-        help=f"Optuna trials per variant (default {DEFAULT_TRIALS}: all ten variants in about 3 h on 2 cores)",
+        help=f"Optuna trials per variant (default {DEFAULT_TRIALS}: the ten variants in about 3 h, 2 cores)",
     )  # fmt: skip
     p.add_argument(
         "--lrs", type=parse_lrs, default=None,

@@ -31,13 +31,14 @@ from suite.runs.executors import Finished, RayExecutor, RaySettings
 from suite.runs.grid import UnitKey
 from suite.runs.ledger import RunLedger, log
 from suite.runs.recording import record
+from suite.runs.store import SEARCH_FILES
 from suite.runs.unit import UnitOutcome, curve_epoch
 from suite.training.schedules import SCHEDULES
 
 AXES = ("lr", "weight_decay", "schedule")
 LR_RANGE = (1e-4, 3e-2)  # log-uniform
 WEIGHT_DECAYS = (0.0, 0.01, 0.1)  # none, the tutorial's, strong: AdamW's decay matters in decades
-JOURNAL = "optuna.journal"
+JOURNAL = SEARCH_FILES[0]  # "optuna.journal"
 TRIAL_FIELDS = ("variant", "trial", "unit", *AXES, "state", "epochs", "val_c4_mean", "reason")
 
 
@@ -57,11 +58,14 @@ def open_study(out: Path, variant: str, search: dict) -> optuna.Study:
             optuna.storages.journal.JournalFileBackend(str(out / JOURNAL))
         )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(
+    study = optuna.create_study(
         storage=storage, study_name=variant, direction="maximize", load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=search["sampler_seed"]),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=search["startup_trials"], n_warmup_steps=0),
     )  # fmt: skip
+    # A resumed sampler starts a fresh random stream: seeded past the trials it has, or it would
+    # propose the first trials' points again. A fresh study's seed is the recorded one.
+    study.sampler = optuna.samplers.TPESampler(seed=search["sampler_seed"] + len(study.trials))
+    return study
 
 
 def unit_name(variant: str, params: dict) -> str:
@@ -214,7 +218,8 @@ def trial_row(variant: str, trial: optuna.trial.FrozenTrial) -> dict:
     value = trial.value if trial.value is not None else steps[max(steps)] if steps else None
     name = unit_name(variant, trial.params)  # the values as the unit trains them (lr to 6 digits)
     return {
-        "variant": variant, "trial": trial.number, "unit": name, **dict(UnitKey.parse(name).point), "state": state, "epochs": max(steps, default=0),
+        "variant": variant, "trial": trial.number, "unit": name, **dict(UnitKey.parse(name).point),
+        "state": state, "epochs": max(steps, default=0),
         "val_c4_mean": None if value is None else round(value, 4), "reason": "",
     }  # fmt: skip
 
