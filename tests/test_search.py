@@ -130,3 +130,20 @@ def test_tune_refuses_a_search_it_cannot_run_in_one_line(capsys):
     code, stderr = run_main(capsys, "tune", "--variants", "cnn", "--seeds", "2", "--profile", "smoke")
     assert code == 2 and "seed" in stderr and len(stderr.strip().splitlines()) == 1, stderr
     assert torch.get_num_threads() >= 1
+
+
+def test_a_tuned_recipe_with_weight_decay_and_schedule_is_used_and_an_lr_only_one_still_reads(tmp_path):
+    from suite.runs.config import make_config
+    from suite.runs.grid import UnitKey
+    from suite.training.recipes import save_tuned
+
+    new, old = tmp_path / "new.toml", tmp_path / "old.toml"
+    chosen = {"lr": 0.003, "weight_decay": 0.1, "schedule": "cosine", "validation_c4_mean": 90.0}
+    save_tuned(new, "mnist", {"cnn": {**chosen, "runner_up": "lr 0.001: 89.00"}}, ["test"])
+    save_tuned(old, "mnist", {"cnn": {"lr": 0.003}}, ["test"])
+    recipe = make_config(["cnn", "gcnn-c4"], "smoke", recipe=str(new)).recipe_for(UnitKey("cnn", 0))
+    assert (recipe.lr, recipe.weight_decay, recipe.schedule) == (0.003, 0.1, "cosine")
+    untuned = make_config(["cnn", "gcnn-c4"], "smoke", recipe=str(new)).recipe_for(UnitKey("gcnn-c4", 0))
+    assert (untuned.weight_decay, untuned.schedule) == (0.01, "constant")
+    recipe = make_config(["cnn"], "smoke", recipe=str(old)).recipe_for(UnitKey("cnn", 0))
+    assert (recipe.lr, recipe.weight_decay, recipe.schedule) == (0.003, 0.01, "constant")

@@ -17,7 +17,7 @@ from suite.measure.evaluate import DEFAULT_SWEEP, parse_angles, sweep
 from suite.runs.grid import UnitKey, check_grid, unit_keys
 from suite.runs.profiles import Profile, get_profile
 from suite.training.layout import LAYOUTS
-from suite.training.recipes import RECIPES, resolve_recipe
+from suite.training.recipes import RECIPES, resolve_recipe, tuned_settings
 from suite.training.train import Recipe
 
 SPLITS = ("test", "validation")  # what a run's final numbers are measured on
@@ -73,6 +73,7 @@ class RunConfig:
     group: str | None = None  # the symmetry the run measures (suite.data.groups); None: the data set's
     left_out: dict[str, str] = field(default_factory=dict)  # core runs: the others, and why
     search: dict = field(default_factory=dict)  # a tuning search (suite.runs.search): its units come later
+    tuned: dict[str, dict] = field(default_factory=dict)  # each variant's tuned weight decay and schedule
 
     def units(self) -> list[UnitKey]:
         """Every unit: variants × seeds × grid points (a search's units join as it asks for them)."""
@@ -87,7 +88,8 @@ class RunConfig:
         grid point applied (``AXIS_EFFECTS``); small training sets get enough epochs to see
         ``min_images_seen`` images."""
         epochs = self.epochs_by_variant.get(key.variant) or self.recipe.epochs
-        recipe = replace(self.recipe, lr=self.lrs.get(key.variant, self.recipe.lr), epochs=epochs)
+        recipe = replace(self.recipe, lr=self.lrs.get(key.variant, self.recipe.lr), epochs=epochs,
+                         **self.tuned.get(key.variant, {}))  # fmt: skip
         plan = UnitPlan(recipe, self.budget, self.train_size)
         for axis, value in key.point:
             plan = AXIS_EFFECTS[axis](plan, value)
@@ -180,7 +182,11 @@ def make_config(
         lr or chosen_profile.lr or Recipe.lr,
     )
     recipe, lrs, note = _rates(lr, str(recipe), dataset, selected, base_recipe.lr)
+    tuned = {} if recipe == "fixed" else tuned_settings(recipe, dataset, selected)
+    if tuned:
+        note += "; weight decay and schedule as tuned where the table gives them"
     return RunConfig(
+        tuned=tuned,
         recipe_name=str(recipe), recipe_note=note, lrs=lrs, split=split, train_size=train_size,
         grid=check_grid(grid or {}), variants=selected, profile=chosen_profile.name, dataset=dataset,
         seeds=list(range(seeds or chosen_profile.seeds)), recipe=base_recipe, device=device,
