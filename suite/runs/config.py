@@ -181,10 +181,7 @@ def make_config(
         batch_size or chosen_profile.batch_size or Recipe.batch_size,
         lr or chosen_profile.lr or Recipe.lr,
     )
-    recipe, lrs, note = _rates(lr, str(recipe), dataset, selected, base_recipe.lr)
-    tuned = {} if recipe == "fixed" else tuned_settings(recipe, dataset, selected)
-    if tuned:
-        note += "; weight decay and schedule as tuned where the table gives them"
+    recipe, lrs, note, tuned = _rates(lr, str(recipe), dataset, selected, base_recipe.lr)
     return RunConfig(
         tuned=tuned,
         recipe_name=str(recipe), recipe_note=note, lrs=lrs, split=split, train_size=train_size,
@@ -199,12 +196,17 @@ def make_config(
 
 def _rates(
     lr: float | None, recipe: str, dataset: str, selected: list[str], default_lr: float
-) -> tuple[str, dict[str, float], str]:
-    """The recipe's name, each variant's learning rate, and where the rates came from."""
+) -> tuple[str, dict[str, float], str, dict[str, dict]]:
+    """The recipe's name, each variant's learning rate, where the rates came from, and each
+    variant's tuned weight decay and schedule (where its tuned table gives them)."""
     if lr is not None:
         note = f"fixed: AdamW lr {lr:g} for every variant (given explicitly)"
-        return "fixed", {v: lr for v in selected}, note
-    return recipe, *resolve_recipe(recipe, dataset, selected, default_lr)
+        return "fixed", {v: lr for v in selected}, note, {}
+    lrs, note = resolve_recipe(recipe, dataset, selected, default_lr)
+    tuned = tuned_settings(recipe, dataset, selected)
+    if tuned:
+        note += "; weight decay and schedule as tuned where the table gives them"
+    return recipe, lrs, note, tuned
 
 
 def _variants(

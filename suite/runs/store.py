@@ -112,11 +112,10 @@ class RunStore:
 
     def clear_units(self) -> None:
         """Forget every unit result, checkpoint and weight file, and a tune's studies (a forced restart)."""
-        for folder in ("units/train", "units/bench", "checkpoints", "weights"):
-            for path in sorted((self.out / folder).glob("*")) if (self.out / folder).is_dir() else []:
-                path.unlink()
-        for name in SEARCH_FILES:
-            (self.out / name).unlink(missing_ok=True)
+        folders = [self.out / f for f in ("units/train", "units/bench", "checkpoints", "weights")]
+        files = [path for folder in folders if folder.is_dir() for path in sorted(folder.glob("*"))]
+        for path in [*files, *(self.out / name for name in SEARCH_FILES)]:
+            path.unlink(missing_ok=True)
 
     # --- manifest ------------------------------------------------------------------------
 
