@@ -19,6 +19,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import optuna
@@ -118,8 +119,12 @@ class Search:
     def _variant(self, study: optuna.Study, variant: str, width: int, train: Callable) -> None:
         """The variant's trials, ``width`` at a time: the ones left running first, then new ones.
         A trial whose unit finished before an interruption takes its recorded result."""
-        live = [optuna.Trial(study, t._trial_id) for t in study.get_trials(deepcopy=False)
-                if t.state == optuna.trial.TrialState.RUNNING]  # fmt: skip
+        live = []
+        for left in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+            if set(AXES) <= set(left.params):  # else stopped between asking and its suggestions
+                live.append(optuna.Trial(study, left._trial_id))
+            else:
+                study.tell(left.number, state=optuna.trial.TrialState.FAIL)
         while True:
             while len(live) < width and len(study.trials) < self.search["trials"]:
                 live.append(self._new_trial(study, variant))
@@ -148,7 +153,7 @@ class Search:
         stop = next(e for e in range(int(done) + 1, last + 1) if curve_epoch(e, last))
         checkpoint = Path(task.checkpoint)
         resume = checkpoint.read_bytes() if self.ray is not None and checkpoint.is_file() else None
-        return task.__class__(task.name, task.invariance_batch, task.checkpoint, stop, resume)
+        return replace(task, stop_after=stop, resume=resume)
 
     def _settle(self, study: optuna.Study, trial: optuna.Trial, name: str, outcome: UnitOutcome | None,
                 error: BaseException | None) -> bool:  # fmt: skip
@@ -158,7 +163,7 @@ class Search:
             self.ledger.mark_failed(name, reason or "unknown", getattr(outcome, "traceback", None) or "")
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
             return True
-        reported = self._report(trial, outcome.result["history"])
+        reported = report_epochs(trial, outcome.result["history"])
         if not outcome.result.get("partial"):
             record(self.ledger, outcome)
             study.tell(trial, final_value(outcome.result))
@@ -180,17 +185,9 @@ class Search:
         if not self.ledger.store.has_unit(name):
             return False
         result = self.ledger.store.read_unit(name)
-        self._report(trial, result.get("history", []))
+        report_epochs(trial, result.get("history", []))
         study.tell(trial, final_value(result))
         return True
-
-    def _report(self, trial: optuna.Trial, history: list[dict]) -> int:
-        """Report each epoch's validation C4 mean (once); returns the last epoch reported."""
-        known = trial.storage.get_trial(trial._trial_id).intermediate_values
-        for row in history:
-            if row["epoch"] not in known and curve_value(row) is not None:
-                trial.report(curve_value(row), row["epoch"])
-        return max([row["epoch"] for row in history], default=0)
 
     def write_trials(self) -> None:
         """``trials.csv``: every trial of every variant, its state and how far it trained."""
@@ -200,6 +197,15 @@ class Search:
         for row in rows:
             row["reason"] = units.get(row["unit"], {}).get("reason", "")
         write_csv_atomic(self.ledger.out / "trials.csv", rows, TRIAL_FIELDS)
+
+
+def report_epochs(trial: optuna.Trial, history: list[dict]) -> int:
+    """Report each epoch's validation C4 mean to ``trial`` (once); returns the last epoch trained."""
+    known = trial.storage.get_trial(trial._trial_id).intermediate_values
+    for row in history:
+        if row["epoch"] not in known and curve_value(row) is not None:
+            trial.report(curve_value(row), row["epoch"])
+    return max([row["epoch"] for row in history], default=0)
 
 
 def curve_value(row: dict) -> float | None:
