@@ -30,7 +30,7 @@ def counting_epochs(monkeypatch, stop_at: int | None = None) -> Counter:
         if stop_at is not None and len(calls) == stop_at:
             raise KeyboardInterrupt
         loss = real(*args, **kwargs)
-        finished[args[-1].split("] ", 1)[1]] += 1  # the label, without the unit's place in the run
+        finished[args[-1].split("] ", 1)[-1]] += 1  # the label, without the unit's place in the run
         return loss
 
     monkeypatch.setattr(train_module, "train_epoch", counted)
@@ -147,3 +147,21 @@ def test_a_tuned_recipe_with_weight_decay_and_schedule_is_used_and_an_lr_only_on
     assert (untuned.weight_decay, untuned.schedule) == (0.01, "constant")
     recipe = make_config(["cnn"], "smoke", recipe=str(old)).recipe_for(UnitKey("cnn", 0))
     assert (recipe.lr, recipe.weight_decay, recipe.schedule) == (0.003, 0.01, "constant")
+
+
+def test_a_rung_on_a_worker_continues_from_the_checkpoint_it_is_sent_and_sends_back_the_new_one(monkeypatch):
+    """What a Ray task of a rung does (``run_job``, called here in process): no run directory, the
+    checkpoint travels with the task and its outcome, and the second rung trains only epoch 2."""
+    from suite.runs.tuning import tune_config
+    from suite.runs.unit import UnitTask, WorkerJob, run_job
+
+    config = tune_config(["cnn"], profile="smoke", epochs=2, trials=1, train_size=128).to_dict()
+    name = "cnn__seed0__lr=0.003__weight_decay=0.01__schedule=cosine"
+    trained = counting_epochs(monkeypatch)
+    first = run_job(WorkerJob(config, "cpu", 1, UnitTask(name, 64, None, stop_after=1)))
+    assert first.result["partial"] and first.checkpoint and sum(trained.values()) == 1
+    second = run_job(
+        WorkerJob(config, "cpu", 1, UnitTask(name, 64, None, stop_after=2, resume=first.checkpoint))
+    )
+    assert not second.result.get("partial") and second.checkpoint is None and sum(trained.values()) == 2
+    assert [row["epoch"] for row in second.result["history"]] == [1, 2]
