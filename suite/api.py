@@ -245,11 +245,14 @@ def tune(
     threads: int | None = None,
     **settings,
 ) -> dict[str, dict]:
-    """Sweep each variant's learning rate on the validation split; returns the chosen values.
+    """Tune each variant on the validation split; returns the chosen values.
 
-    ``settings``: ``dataset``, ``lrs``, ``train_size``, ``epochs``, ``seeds``, ``profile``,
-    ``device``, ``budget``, ``data_dir``. Writes ``sweep.md``, ``sweep.csv`` and ``tuned.toml`` to
-    the run directory; ``save=True`` also makes them the default of ``suite.run(recipe="tuned")``.
+    By default an Optuna search of ``trials`` per variant over lr, weight decay and schedule, bad
+    trials pruned each epoch (``trials.csv``, ``sweep.md``, ``optuna.journal``); with ``lrs``, a fixed
+    grid over learning rates (``sweep.csv``, ``sweep.md``). ``settings``: ``dataset``, ``trials``,
+    ``lrs``, ``train_size``, ``epochs``, ``seeds`` (grid only), ``profile``, ``device``, ``budget``,
+    ``data_dir``. Writes ``tuned.toml`` to the run directory; ``save=True`` also makes it the
+    default of ``suite.run(recipe="tuned")``.
     """
     ray = reachable_executor(executor, jobs, ray_address, gpus_per_unit)
     given = {"variants": variants, **settings}
@@ -311,7 +314,14 @@ def finish_tune(run_dir: str | Path, save: bool = False) -> dict[str, dict]:
     store = RunStore(run_dir)
     manifest = store.read_manifest()
     config = read_config(store, manifest)
-    _, chosen = write_sweep_report(run_dir)
+    if config.search:
+        from suite.report.trials import write_trials_report
+
+        _, chosen = write_trials_report(run_dir, manifest)
+        chosen = {v: {k: c[k] for k in ("lr", "weight_decay", "schedule", "validation_c4_mean", "runner_up")
+                      if k in c} for v, c in chosen.items()}  # fmt: skip
+    else:
+        _, chosen = write_sweep_report(run_dir)
     header = tuned_header(manifest["command"], run_dir, config)
     save_tuned(run_dir / "tuned.toml", config.dataset, chosen, header, replace=True)
     if save:

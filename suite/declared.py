@@ -31,11 +31,14 @@ class Metric:
 
 @dataclass(frozen=True)
 class Axis:
-    """One grid axis: ``lr=0.003`` in a unit's name, a column of a study's tables."""
+    """One grid axis: ``lr=0.003`` in a unit's name, a column of a study's tables. Numeric values
+    must be positive (``zero``: or 0); ``choices``: the values a text axis may take."""
 
     name: str
     type: type
     label: str
+    zero: bool = False
+    choices: tuple[str, ...] = ()
 
 
 METRICS: dict[str, Metric] = {}
@@ -89,6 +92,8 @@ for _metric in (
 
 for _axis in (
     Axis("lr", float, "lr"),
+    Axis("weight_decay", float, "weight decay", zero=True),
+    Axis("schedule", str, "schedule", choices=("constant", "cosine")),  # suite.training.schedules
     Axis("budget", int, "parameter budget"),
     Axis("train_size", int, "training images"),
     Axis("epochs", int, "epochs"),

@@ -257,6 +257,29 @@ def test_ctrl_c_cancels_the_outstanding_ray_tasks_and_leaves_a_resumable_run(ray
     assert {unit["status"] for unit in units.values()} == {"done"}
 
 
+def test_a_smoke_tune_on_the_cluster_trains_its_trials_in_rungs_as_ray_tasks(ray_cluster, tmp_path, capsys):
+    """Trials of an Optuna search as Ray tasks, two at a time (the cluster's 2 CPUs): each rung's
+    checkpoint comes back to the driver, which keeps it in the run directory and sends it with
+    the trial's next rung (the workers share no filesystem with it)."""
+    import pandas as pd
+
+    out = tmp_path / "tune"
+    code, stderr = run_main(capsys, "tune", "--profile", "smoke", "--variants", "cnn", "--trials", "2",
+                            "--epochs", "2", "--train-size", "128", "--threads", "1", "--executor", "ray",
+                            "--ray-address", ray_cluster, "--no-progress", "--out", str(out))  # fmt: skip
+    assert code == 0, stderr
+    assert "training 2 units as Ray tasks" in stderr  # the two trials' first rungs, at once
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 2 and set(trials.state) <= {"complete", "pruned"}
+    finished = trials[trials.state == "complete"]
+    assert len(finished) >= 1 and (finished.epochs == 2).all()
+    for unit in finished.unit:  # rung 1's checkpoint came back from its worker; the unit was recorded
+        assert (out / "checkpoints" / f"{unit}.pt").is_file() and (
+            out / "units" / "train" / f"{unit}.json"
+        ).is_file()
+    assert "optuna" in (out / "sweep.md").read_text()
+
+
 def process_ends(pid: int, within: float) -> bool:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:

@@ -17,7 +17,7 @@ from suite.measure.evaluate import DEFAULT_SWEEP, parse_angles, sweep
 from suite.runs.grid import UnitKey, check_grid, unit_keys
 from suite.runs.profiles import Profile, get_profile
 from suite.training.layout import LAYOUTS
-from suite.training.recipes import RECIPES, resolve_recipe
+from suite.training.recipes import RECIPES, resolve_recipe, tuned_settings
 from suite.training.train import Recipe
 
 SPLITS = ("test", "validation")  # what a run's final numbers are measured on
@@ -36,6 +36,8 @@ class UnitPlan:
 # there and its effect here.
 AXIS_EFFECTS: dict[str, Callable[[UnitPlan, Any], UnitPlan]] = {
     "lr": lambda plan, v: replace(plan, recipe=replace(plan.recipe, lr=v)),
+    "weight_decay": lambda plan, v: replace(plan, recipe=replace(plan.recipe, weight_decay=v)),
+    "schedule": lambda plan, v: replace(plan, recipe=replace(plan.recipe, schedule=v)),
     "budget": lambda plan, v: replace(plan, budget=v),
     "train_size": lambda plan, v: replace(plan, train_size=v),
     "epochs": lambda plan, v: replace(plan, recipe=replace(plan.recipe, epochs=v)),
@@ -70,17 +72,24 @@ class RunConfig:
     threads: int | None = None  # every unit's intra-op thread count (None: a run from before it)
     group: str | None = None  # the symmetry the run measures (suite.data.groups); None: the data set's
     left_out: dict[str, str] = field(default_factory=dict)  # core runs: the others, and why
+    search: dict = field(default_factory=dict)  # a tuning search (suite.runs.search): its units come later
+    tuned: dict[str, dict] = field(default_factory=dict)  # each variant's tuned weight decay and schedule
 
     def units(self) -> list[UnitKey]:
-        """Every unit: variants × seeds × grid points."""
-        return unit_keys(self.variants, self.seeds, self.grid)
+        """Every unit: variants × seeds × grid points (a search's units join as it asks for them)."""
+        return [] if self.search else unit_keys(self.variants, self.seeds, self.grid)
+
+    def axes(self) -> tuple[str, ...]:
+        """The axes of the run's unit names: its grid's, or the ones a search varies."""
+        return tuple(self.search.get("axes", ())) or tuple(self.grid)
 
     def plan_for(self, key: UnitKey) -> UnitPlan:
         """What one unit trains with: the run's settings for its variant, then each axis of its
         grid point applied (``AXIS_EFFECTS``); small training sets get enough epochs to see
         ``min_images_seen`` images."""
         epochs = self.epochs_by_variant.get(key.variant) or self.recipe.epochs
-        recipe = replace(self.recipe, lr=self.lrs.get(key.variant, self.recipe.lr), epochs=epochs)
+        recipe = replace(self.recipe, lr=self.lrs.get(key.variant, self.recipe.lr), epochs=epochs,
+                         **self.tuned.get(key.variant, {}))  # fmt: skip
         plan = UnitPlan(recipe, self.budget, self.train_size)
         for axis, value in key.point:
             plan = AXIS_EFFECTS[axis](plan, value)
@@ -172,8 +181,9 @@ def make_config(
         batch_size or chosen_profile.batch_size or Recipe.batch_size,
         lr or chosen_profile.lr or Recipe.lr,
     )
-    recipe, lrs, note = _rates(lr, str(recipe), dataset, selected, base_recipe.lr)
+    recipe, lrs, note, tuned = _rates(lr, str(recipe), dataset, selected, base_recipe.lr)
     return RunConfig(
+        tuned=tuned,
         recipe_name=str(recipe), recipe_note=note, lrs=lrs, split=split, train_size=train_size,
         grid=check_grid(grid or {}), variants=selected, profile=chosen_profile.name, dataset=dataset,
         seeds=list(range(seeds or chosen_profile.seeds)), recipe=base_recipe, device=device,
@@ -186,12 +196,17 @@ def make_config(
 
 def _rates(
     lr: float | None, recipe: str, dataset: str, selected: list[str], default_lr: float
-) -> tuple[str, dict[str, float], str]:
-    """The recipe's name, each variant's learning rate, and where the rates came from."""
+) -> tuple[str, dict[str, float], str, dict[str, dict]]:
+    """The recipe's name, each variant's learning rate, where the rates came from, and each
+    variant's tuned weight decay and schedule (where its tuned table gives them)."""
     if lr is not None:
         note = f"fixed: AdamW lr {lr:g} for every variant (given explicitly)"
-        return "fixed", {v: lr for v in selected}, note
-    return recipe, *resolve_recipe(recipe, dataset, selected, default_lr)
+        return "fixed", {v: lr for v in selected}, note, {}
+    lrs, note = resolve_recipe(recipe, dataset, selected, default_lr)
+    tuned = tuned_settings(recipe, dataset, selected)
+    if tuned:
+        note += "; weight decay and schedule as tuned where the table gives them"
+    return recipe, lrs, note, tuned
 
 
 def _variants(

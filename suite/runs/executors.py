@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -163,6 +164,21 @@ class RayExecutor:
         finally:
             if connected_here:  # stops an instance started here; only disconnects from a cluster
                 ray.shutdown()  # (a lost cluster's takes ~5 s; then this process may join another)
+
+    @contextmanager
+    def held(self) -> Iterator[int]:
+        """Connected for several ``map`` calls in a row (a tuning search's rungs), not once each;
+        yields how many units the instance or cluster trains at once."""
+        import ray
+
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+        connected_here = self._connect(ray)
+        try:
+            cpus = ray.cluster_resources().get("CPU", 1)
+            yield max(1, int(cpus // self.settings.cpus_per_unit))
+        finally:
+            if connected_here:
+                ray.shutdown()
 
     def _gather(self, ray, refs: dict, alive: Callable[[], bool]) -> Iterator[Finished]:  # noqa: ANN001
         """Yield each task as it finishes; raise ClusterLost once ``alive()`` has been False for

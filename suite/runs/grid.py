@@ -6,6 +6,7 @@ checkpoints work the same for every kind of run::
 
     cnn__seed0                    a plain run's unit
     cnn__seed0__lr=0.003          one point of a learning-rate sweep
+    cnn__seed0__lr=0.003__weight_decay=0__schedule=cosine   a tuning trial
     gcnn-c4__seed1__budget=30000  one point of the model-size study
 """
 
@@ -19,8 +20,8 @@ from suite.declared import AXES  # name -> Axis, in the order of unit names and 
 from suite.errors import UsageError
 
 
-def format_value(value: float | int) -> str:
-    """A grid value as it appears in unit names and tables: ``0.003``, ``1e-05``, ``30000``."""
+def format_value(value: float | int | str) -> str:
+    """A grid value as it appears in unit names and tables: ``0.003``, ``1e-05``, ``30000``, ``cosine``."""
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -30,7 +31,7 @@ class UnitKey:
 
     variant: str
     seed: int
-    point: tuple[tuple[str, float | int], ...] = ()
+    point: tuple[tuple[str, float | int | str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -56,25 +57,35 @@ class UnitKey:
 
 
 def check_grid(grid: Mapping[str, Sequence]) -> dict[str, list]:
-    """``grid`` with each axis known, its values of the axis's type, positive and distinct."""
+    """``grid`` with each axis known, its values of the axis's type and distinct: positive numbers
+    (or 0 where the axis allows it), whole where it counts, or one of a text axis's choices."""
     checked: dict[str, list] = {}
     for axis in AXES:  # the canonical order, whatever order the caller used
-        if axis not in grid:
-            continue
-        values = list(grid[axis])
-        try:
-            typed = [AXES[axis].type(v) for v in values]
-        except (TypeError, ValueError):
-            raise UsageError(f"{values}: expected numbers", param=axis) from None
-        if not typed or any(not v > 0 for v in typed) or len(set(typed)) != len(typed):
-            raise UsageError(f"{values}: expected distinct positive values", param=axis)
-        if AXES[axis].type is int and any(float(v) != float(w) for v, w in zip(values, typed, strict=True)):
-            raise UsageError(f"{values}: expected whole numbers", param=axis)
-        checked[axis] = typed
+        if axis in grid:
+            checked[axis] = _checked_values(axis, list(grid[axis]))
     unknown = set(grid) - set(AXES)
     if unknown:
         raise UsageError(f"unknown grid axis {sorted(unknown)}; known: {', '.join(AXES)}")
     return checked
+
+
+def _checked_values(axis: str, values: list) -> list:
+    spec = AXES[axis]
+    if spec.choices:
+        if not values or any(v not in spec.choices for v in values) or len(set(values)) != len(values):
+            raise UsageError(f"{values}: expected distinct values of {', '.join(spec.choices)}", param=axis)
+        return list(values)
+    try:
+        typed = [spec.type(v) for v in values]
+    except (TypeError, ValueError):
+        raise UsageError(f"{values}: expected numbers", param=axis) from None
+    allowed = (lambda v: v >= 0) if spec.zero else (lambda v: v > 0)
+    if not typed or any(not allowed(v) for v in typed) or len(set(typed)) != len(typed):
+        what = "non-negative" if spec.zero else "positive"
+        raise UsageError(f"{values}: expected distinct {what} values", param=axis)
+    if spec.type is int and any(float(v) != float(w) for v, w in zip(values, typed, strict=True)):
+        raise UsageError(f"{values}: expected whole numbers", param=axis)
+    return typed
 
 
 def unit_keys(variants: Sequence[str], seeds: Sequence[int], grid: Mapping[str, Sequence]) -> list[UnitKey]:

@@ -14,7 +14,7 @@ from suite.errors import SuiteError
 from suite.measure.benchmark import THROUGHPUT_FIELDS
 from suite.runs.config import RunConfig
 from suite.runs.executors import RaySettings
-from suite.runs.grid import UnitKey
+from suite.runs.grid import UnitKey, format_value
 from suite.runs.manifest import now
 from suite.runs.store import RunStore
 
@@ -41,13 +41,13 @@ class RunLedger:
 
     def assemble(self) -> None:
         """Rebuild the run's tidy CSVs from its finished units' files."""
-        self.store.assemble(list(self.manifest["units"]), THROUGHPUT_FIELDS, tuple(self.config.grid))
+        self.store.assemble(list(self.manifest["units"]), THROUGHPUT_FIELDS, self.config.axes())
 
     def label(self, name: str) -> str:
         """How the log names a unit: its place in the run, its variant, seed and grid point."""
         key = UnitKey.parse(name)
         position = list(self.manifest["units"]).index(name) + 1
-        point = "".join(f" {axis} {value:g}" for axis, value in key.point)
+        point = "".join(f" {axis} {format_value(value)}" for axis, value in key.point)
         return f"[{position}/{len(self.manifest['units'])}] {key.variant} seed {key.seed}{point}"
 
     # --- units ---------------------------------------------------------------------------

@@ -53,9 +53,10 @@ def read_config(store: RunStore, manifest: dict) -> RunConfig:
 
 def resumed_status(unit: dict, has_result: bool) -> str:
     """A unit is done exactly when its result file is there (a lost or deleted file is trained
-    again), unless it failed after that (its weights could not be written: it keeps failing)."""
+    again), unless it failed after that (its weights could not be written: it keeps failing); a
+    tuning trial's unit that was pruned stays pruned."""
     if not has_result:
-        return "pending"
+        return "pruned" if unit.get("status") == "pruned" else "pending"  # a stopped tuning trial stays so
     return "failed" if unit.get("status") == "failed" else "done"
 
 

@@ -139,7 +139,12 @@ class Run(RunLedger):
             return previous + time.perf_counter() - began
 
         with self.recording_stops(wall_s):
-            self._train(pending, data, device, ray, progress)
+            if config.search:  # suite tune: Optuna asks for the units as it goes
+                from suite.runs.search import run_search  # imports Optuna: only when tuning
+
+                run_search(self, data, device, ray, progress)
+            else:
+                self._train(pending, data, device, ray, progress)
             self.store.write_samples(sample_rows(data))  # evaluation images: read after training
             if config.bench:
                 run_benchmarks(self, device, data.task)

@@ -66,6 +66,9 @@ def unit_name(variant: str, seed: int) -> str:
     return UnitKey(variant, seed).name
 
 
+SEARCH_FILES = ("optuna.journal", "trials.csv")  # a tune's studies and their table (suite.runs.search)
+
+
 class RunStore:
     """The files of one run directory; knows where each kind of file lives, nothing of training."""
 
@@ -108,10 +111,11 @@ class RunStore:
         return self.out.exists() and any(p.name not in (LOCK_NAME, HOLDER_NAME) for p in self.out.iterdir())
 
     def clear_units(self) -> None:
-        """Forget every unit result, checkpoint and weight file (a forced restart)."""
-        for folder in ("units/train", "units/bench", "checkpoints", "weights"):
-            for path in sorted((self.out / folder).glob("*")) if (self.out / folder).is_dir() else []:
-                path.unlink()
+        """Forget every unit result, checkpoint and weight file, and a tune's studies (a forced restart)."""
+        folders = [self.out / f for f in ("units/train", "units/bench", "checkpoints", "weights")]
+        files = [path for folder in folders if folder.is_dir() for path in sorted(folder.glob("*"))]
+        for path in [*files, *(self.out / name for name in SEARCH_FILES)]:
+            path.unlink(missing_ok=True)
 
     # --- manifest ------------------------------------------------------------------------
 

@@ -7,9 +7,10 @@ driver that records it can be another process (``suite.runs.executors``).
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -41,6 +42,8 @@ class UnitTask:
     name: str  # the unit's grid key (suite.runs.grid.UnitKey.name)
     invariance_batch: int
     checkpoint: str | None
+    stop_after: int | None = None  # a tuning trial's rung: train to this epoch, return the curve so far
+    resume: bytes | None = None  # a rung on Ray: the checkpoint the driver keeps, sent to the worker
 
     @property
     def key(self) -> UnitKey:
@@ -57,6 +60,7 @@ class UnitOutcome:
     weights: dict[str, torch.Tensor] | None = None
     reason: str | None = None
     traceback: str | None = None
+    checkpoint: bytes | None = None  # a rung on Ray: the checkpoint to keep in the run directory
 
 
 def trained_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -84,19 +88,12 @@ def train_and_measure(
     recipe = config.recipe_for(key)
     on_epoch = validation_curve(data, recipe.epochs) if config.split == "validation" else None
     checkpoint = Path(task.checkpoint) if task.checkpoint else None
-    epochs = train(model, train_data, recipe, spec.augment, key.seed, checkpoint, progress, label, on_epoch)
+    epochs = train(model, train_data, recipe, spec.augment, key.seed, checkpoint, progress, label, on_epoch,
+                   task.stop_after)  # fmt: skip
     point = {"variant": key.variant, "seed": key.seed, **dict(key.point)}
-    history_rows = []
-    train_seconds = 0.0
-    curve_bits: list[dict] = []
-    for record in epochs:
-        train_seconds += record.seconds
-        extra = {k: v for k, v in record.extra.items() if k != CURVE_BITS}
-        curve_bits += [{**row, "epoch": record.epoch} for row in record.extra.get(CURVE_BITS, [])]
-        history_rows.append({
-            **point, "epoch": record.epoch, "loss": round(record.loss, 6), **extra,
-            "epoch_s": round(record.seconds, 3), "wall_s": round(train_seconds, 3),
-        })  # fmt: skip
+    history_rows, curve_bits, train_seconds = epoch_rows(epochs, point)
+    if len(epochs) < recipe.epochs:  # a rung of a tuning trial: its curve so far, no measurement
+        return {"history": history_rows, "partial": True}, {}
     volumes = len(data.spatial) == 3  # the 3-D track: the cube's rotations, no sample digits
     measure_fn = measure_volumes if volumes else measure
     rows, confusions, correct = measure_fn(model, data, task.invariance_batch, config.angles)
@@ -119,6 +116,22 @@ def train_and_measure(
     }
     result["history"] = history_rows
     return result, trained_state(model)
+
+
+def epoch_rows(epochs: list[EpochRecord], point: dict) -> tuple[list[dict], list[dict], float]:
+    """The history rows of a unit's epochs, the per-image results of its curve, its training seconds."""
+    history_rows: list[dict] = []
+    curve_bits: list[dict] = []
+    train_seconds = 0.0
+    for record in epochs:
+        train_seconds += record.seconds
+        extra = {k: v for k, v in record.extra.items() if k != CURVE_BITS}
+        curve_bits += [{**row, "epoch": record.epoch} for row in record.extra.get(CURVE_BITS, [])]
+        history_rows.append({
+            **point, "epoch": record.epoch, "loss": round(record.loss, 6), **extra,
+            "epoch_s": round(record.seconds, 3), "wall_s": round(train_seconds, 3),
+        })  # fmt: skip
+    return history_rows, curve_bits, train_seconds
 
 
 def curve_epoch(epoch: int, last: int) -> bool:
@@ -211,6 +224,17 @@ def prepare_worker(config: dict, device: str, threads: int) -> None:
 
 
 def run_job(job: WorkerJob) -> UnitOutcome:
-    """One unit in a worker (a Ray task): no checkpoint, since the driver's disk may be elsewhere."""
+    """One unit in a worker (a Ray task): no checkpoint, since the driver's disk may be elsewhere,
+    except a tuning trial's rung, whose checkpoint travels with the task and its outcome."""
     prepare_worker(job.config, job.device, job.threads)
-    return run_unit(job.task, _WORKER["data"], _WORKER["device"], _WORKER["config"], False, job.task.name)
+    args = (_WORKER["data"], _WORKER["device"], _WORKER["config"], False, job.task.name)
+    if job.task.stop_after is None:
+        return run_unit(job.task, *args)
+    with tempfile.TemporaryDirectory(prefix="c4suite-rung-") as folder:
+        path = Path(folder) / "unit.pt"
+        if job.task.resume is not None:
+            path.write_bytes(job.task.resume)
+        outcome = run_unit(replace(job.task, checkpoint=str(path), resume=None), *args)
+        if outcome.result is not None and outcome.result.get("partial") and path.is_file():
+            outcome.checkpoint = path.read_bytes()
+        return outcome

@@ -64,6 +64,23 @@ def resolve_recipe(
     return lrs, note
 
 
+TUNED_SETTINGS = ("weight_decay", "schedule")  # besides lr, what a search's tuned table may set
+
+
+def tuned_settings(recipe: str, dataset: str, variants: list[str]) -> dict[str, dict]:
+    """Each variant's tuned weight decay and schedule under ``recipe``, where its table has them
+    (a table from the learning-rate grid has only ``lr``: the recipe's defaults stay)."""
+    if recipe == "tutorial":
+        return {}
+    tables = read_tuned(TUNED_PATH if recipe == "tuned" else Path(recipe))
+    table = tables.get(dataset if dataset in tables else FALLBACK_DATASET, {})
+    return {
+        v: {k: table[v][k] for k in TUNED_SETTINGS if k in table[v]}
+        for v in variants
+        if v in table and any(k in table[v] for k in TUNED_SETTINGS)
+    }
+
+
 def format_tuned(tables: dict[str, dict[str, dict]], header: list[str]) -> str:
     """A tuned-recipe file: comment lines, then one ``[dataset.variant]`` table per entry."""
     lines = [f"# {line}" if line else "#" for line in header]

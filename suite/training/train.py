@@ -16,6 +16,7 @@ from suite.atomic import write_atomic
 from suite.data.images import ImageData, to_device
 from suite.data.rotations import apply_augmentation, draw_augmentation
 from suite.errors import BadRunFile, failure_reason
+from suite.training.schedules import check_schedule, lr_factor, set_rate
 
 # Offsets keep the per-epoch streams of shuffling and augmentation independent of each other.
 _SHUFFLE_STREAM = 1_000_003
@@ -25,12 +26,17 @@ NAN_CHECK_EVERY = 100  # steps between host reads of the running loss (catches N
 
 @dataclass(frozen=True)
 class Recipe:
-    """The tutorial's recipe: AdamW, lr 5e-4, weight decay 0.01, batch 64, 5 epochs."""
+    """The tutorial's recipe: AdamW, lr 5e-4, weight decay 0.01, batch 64, 5 epochs, constant rate
+    (``schedule``: ``constant`` or ``cosine`` with warm-up, ``suite.training.schedules``)."""
 
     epochs: int = 5
     batch_size: int = 64
     lr: float = 5e-4
     weight_decay: float = 0.01
+    schedule: str = "constant"
+
+    def __post_init__(self) -> None:
+        check_schedule(self.schedule)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -76,6 +82,10 @@ def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimi
     return torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay, foreach=True)
 
 
+def steps_per_epoch(images: int, recipe: Recipe) -> int:
+    return math.ceil(images / recipe.batch_size)
+
+
 def train_epoch(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -94,7 +104,8 @@ def train_epoch(
     draws = draw_augmentation(policy, len(order), epoch_generator(seed, epoch, _AUGMENT_STREAM))
     if draws is not None:  # moved once per epoch: no host synchronisation inside the loop
         draws = to_device(draws, device)
-    steps = math.ceil(len(order) / recipe.batch_size)
+    steps = steps_per_epoch(len(order), recipe)
+    total = steps * recipe.epochs
     running = torch.zeros((), device=device)
     bar = tqdm(range(steps), desc=description, leave=False, disable=not progress or None, unit="step")
     for step in bar:
@@ -102,6 +113,8 @@ def train_epoch(
         index = order[batch]
         x = apply_augmentation(to_input(data.train_x[index]), policy, None if draws is None else draws[batch])
         loss = F.cross_entropy(model(x), data.train_y[index])
+        if recipe.schedule != "constant":  # a constant rate is never touched: the same numbers as before
+            set_rate(optimizer, recipe.lr * lr_factor(recipe.schedule, epoch * steps + step, total))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -156,8 +169,11 @@ def train(
     progress: bool = True,
     description: str = "",
     on_epoch: Callable[[EpochRecord, torch.nn.Module], dict] | None = None,
+    stop_after: int | None = None,
 ) -> list[EpochRecord]:
     """Train ``model`` in place under ``recipe``; resume from ``checkpoint`` when it exists.
+    ``stop_after``: stop after that epoch (a tuning trial's rung), the schedule still spanning
+    ``recipe.epochs``, so the unit continues from its checkpoint as if never stopped.
 
     ``on_epoch`` measures each finished epoch (test accuracy for the training history); what it
     returns is stored in the record and the checkpoint, so a resumed run keeps the whole history.
@@ -167,7 +183,7 @@ def train(
     start = 0
     if checkpoint is not None and checkpoint.exists():
         start, history = load_checkpoint(checkpoint, model, optimizer, data.train_x.device)
-    for epoch in range(start, recipe.epochs):
+    for epoch in range(start, min(recipe.epochs, stop_after or recipe.epochs)):
         began = time.perf_counter()
         label = f"{description} epoch {epoch + 1}/{recipe.epochs}".strip()
         loss = train_epoch(model, optimizer, data, recipe, policy, seed, epoch, progress, label)

@@ -1,0 +1,111 @@
+"""A tuning search's report (``suite tune``): every trial, how far it trained, and each choice.
+
+Read from ``trials.csv`` (written by the search from its Optuna journal) and the manifest: validation
+numbers only, the test set was not read to make them.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from suite.atomic import write_text_atomic
+
+TUTORIAL_WEIGHT_DECAY = 0.01
+
+
+def read_trials(run_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(run_dir / "trials.csv", keep_default_na=False, na_values=[""])
+
+
+def preference(row: pd.Series) -> tuple:
+    """Between equal validation means: the constant schedule, the tutorial's weight decay, the smaller lr."""
+    return (row.schedule != "constant", row.weight_decay != TUTORIAL_WEIGHT_DECAY, row.lr)
+
+
+def ranked(trials: pd.DataFrame) -> pd.DataFrame:
+    """A variant's finished trials, best first (equal means ordered by :func:`preference`)."""
+    done = trials[trials.state == "complete"].copy()
+    done["order"] = [
+        (-v, *preference(r)) for v, (_, r) in zip(done.val_c4_mean, done.iterrows(), strict=True)
+    ]
+    return done.sort_values("order").drop(columns="order")
+
+
+def choose(trials: pd.DataFrame) -> dict[str, dict]:
+    """Each variant's best finished trial, with the runner-up; a variant with none is left out."""
+    chosen = {}
+    for variant, rows in trials.groupby("variant", sort=False):
+        best = ranked(rows)
+        if best.empty:
+            continue
+        top = best.iloc[0]
+        chosen[variant] = {
+            "lr": float(top.lr), "weight_decay": float(top.weight_decay), "schedule": str(top.schedule),
+            "validation_c4_mean": round(float(top.val_c4_mean), 2), "trial": int(top.trial),
+        }  # fmt: skip
+        if len(best) > 1:
+            second = best.iloc[1]
+            chosen[variant]["runner_up"] = (
+                f"lr {second.lr:.3g}, weight decay {second.weight_decay:g}, {second.schedule}: "
+                f"{second.val_c4_mean:.2f}"
+            )
+    return chosen
+
+
+def outcome(row: pd.Series) -> str:
+    if row.state == "pruned":
+        return f"pruned after {int(row.epochs)} epoch{'s' if row.epochs != 1 else ''}"
+    if row.state == "fail":
+        return f"failed ({row.reason})" if isinstance(row.reason, str) and row.reason else "failed"
+    return "finished" if row.state == "complete" else str(row.state)
+
+
+def trials_markdown(manifest: dict, trials: pd.DataFrame, chosen: dict[str, dict]) -> str:
+    """``sweep.md``: each variant's choice, then every trial with how far it trained."""
+    config = manifest.get("config", {})
+    search, tuner, recipe = config.get("search", {}), manifest.get("tuner", {}), config.get("recipe", {})
+    trained = min(config.get("train_size") or math.inf, manifest.get("train_digits", math.inf))
+    lines = [
+        "# Tuning search (validation split)", "",
+        f"Command: `{' '.join(manifest.get('command', []))}`  ",
+        f"Tuner: {tuner.get('library', '?')} {tuner.get('version', '?')}, {tuner.get('sampler', '?')}, "
+        f"{tuner.get('pruner', '?')}; studies in {tuner.get('storage', '?')}  ",
+        f"Space: lr {search.get('lr')} (log), weight decay {search.get('weight_decay')}, schedule "
+        f"{search.get('schedule')}; {search.get('trials')} trials per variant at seed 0  ",
+        f"Training: {trained:,} training images, {recipe.get('epochs', '?')} epochs, AdamW, "
+        f"batch {recipe.get('batch_size', '?')}; wall time {manifest.get('wall_s') or '?'} s",
+        "", "Validation accuracy averaged over 0/90/180/270° (%), on the validation images (the test "
+        "set was not read). A pruned trial stopped early: its value is its last measured epoch's.", "",
+        "| variant | lr | weight decay | schedule | validation C4 mean | runner-up "
+        "| finished / pruned / failed |",
+        "|---|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for variant, rows in trials.groupby("variant", sort=False):
+        counts = " / ".join(str(int((rows.state == s).sum())) for s in ("complete", "pruned", "fail"))
+        c = chosen.get(variant)
+        values = "– | – | – | – | –"
+        if c:
+            values = (f"{c['lr']:.3g} | {c['weight_decay']:g} | {c['schedule']} | "
+                      f"{c['validation_c4_mean']:.2f} | {c.get('runner_up', '–')}")  # fmt: skip
+        lines.append(f"| {variant} | {values} | {counts} |")
+    for variant, rows in trials.groupby("variant", sort=False):
+        head = "| trial | lr | weight decay | schedule | epochs | validation C4 mean | outcome |"
+        lines += ["", f"## {variant}", "", head, "|---|---|---|---|---|---|---|"]
+        best = chosen.get(variant, {}).get("trial")
+        for _, r in rows.sort_values("trial").iterrows():
+            value = "–" if pd.isna(r.val_c4_mean) else f"{r.val_c4_mean:.2f}"
+            value = f"**{value}**" if r.trial == best else value
+            point = f"{r.lr:.3g} | {r.weight_decay:g} | {r.schedule}"
+            lines.append(f"| {int(r.trial)} | {point} | {int(r.epochs)} | {value} | {outcome(r)} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_trials_report(run_dir: Path, manifest: dict) -> tuple[list[Path], dict[str, dict]]:
+    """Write ``sweep.md`` from ``trials.csv``; returns the files and each variant's choice."""
+    trials = read_trials(run_dir)
+    chosen = choose(trials)
+    write_text_atomic(run_dir / "sweep.md", trials_markdown(manifest, trials, chosen))
+    return [run_dir / "trials.csv", run_dir / "sweep.md"], chosen

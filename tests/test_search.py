@@ -1,0 +1,167 @@
+"""``suite tune`` on Optuna: trials are units trained in rungs, bad ones pruned by the driver, the
+studies in a JSON-lines journal, and a resume that trains no epoch twice and unpickles nothing."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from collections import Counter
+
+import pandas as pd
+import pytest
+import torch
+
+import suite
+from suite.report.trials import choose
+from suite.training.recipes import read_tuned
+from tests.cli import run_main
+
+SMOKE = {"profile": "smoke", "epochs": 2, "trials": 3, "startup_trials": 1, "train_size": 128}
+
+
+def counting_epochs(monkeypatch, stop_at: int | None = None) -> Counter:
+    """Count each (unit, epoch) that finishes training; raise Ctrl-C as epoch call ``stop_at`` starts."""
+    import suite.training.train as train_module
+
+    real, finished, calls = train_module.train_epoch, Counter(), []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        if stop_at is not None and len(calls) == stop_at:
+            raise KeyboardInterrupt
+        loss = real(*args, **kwargs)
+        finished[args[-1].split("] ", 1)[-1]] += 1  # the label, without the unit's place in the run
+        return loss
+
+    monkeypatch.setattr(train_module, "train_epoch", counted)
+    return finished
+
+
+def refuse_unpickling(monkeypatch) -> None:
+    def refuse(*args, **kwargs):
+        raise AssertionError("something was unpickled")
+
+    for target in ("pickle.load", "pickle.loads", "torch.load"):
+        monkeypatch.setattr(target, refuse)
+    monkeypatch.setattr(pickle, "Unpickler", refuse)
+
+
+def test_a_tune_prunes_through_units_resumes_without_retraining_and_writes_its_choice(
+    tmp_path, capsys, monkeypatch
+):
+    out = tmp_path / "tune"
+    with monkeypatch.context() as patch:  # Ctrl-C in the middle of the second variant's trials
+        first = counting_epochs(patch, stop_at=7)
+        with pytest.raises(KeyboardInterrupt):
+            suite.tune(["cnn", "cnn-aug"], out, progress=False, **SMOKE)
+    with monkeypatch.context() as patch:  # the same command again: only what is left is trained
+        rest = counting_epochs(patch)
+        code, stderr = run_main(capsys, "tune", "--resume", str(out), "--no-progress")
+    assert code == 0, stderr
+    assert set(first) & set(rest) == set() and max((first + rest).values()) == 1, (first, rest)
+    trials = pd.read_csv(out / "trials.csv")
+    assert len(trials) == 6 and set(trials.variant) == {"cnn", "cnn-aug"} and trials.unit.is_unique
+    assert sum((first + rest).values()) == trials.epochs.sum()  # every epoch reported was trained once
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (
+        manifest["tuner"]["library"] == "optuna"
+        and manifest["tuner"]["version"] == __import__("optuna").__version__
+    )
+    units = manifest["units"]
+    assert sorted(units) == sorted(trials.unit) and {u["trial"] for u in units.values()} == {0, 1, 2}
+    pruned = trials[trials.state == "pruned"]
+    assert len(pruned) >= 1 and (pruned.epochs < SMOKE["epochs"]).all()
+    for _, row in pruned.iterrows():
+        assert (
+            units[row.unit]["status"] == "pruned"
+            and not (out / "units" / "train" / f"{row.unit}.json").exists()
+        )
+    sweep = (out / "sweep.md").read_text()
+    assert f"pruned after {int(pruned.epochs.iloc[0])} epoch" in sweep
+    tuned = read_tuned(out / "tuned.toml")["mnist"]
+    for variant, values in tuned.items():
+        complete = trials[(trials.variant == variant) & (trials.state == "complete")].val_c4_mean
+        assert values["validation_c4_mean"] == round(complete.max(), 2) and values["schedule"] in (
+            "constant",
+            "cosine",
+        )
+        assert "lr" in values and "weight_decay" in values and ("runner_up" in values) == (len(complete) > 1)
+    assert any("runner_up" in values for values in tuned.values())
+    for line in (out / "optuna.journal").read_text().splitlines():
+        json.loads(line)  # the studies are plain JSON lines
+    # resuming the finished tune reads the journal and the unit files, unpickles nothing, trains nothing
+    with monkeypatch.context() as patch:
+        refuse_unpickling(patch)
+        again = counting_epochs(patch)
+        code, stderr = run_main(capsys, "tune", "--resume", str(out), "--no-progress")
+    assert code == 0 and not again, stderr
+    assert read_tuned(out / "tuned.toml")["mnist"] == tuned
+
+
+def test_a_tie_goes_to_the_constant_schedule_then_the_tutorials_weight_decay_then_the_smaller_rate():
+    def trials(*rows):
+        return pd.DataFrame(
+            [
+                dict(
+                    variant="cnn",
+                    trial=i,
+                    lr=lr,
+                    weight_decay=wd,
+                    schedule=s,
+                    state="complete",
+                    epochs=5,
+                    val_c4_mean=v,
+                )
+                for i, (lr, wd, s, v) in enumerate(rows)
+            ]  # fmt: skip
+        )
+
+    assert (
+        choose(trials((1e-3, 0.01, "cosine", 90.0), (3e-3, 0.1, "constant", 90.0)))["cnn"]["schedule"]
+        == "constant"
+    )
+    assert choose(trials((1e-3, 0.1, "constant", 90.0), (3e-3, 0.01, "constant", 90.0)))["cnn"]["lr"] == 3e-3
+    assert choose(trials((3e-3, 0.01, "constant", 90.0), (1e-3, 0.01, "constant", 90.0)))["cnn"]["lr"] == 1e-3
+    best = choose(trials((3e-3, 0.01, "constant", 90.0), (1e-3, 0.1, "cosine", 90.5)))["cnn"]
+    assert best["lr"] == 1e-3 and best["runner_up"].endswith("90.00")  # a better mean wins over the order
+
+
+def test_tune_refuses_a_search_it_cannot_run_in_one_line(capsys):
+    code, stderr = run_main(capsys, "tune", "--variants", "cnn", "--seeds", "2", "--profile", "smoke")
+    assert code == 2 and "seed" in stderr and len(stderr.strip().splitlines()) == 1, stderr
+    assert torch.get_num_threads() >= 1
+
+
+def test_a_tuned_recipe_with_weight_decay_and_schedule_is_used_and_an_lr_only_one_still_reads(tmp_path):
+    from suite.runs.config import make_config
+    from suite.runs.grid import UnitKey
+    from suite.training.recipes import save_tuned
+
+    new, old = tmp_path / "new.toml", tmp_path / "old.toml"
+    chosen = {"lr": 0.003, "weight_decay": 0.1, "schedule": "cosine", "validation_c4_mean": 90.0}
+    save_tuned(new, "mnist", {"cnn": {**chosen, "runner_up": "lr 0.001: 89.00"}}, ["test"])
+    save_tuned(old, "mnist", {"cnn": {"lr": 0.003}}, ["test"])
+    recipe = make_config(["cnn", "gcnn-c4"], "smoke", recipe=str(new)).recipe_for(UnitKey("cnn", 0))
+    assert (recipe.lr, recipe.weight_decay, recipe.schedule) == (0.003, 0.1, "cosine")
+    untuned = make_config(["cnn", "gcnn-c4"], "smoke", recipe=str(new)).recipe_for(UnitKey("gcnn-c4", 0))
+    assert (untuned.weight_decay, untuned.schedule) == (0.01, "constant")
+    recipe = make_config(["cnn"], "smoke", recipe=str(old)).recipe_for(UnitKey("cnn", 0))
+    assert (recipe.lr, recipe.weight_decay, recipe.schedule) == (0.003, 0.01, "constant")
+
+
+def test_a_rung_on_a_worker_continues_from_the_checkpoint_it_is_sent_and_sends_back_the_new_one(monkeypatch):
+    """What a Ray task of a rung does (``run_job``, called here in process): no run directory, the
+    checkpoint travels with the task and its outcome, and the second rung trains only epoch 2."""
+    from suite.runs.tuning import tune_config
+    from suite.runs.unit import UnitTask, WorkerJob, run_job
+
+    config = tune_config(["cnn"], profile="smoke", epochs=2, trials=1, train_size=128).to_dict()
+    name = "cnn__seed0__lr=0.003__weight_decay=0.01__schedule=cosine"
+    trained = counting_epochs(monkeypatch)
+    first = run_job(WorkerJob(config, "cpu", 1, UnitTask(name, 64, None, stop_after=1)))
+    assert first.result["partial"] and first.checkpoint and sum(trained.values()) == 1
+    second = run_job(
+        WorkerJob(config, "cpu", 1, UnitTask(name, 64, None, stop_after=2, resume=first.checkpoint))
+    )
+    assert not second.result.get("partial") and second.checkpoint is None and sum(trained.values()) == 2
+    assert [row["epoch"] for row in second.result["history"]] == [1, 2]
