@@ -16,7 +16,7 @@ from suite.report.trials import choose
 from suite.training.recipes import read_tuned
 from tests.cli import run_main
 
-SMOKE = {"profile": "smoke", "epochs": 2, "trials": 3, "startup_trials": 1, "train_size": 128}
+SMOKE = {"profile": "smoke", "epochs": 2, "trials": 3, "startup_trials": 1, "train_size": 128, "finalists": 2}
 
 
 def counting_epochs(monkeypatch, stop_at: int | None = None) -> Counter:

@@ -81,15 +81,26 @@ def tuned_settings(recipe: str, dataset: str, variants: list[str]) -> dict[str, 
     }
 
 
+def toml_value(value: object) -> str:
+    """A value as TOML: text quoted, lists as arrays, tables inline (a runner-up, a scale)."""
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return repr(value)
+
+
 def format_tuned(tables: dict[str, dict[str, dict]], header: list[str]) -> str:
     """A tuned-recipe file: comment lines, then one ``[dataset.variant]`` table per entry."""
     lines = [f"# {line}" if line else "#" for line in header]
     for dataset, variants in tables.items():
         for variant, values in variants.items():
             lines += ["", f'[{dataset}."{variant}"]']
-            for key, value in values.items():
-                shown = f'"{value}"' if isinstance(value, str) else repr(value)
-                lines.append(f"{key} = {shown}")
+            lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
     return "\n".join(lines) + "\n"
 
 
