@@ -113,7 +113,7 @@ class Search:
             for variant in self.ledger.config.variants:
                 self.studies[variant] = open_study(self.ledger.out, variant, self.search)
                 self._variant(self.studies[variant], variant, width, train)
-                self._finalists(self.studies[variant], variant, train)
+                run_finalists(self.ledger, self.studies[variant], variant, train)
         self.write_trials()
 
     @contextmanager
@@ -149,26 +149,6 @@ class Search:
                 if self._settle(study, tasks[task.name], task.name, outcome, error):
                     live.remove(tasks[task.name])
             self.write_trials()
-
-    def _finalists(self, study: optuna.Study, variant: str, train: Callable) -> None:
-        """Re-run the best trials at more seeds as ordinary units (seed 0 is the trial's own unit,
-        kept); the manifest names each finalist's seed-0 unit, in order, for the report."""
-        chosen = finalist_trials(study, self.search.get("finalists", 0))
-        named = [unit_name(variant, t.params) for t in chosen]
-        self.ledger.manifest.setdefault("finalists", {})[variant] = named
-        seeds = range(1, self.search.get("finalist_seeds", 1))
-        names = [unit_name(variant, t.params, s) for t in chosen for s in seeds]
-        names = [n for n in names if not self.ledger.store.has_unit(n)]
-        for name in names:
-            self.ledger.manifest["units"].setdefault(name, {})["status"] = "pending"
-        self.ledger.save_manifest()
-        if names:
-            log(f"{variant}: {len(chosen)} finalist(s), {len(names)} unit(s) at more seeds")
-        for task, outcome, error in train([unit_task(self.ledger, n) for n in names]) if names else ():
-            if error is None and outcome is not None:
-                record(self.ledger, outcome)  # a failure inside the unit is recorded as failed there
-            else:
-                self.ledger.mark_failed(task.name, f"worker failed: {error}")
 
     def _new_trial(self, study: optuna.Study, variant: str) -> optuna.Trial:
         trial = ask(study, self.search)
@@ -229,6 +209,28 @@ class Search:
         for row in rows:
             row["reason"] = units.get(row["unit"], {}).get("reason", "")
         write_csv_atomic(self.ledger.out / "trials.csv", rows, TRIAL_FIELDS)
+
+
+def run_finalists(ledger: RunLedger, study: optuna.Study, variant: str, train: Callable) -> None:
+    """Re-run the best trials at more seeds as ordinary units (seed 0 is the trial's own unit,
+    kept); the manifest names each finalist's seed-0 unit, in order, for the report."""
+    search = ledger.config.search
+    chosen = finalist_trials(study, search.get("finalists", 0))
+    named = [unit_name(variant, t.params) for t in chosen]
+    ledger.manifest.setdefault("finalists", {})[variant] = named
+    seeds = range(1, search.get("finalist_seeds", 1))
+    names = [unit_name(variant, t.params, s) for t in chosen for s in seeds]
+    names = [n for n in names if not ledger.store.has_unit(n)]
+    for name in names:
+        ledger.manifest["units"].setdefault(name, {})["status"] = "pending"
+    ledger.save_manifest()
+    if names:
+        log(f"{variant}: {len(chosen)} finalist(s), {len(names)} unit(s) at more seeds")
+    for task, outcome, error in train([unit_task(ledger, n) for n in names]) if names else ():
+        if error is None and outcome is not None:
+            record(ledger, outcome)  # a failure inside the unit is recorded as failed there
+        else:
+            ledger.mark_failed(task.name, f"worker failed: {error}")
 
 
 def report_epochs(trial: optuna.Trial, history: list[dict]) -> int:

@@ -81,6 +81,16 @@ def tuned_settings(recipe: str, dataset: str, variants: list[str]) -> dict[str, 
     }
 
 
+def tuned_scales(recipe: str, dataset: str, variants: list[str]) -> dict[str, dict]:
+    """The scale (training images, epochs) each variant's tuned values were chosen at, where its
+    table records one (tables from before scales were recorded give none)."""
+    if recipe not in ("tuned",) and not recipe.endswith(".toml"):
+        return {}
+    tables = read_tuned(TUNED_PATH if recipe == "tuned" else Path(recipe))
+    table = tables.get(dataset if dataset in tables else FALLBACK_DATASET, {})
+    return {v: dict(table[v]["tuning_scale"]) for v in variants if "tuning_scale" in table.get(v, {})}
+
+
 def toml_value(value: object) -> str:
     """A value as TOML: text quoted, lists as arrays, tables inline (a runner-up, a scale)."""
     if isinstance(value, str):
