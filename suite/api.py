@@ -318,8 +318,9 @@ def finish_tune(run_dir: str | Path, save: bool = False) -> dict[str, dict]:
         from suite.report.trials import write_trials_report
 
         _, chosen = write_trials_report(run_dir, manifest)
-        chosen = {v: {k: c[k] for k in ("lr", "weight_decay", "schedule", "validation_c4_mean", "runner_up")
-                      if k in c} for v, c in chosen.items()}  # fmt: skip
+        kept = ("lr", "weight_decay", "schedule", "validation_c4_mean", "validation_interval", "seeds",
+                "choice", "runner_up", "tuning_scale")  # fmt: skip
+        chosen = {v: {k: c[k] for k in kept if k in c} for v, c in chosen.items()}
     else:
         _, chosen = write_sweep_report(run_dir)
     header = tuned_header(manifest["command"], run_dir, config)

@@ -7,6 +7,7 @@ import json
 import pickle
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -16,7 +17,9 @@ from suite.report.trials import choose
 from suite.training.recipes import read_tuned
 from tests.cli import run_main
 
-SMOKE = {"profile": "smoke", "epochs": 2, "trials": 3, "startup_trials": 1, "train_size": 128}
+SMOKE = {"profile": "smoke", "epochs": 2, "trials": 3, "startup_trials": 1, "train_size": 128, "finalists": 2,
+         "finalist_seeds": 2}  # fmt: skip
+# (the finalists: the 2 best finished trials of each variant, re-run at seed 1; 3 seeds by default)
 
 
 def counting_epochs(monkeypatch, stop_at: int | None = None) -> Counter:
@@ -61,14 +64,30 @@ def test_a_tune_prunes_through_units_resumes_without_retraining_and_writes_its_c
     assert set(first) & set(rest) == set() and max((first + rest).values()) == 1, (first, rest)
     trials = pd.read_csv(out / "trials.csv")
     assert len(trials) == 6 and set(trials.variant) == {"cnn", "cnn-aug"} and trials.unit.is_unique
-    assert sum((first + rest).values()) == trials.epochs.sum()  # every epoch reported was trained once
+    # every trial epoch reported was trained once, plus the 2 best finished trials of each variant
+    # at seed 1 (their seed 0 is the trial's own unit, reused, never retrained)
+    trained = first + rest
+    finalist_epochs = sum(n for label, n in trained.items() if " seed 0 " not in label)
+    assert sum(trained.values()) - finalist_epochs == trials.epochs.sum()
+    assert finalist_epochs == 2 * 2 * 1 * SMOKE["epochs"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert (
         manifest["tuner"]["library"] == "optuna"
         and manifest["tuner"]["version"] == __import__("optuna").__version__
     )
     units = manifest["units"]
-    assert sorted(units) == sorted(trials.unit) and {u["trial"] for u in units.values()} == {0, 1, 2}
+    finalists = manifest["finalists"]
+    for variant, named in finalists.items():
+        best = trials[(trials.variant == variant) & (trials.state == "complete")].nlargest(2, "val_c4_mean")
+        assert sorted(named) == sorted(best.unit)
+        for seed in (1,):
+            assert all(units[n.replace("__seed0__", f"__seed{seed}__")]["status"] == "done" for n in named)
+    trial_units = {n: u for n, u in units.items() if "__seed0__" in n}
+    assert sorted(trial_units) == sorted(trials.unit) and {u["trial"] for u in trial_units.values()} == {
+        0,
+        1,
+        2,
+    }
     pruned = trials[trials.state == "pruned"]
     assert len(pruned) >= 1 and (pruned.epochs < SMOKE["epochs"]).all()
     for _, row in pruned.iterrows():
@@ -79,14 +98,15 @@ def test_a_tune_prunes_through_units_resumes_without_retraining_and_writes_its_c
     sweep = (out / "sweep.md").read_text()
     assert f"pruned after {int(pruned.epochs.iloc[0])} epoch" in sweep
     tuned = read_tuned(out / "tuned.toml")["mnist"]
-    for variant, values in tuned.items():
-        complete = trials[(trials.variant == variant) & (trials.state == "complete")].val_c4_mean
-        assert values["validation_c4_mean"] == round(complete.max(), 2) and values["schedule"] in (
-            "constant",
-            "cosine",
-        )
-        assert "lr" in values and "weight_decay" in values and ("runner_up" in values) == (len(complete) > 1)
-    assert any("runner_up" in values for values in tuned.values())
+    for values in tuned.values():
+        low, high = values["validation_interval"]
+        assert values["seeds"] == 2 and low <= values["validation_c4_mean"] <= high
+        assert values["schedule"] in ("constant", "cosine") and "weight_decay" in values
+        assert values["tuning_scale"] == {"train_images": SMOKE["train_size"], "epochs": SMOKE["epochs"]}
+        second = values["runner_up"]  # the other finalist, with its values and interval
+        assert {"lr", "weight_decay", "schedule", "validation_interval"} <= set(second)
+        assert (second["lr"], second["schedule"]) != (values["lr"], values["schedule"])
+        assert values["choice"] in sweep
     for line in (out / "optuna.journal").read_text().splitlines():
         json.loads(line)  # the studies are plain JSON lines
     # resuming the finished tune reads the journal and the unit files, unpickles nothing, trains nothing
@@ -165,3 +185,79 @@ def test_a_rung_on_a_worker_continues_from_the_checkpoint_it_is_sent_and_sends_b
     )
     assert not second.result.get("partial") and second.checkpoint is None and sum(trained.values()) == 2
     assert [row["epoch"] for row in second.result["history"]] == [1, 2]
+
+
+def made_up(lr, wd, schedule, accuracy, seed_shift=(0.0, 0.0, 0.0), images=2000, noise=0):
+    """A finalist whose 3 seeds get about ``accuracy`` of the same images right (paired)."""
+    from suite.report.finalists import Finalist
+
+    rng = np.random.default_rng(noise)
+    base = rng.random(images)
+    scores = np.array([(base < accuracy + shift).astype(float) for shift in seed_shift])
+    return Finalist(lr, wd, schedule, scores)
+
+
+def test_the_finalist_with_the_best_mean_wins_unless_the_interval_ties_it_then_the_rules_decide():
+    from suite.report.finalists import choose_finalist
+
+    clear = choose_finalist([made_up(1e-3, 0.1, "cosine", 0.95), made_up(3e-4, 0.01, "constant", 0.80)])
+    assert (clear.winner.lr, clear.tie_rule, clear.runner_up.lr) == (1e-3, None, 3e-4)
+    # 0.2 points apart, seeds that disagree: not decided at 95%, so a tie goes to the constant schedule
+    noisy = (0.0, 0.03, -0.03)
+    tie = choose_finalist([made_up(1e-3, 0.1, "cosine", 0.902, noisy), made_up(3e-3, 0.1, "constant", 0.900)])
+    assert (tie.winner.schedule, tie.tie_rule, tie.tied) == ("constant", "constant schedule", 2)
+    assert tie.runner_up.schedule == "cosine"  # the runner-up is the best other mean (here the leader)
+    wd = choose_finalist([made_up(1e-3, 0.1, "constant", 0.902, noisy), made_up(3e-3, 0.01, "constant", 0.9)])
+    assert (wd.winner.weight_decay, wd.tie_rule) == (0.01, "weight decay 0.01")
+    lr = choose_finalist(
+        [made_up(3e-3, 0.01, "constant", 0.902, noisy), made_up(1e-3, 0.01, "constant", 0.9)]
+    )
+    assert (lr.winner.lr, lr.tie_rule) == (1e-3, "smaller lr")
+    # two seeds decide nothing: even a large difference is a tie
+    few = choose_finalist(
+        [made_up(1e-3, 0.1, "cosine", 0.95, (0, 0)), made_up(3e-4, 0.01, "constant", 0.8, (0, 0))]
+    )
+    assert few.tie_rule == "constant schedule" and few.winner.lr == 3e-4
+    low, high = clear.winner.values()["validation_interval"]
+    assert low <= clear.winner.values()["validation_c4_mean"] <= high and clear.winner.values()["seeds"] == 3
+
+
+def test_a_tuned_table_with_intervals_runner_up_and_scale_round_trips_and_an_old_one_still_reads(tmp_path):
+    from suite.training.recipes import TUNED_PATH, resolve_recipe, save_tuned, tuned_settings
+
+    chosen = {"lr": 0.003, "weight_decay": 0.1, "schedule": "cosine", "validation_c4_mean": 95.1,
+              "validation_interval": [94.8, 95.4], "seeds": 3, "choice": "tie of 2: constant schedule",
+              "runner_up": {"lr": 0.001, "weight_decay": 0.01, "schedule": "constant",
+                            "validation_c4_mean": 95.0, "validation_interval": [94.6, 95.3], "seeds": 3},
+              "tuning_scale": {"train_images": 10_000, "epochs": 5}}  # fmt: skip
+    path = tmp_path / "tuned.toml"
+    save_tuned(path, "mnist", {"cnn": chosen}, ["test"])
+    assert read_tuned(path)["mnist"]["cnn"] == chosen
+    assert resolve_recipe(str(path), "mnist", ["cnn"], 5e-4)[0] == {"cnn": 0.003}
+    assert tuned_settings(str(path), "mnist", ["cnn"]) == {"cnn": {"weight_decay": 0.1, "schedule": "cosine"}}
+    old = read_tuned(TUNED_PATH)["mnist"]  # the committed lr-only table, unchanged
+    assert set(old["cnn"]) == {"lr", "validation_c4_mean"}
+    assert resolve_recipe("tuned", "mnist", ["cnn"], 5e-4)[0] == {"cnn": old["cnn"]["lr"]}
+
+
+def test_a_run_more_than_twice_off_its_tuning_scale_says_so_in_one_line_and_old_tables_say_nothing(tmp_path):
+    from suite.report.scale import scale_line
+    from suite.runs.config import make_config
+    from suite.training.recipes import save_tuned
+
+    scale = {"train_images": 10_000, "epochs": 5}
+    new, old = tmp_path / "new.toml", tmp_path / "old.toml"
+    save_tuned(new, "mnist", {"cnn": {"lr": 0.003, "tuning_scale": scale}}, ["test"])
+    save_tuned(old, "mnist", {"cnn": {"lr": 0.003}}, ["test"])
+
+    def manifest(recipe, images, epochs):
+        config = make_config(["cnn"], "quick", recipe=str(recipe), epochs=epochs).to_dict()
+        return {"config": config, "train_digits": images}
+
+    assert make_config(["cnn"], "quick", recipe=str(new)).tuned_scale == {"cnn": scale}
+    line = scale_line(manifest(new, 60_000, 10))
+    assert line and "`cnn`" in line and "10,000 images × 5 epochs" in line and "\n" not in line
+    assert scale_line(manifest(new, 10_000, 11)) and scale_line(manifest(new, 4_000, 5))
+    assert scale_line(manifest(new, 20_000, 10)) is None  # within 2× on both
+    assert scale_line(manifest(old, 60_000, 30)) is None  # an lr-only table records no scale
+    assert scale_line(manifest("tutorial", 60_000, 30)) is None

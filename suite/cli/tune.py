@@ -11,8 +11,8 @@ from suite.cli.session import command_parser, execute, run_options, start_or_res
 
 # the options whose values decide a sweep's numbers (a resume may not change them)
 TUNE_SETTINGS = (
-    "variants", "dataset", "data_dir", "lrs", "trials", "train_size", "epochs", "seeds", "device", "budget",
-    "profile",
+    "variants", "dataset", "data_dir", "lrs", "trials", "finalists", "train_size", "epochs", "seeds",
+    "device", "budget", "profile",
 )  # fmt: skip
 
 
@@ -32,6 +32,7 @@ def cmd_tune(args: argparse.Namespace, argv: list[str], parser: argparse.Argumen
     def given() -> dict:
         return dict(
             variants=args.variants, dataset=args.dataset, lrs=args.lrs, trials=args.trials,
+            finalists=args.finalists,
             train_size=args.train_size,
             epochs=args.epochs, seeds=args.seeds, profile=args.profile, device=args.device,
             budget=args.budget, data_dir=args.data_dir,
@@ -56,7 +57,14 @@ def cmd_tune(args: argparse.Namespace, argv: list[str], parser: argparse.Argumen
 
 
 def add_command(commands) -> None:  # noqa: ANN001 - argparse's sub-parsers action
-    from suite.runs.tuning import DEFAULT_EPOCHS, DEFAULT_LRS, DEFAULT_TRAIN_SIZE, DEFAULT_TRIALS
+    from suite.runs.tuning import (
+        DEFAULT_EPOCHS,
+        DEFAULT_FINALISTS,
+        DEFAULT_LRS,
+        DEFAULT_TRAIN_SIZE,
+        DEFAULT_TRIALS,
+        FINALIST_SEEDS,
+    )
 
     p = commands.add_parser(
         "tune",
@@ -67,6 +75,11 @@ def add_command(commands) -> None:  # noqa: ANN001 - argparse's sub-parsers acti
     p.add_argument(
         "--trials", type=positive_int, default=DEFAULT_TRIALS,
         help=f"Optuna trials per variant (default {DEFAULT_TRIALS}: the ten variants in about 3 h, 2 cores)",
+    )  # fmt: skip
+    p.add_argument(
+        "--finalists", type=int, default=DEFAULT_FINALISTS,
+        help=f"each variant's best trials re-run at seeds 0-{FINALIST_SEEDS - 1}, the winner chosen "
+        f"by 95%% intervals (default {DEFAULT_FINALISTS}; 0: the best trial at seed 0)",
     )  # fmt: skip
     p.add_argument(
         "--lrs", type=parse_lrs, default=None,

@@ -24,6 +24,7 @@ from suite.report.formatting import markdown
 from suite.report.matching import ABOUT, Match, match, seconds_at
 from suite.report.plots import _count, _figure, _log_ticks, _save, variant_style
 from suite.report.results import RunResults
+from suite.report.scale import scale_line
 from suite.report.stats import MIN_SEEDS, two_way_interval
 
 
@@ -409,6 +410,7 @@ def write_study_report(run_dir: Path) -> list[Path]:
         "",
         f"Command: `{' '.join(m.get('command', []))}`  ",
         f"Scale `{info.get('scale')}`; recipe: {m.get('recipe', '?')}  ",
+        *[f"{line}  " for line in [scale_line(m)] if line],
         f"Data: {m.get('data', '?')}; measured on {m.get('evaluated_on', 'test')}  ",
         f"Device: {env.get('device', '?')} ({env.get('device_name', '?')}), torch "
         f"{env.get('versions', {}).get('torch', '?')}; wall time {m.get('wall_s', '?')} s; commit "

@@ -13,6 +13,7 @@ from suite.report.comparisons import cell, leader_sentence, method_note, pairwis
 from suite.report.evidence import Evidence, run_measures
 from suite.report.formatting import markdown
 from suite.report.results import RunResults
+from suite.report.scale import scale_line
 
 # The tutorial's published figures (upright / 90°), which our `cnn` and `stack-c4` reproduce.
 TUTORIAL = {"cnn": ("SimpleCNN", 97.3, 15.1), "stack-c4": ("EqCNN (rotated stack)", 96.5, 96.5)}
@@ -42,7 +43,8 @@ def main_table(r: RunResults, evidence: Evidence | None = None) -> pd.DataFrame:
         throughput = r.infer_throughput(v)
         rows.append({
             "variant": f"`{v}`", "family": r.info(v, "family"), "claims": r.info(v, "claims"),
-            "seeds": seeds, "lr": _lr_cell(r, v), "params": f"{int(_get(scalars['params'], v)):,}",
+            "seeds": seeds, "lr": _lr_cell(r, v), **_tuned_cells(r, v),
+            "params": f"{int(_get(scalars['params'], v)):,}",
             "MFLOPs/img": f"{flops[v] / 1e6:.2f}" if v in flops else "–",
             **group_columns(r, evidence, v, group_mean), rank_label: ranks[group_mean][v],
             "random angle": cell(evidence, v, "random"), "rank random": ranks["random"][v],
@@ -87,6 +89,22 @@ def summary_columns(r: RunResults) -> list[tuple[Metric, pd.DataFrame]]:
     chosen = [m for m in summary_metrics() if m.name in measured]
     chosen += [Metric(n, n, ".4g", "not declared here") for n in sorted(measured - set(METRICS))]
     return [(m, r.scalar(m.name)) for m in chosen]
+
+
+def _tuned_cells(r: RunResults, variant: str) -> dict[str, str]:
+    """Weight decay and schedule, shown only where some variant of the run trained with other
+    values than the tutorial's (0.01, constant)."""
+    config = r.manifest.get("config", {})
+    base, tuned = config.get("recipe", {}), config.get("tuned") or {}
+
+    def value(v: str, key: str, default: object) -> object:
+        return tuned.get(v, {}).get(key, base.get(key, default))
+
+    if all(value(v, "weight_decay", 0.01) == 0.01 and value(v, "schedule", "constant") == "constant"
+           for v in r.variants):  # fmt: skip
+        return {}
+    return {"weight decay": f"{value(variant, 'weight_decay', 0.01):g}",
+            "schedule": str(value(variant, "schedule", "constant"))}  # fmt: skip
 
 
 def _lr_cell(r: RunResults, variant: str) -> str:
@@ -328,6 +346,7 @@ def summary_markdown(r: RunResults) -> str:
         f"Profile `{config.get('profile', '?')}`, seeds {config.get('seeds', '?')}, training "
         f"{_training_line(config)}  ",
         f"Recipe `{config.get('recipe_name', 'tutorial')}`: {recipe_line(m)}  ",
+        *[f"{line}  " for line in [scale_line(m)] if line],
         f"Device: {env.get('device', '?')} ({env.get('device_name', '?')}, {threads_note(m)}), "
         f"torch {env.get('versions', {}).get('torch', '?')}, "
         f"memory layout {_layout_note(m.get('layout', 'contiguous'))}  ",

@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from suite.atomic import write_text_atomic
-
-TUTORIAL_WEIGHT_DECAY = 0.01
+from suite.report.evidence import group_measure
+from suite.report.finalists import TUTORIAL_WEIGHT_DECAY, choice_values, variant_choice
+from suite.report.results import RunResults
 
 
 def read_trials(run_dir: Path) -> pd.DataFrame:
@@ -79,17 +80,15 @@ def trials_markdown(manifest: dict, trials: pd.DataFrame, chosen: dict[str, dict
         f"batch {recipe.get('batch_size', '?')}; wall time {manifest.get('wall_s') or '?'} s",
         "", "Validation accuracy averaged over 0/90/180/270° (%), on the validation images (the test "
         "set was not read). A pruned trial stopped early: its value is its last measured epoch's.", "",
-        "| variant | lr | weight decay | schedule | validation C4 mean | runner-up "
+        *finalists_note(search),
+        "| variant | lr | weight decay | schedule | validation C4 mean | choice | runner-up "
         "| finished / pruned / failed |",
-        "|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     for variant, rows in trials.groupby("variant", sort=False):
         counts = " / ".join(str(int((rows.state == s).sum())) for s in ("complete", "pruned", "fail"))
         c = chosen.get(variant)
-        values = "– | – | – | – | –"
-        if c:
-            values = (f"{c['lr']:.3g} | {c['weight_decay']:g} | {c['schedule']} | "
-                      f"{c['validation_c4_mean']:.2f} | {c.get('runner_up', '–')}")  # fmt: skip
+        values = " | ".join(chosen_cells(c)) if c else "– | – | – | – | – | –"
         lines.append(f"| {variant} | {values} | {counts} |")
     for variant, rows in trials.groupby("variant", sort=False):
         head = "| trial | lr | weight decay | schedule | epochs | validation C4 mean | outcome |"
@@ -103,9 +102,68 @@ def trials_markdown(manifest: dict, trials: pd.DataFrame, chosen: dict[str, dict
     return "\n".join(lines) + "\n"
 
 
+def choose_finalists(run_dir: Path, manifest: dict, trials: pd.DataFrame) -> dict[str, dict]:
+    """Each variant's winner among its finalists (re-run at several seeds, chosen by intervals);
+    a variant without measured finalists (a search without them) keeps its best trial."""
+    chosen = choose(trials)
+    named = manifest.get("finalists") or {}
+    if not named:
+        return chosen
+    r = RunResults(run_dir)
+    seeds = list(range(manifest.get("config", {}).get("search", {}).get("finalist_seeds", 1)))
+    for variant, units in named.items():
+        found = variant_choice(r.correct, trials, units, group_measure(r).measure, seeds)
+        if found is not None:
+            chosen[variant] = choice_values(*found)
+    return chosen
+
+
+def tuning_scale(manifest: dict) -> dict:
+    """The scale the choices were made at: training images and epochs (a run at another scale says so)."""
+    config = manifest.get("config", {})
+    images = min(config.get("train_size") or math.inf, manifest.get("train_digits", math.inf))
+    return {"train_images": int(images) if images != math.inf else None,
+            "epochs": config.get("recipe", {}).get("epochs")}  # fmt: skip
+
+
+def value_text(values: dict) -> str:
+    """A validation mean, with its interval and seeds where finalists measured one."""
+    low_high = values.get("validation_interval")
+    if not low_high:
+        return f"{values['validation_c4_mean']:.2f}"
+    interval = f"[{low_high[0]:.2f}, {low_high[1]:.2f}]"
+    return f"{values['validation_c4_mean']:.2f} {interval} ({values['seeds']} seeds)"
+
+
+def chosen_cells(c: dict) -> list[str]:
+    """A variant's row of the choices table: the values, how the choice was made, the runner-up."""
+    second = c.get("runner_up", "–")
+    if isinstance(second, dict):
+        second = f"lr {second['lr']:.3g}, weight decay {second['weight_decay']:g}, {second['schedule']}: " + (
+            value_text(second)
+        )
+    return [f"{c['lr']:.3g}", f"{c['weight_decay']:g}", c["schedule"], value_text(c),
+            c.get("choice", "best trial (seed 0)"), second]  # fmt: skip
+
+
+def finalists_note(search: dict) -> list[str]:
+    if not search.get("finalists"):
+        return []
+    return [
+        f"The best {search['finalists']} finished trials of each variant re-ran at seeds 0-"
+        f"{search.get('finalist_seeds', 1) - 1} (seed 0: the trial itself); the winner has the highest "
+        "mean unless a paired per-image difference to it is not decided at 95% (Holm): such a tie goes "
+        "to the constant schedule, then weight decay 0.01, then the smaller lr, and the choice column "
+        "names the rule.", "",
+    ]  # fmt: skip
+
+
 def write_trials_report(run_dir: Path, manifest: dict) -> tuple[list[Path], dict[str, dict]]:
     """Write ``sweep.md`` from ``trials.csv``; returns the files and each variant's choice."""
     trials = read_trials(run_dir)
-    chosen = choose(trials)
+    chosen = choose_finalists(run_dir, manifest, trials)
+    scale = {k: v for k, v in tuning_scale(manifest).items() if v is not None}
+    for values in chosen.values():
+        values["tuning_scale"] = scale
     write_text_atomic(run_dir / "sweep.md", trials_markdown(manifest, trials, chosen))
     return [run_dir / "trials.csv", run_dir / "sweep.md"], chosen

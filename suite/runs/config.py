@@ -17,7 +17,7 @@ from suite.measure.evaluate import DEFAULT_SWEEP, parse_angles, sweep
 from suite.runs.grid import UnitKey, check_grid, unit_keys
 from suite.runs.profiles import Profile, get_profile
 from suite.training.layout import LAYOUTS
-from suite.training.recipes import RECIPES, resolve_recipe, tuned_settings
+from suite.training.recipes import RECIPES, resolve_recipe, tuned_scales, tuned_settings
 from suite.training.train import Recipe
 
 SPLITS = ("test", "validation")  # what a run's final numbers are measured on
@@ -74,6 +74,7 @@ class RunConfig:
     left_out: dict[str, str] = field(default_factory=dict)  # core runs: the others, and why
     search: dict = field(default_factory=dict)  # a tuning search (suite.runs.search): its units come later
     tuned: dict[str, dict] = field(default_factory=dict)  # each variant's tuned weight decay and schedule
+    tuned_scale: dict[str, dict] = field(default_factory=dict)  # the images × epochs they were tuned at
 
     def units(self) -> list[UnitKey]:
         """Every unit: variants × seeds × grid points (a search's units join as it asks for them)."""
@@ -183,7 +184,7 @@ def make_config(
     )
     recipe, lrs, note, tuned = _rates(lr, str(recipe), dataset, selected, base_recipe.lr)
     return RunConfig(
-        tuned=tuned,
+        tuned=tuned, tuned_scale=tuned_scales(recipe, dataset, selected) if lr is None else {},
         recipe_name=str(recipe), recipe_note=note, lrs=lrs, split=split, train_size=train_size,
         grid=check_grid(grid or {}), variants=selected, profile=chosen_profile.name, dataset=dataset,
         seeds=list(range(seeds or chosen_profile.seeds)), recipe=base_recipe, device=device,

@@ -43,11 +43,15 @@ JOURNAL = SEARCH_FILES[0]  # "optuna.journal"
 TRIAL_FIELDS = ("variant", "trial", "unit", *AXES, "state", "epochs", "val_c4_mean", "reason")
 
 
-def search_settings(trials: int, sampler_seed: int = 0, startup: int = 3) -> dict:
-    """What a search records in its config (a resume repeats it): the space, the sampler, the pruner."""
+def search_settings(
+    trials: int, sampler_seed: int = 0, startup: int = 3, finalists: int = 3, finalist_seeds: int = 3
+) -> dict:
+    """What a search records in its config (a resume repeats it): the space, the sampler, the
+    pruner, and how many of each variant's best trials re-run at how many seeds (the finalists)."""
     return {
         "axes": list(AXES), "trials": trials, "lr": list(LR_RANGE), "weight_decay": list(WEIGHT_DECAYS),
         "schedule": list(SCHEDULES), "sampler_seed": sampler_seed, "startup_trials": startup,
+        "finalists": finalists, "finalist_seeds": finalist_seeds,
     }  # fmt: skip
 
 
@@ -69,10 +73,17 @@ def open_study(out: Path, variant: str, search: dict) -> optuna.Study:
     return study
 
 
-def unit_name(variant: str, params: dict) -> str:
+def unit_name(variant: str, params: dict, seed: int = 0) -> str:
     point = (("lr", float(params["lr"])), ("weight_decay", float(params["weight_decay"])),
              ("schedule", params["schedule"]))  # fmt: skip
-    return UnitKey(variant, 0, point).name
+    return UnitKey(variant, seed, point).name
+
+
+def finalist_trials(study: optuna.Study, count: int) -> list[optuna.trial.FrozenTrial]:
+    """The ``count`` best finished trials (pruned and failed ones excluded), best first; equal
+    values keep the trials' order, so a resume picks the same ones."""
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return sorted(done, key=lambda t: -t.value)[:count]
 
 
 def ask(study: optuna.Study, search: dict) -> optuna.Trial:
@@ -102,6 +113,7 @@ class Search:
             for variant in self.ledger.config.variants:
                 self.studies[variant] = open_study(self.ledger.out, variant, self.search)
                 self._variant(self.studies[variant], variant, width, train)
+                run_finalists(self.ledger, self.studies[variant], variant, train)
         self.write_trials()
 
     @contextmanager
@@ -197,6 +209,28 @@ class Search:
         for row in rows:
             row["reason"] = units.get(row["unit"], {}).get("reason", "")
         write_csv_atomic(self.ledger.out / "trials.csv", rows, TRIAL_FIELDS)
+
+
+def run_finalists(ledger: RunLedger, study: optuna.Study, variant: str, train: Callable) -> None:
+    """Re-run the best trials at more seeds as ordinary units (seed 0 is the trial's own unit,
+    kept); the manifest names each finalist's seed-0 unit, in order, for the report."""
+    search = ledger.config.search
+    chosen = finalist_trials(study, search.get("finalists", 0))
+    named = [unit_name(variant, t.params) for t in chosen]
+    ledger.manifest.setdefault("finalists", {})[variant] = named
+    seeds = range(1, search.get("finalist_seeds", 1))
+    names = [unit_name(variant, t.params, s) for t in chosen for s in seeds]
+    names = [n for n in names if not ledger.store.has_unit(n)]
+    for name in names:
+        ledger.manifest["units"].setdefault(name, {})["status"] = "pending"
+    ledger.save_manifest()
+    if names:
+        log(f"{variant}: {len(chosen)} finalist(s), {len(names)} unit(s) at more seeds")
+    for task, outcome, error in train([unit_task(ledger, n) for n in names]) if names else ():
+        if error is None and outcome is not None:
+            record(ledger, outcome)  # a failure inside the unit is recorded as failed there
+        else:
+            ledger.mark_failed(task.name, f"worker failed: {error}")
 
 
 def report_epochs(trial: optuna.Trial, history: list[dict]) -> int:

@@ -24,6 +24,8 @@ from suite.runs.config import RunConfig, make_config
 
 DEFAULT_LRS = (3e-4, 1e-3, 3e-3, 1e-2)  # the earlier grid (``lrs``)
 DEFAULT_TRIALS = 10
+DEFAULT_FINALISTS = 3  # each variant's best trials re-run at FINALIST_SEEDS seeds, chosen by interval
+FINALIST_SEEDS = 3  # the fewest at which the evidence draws a verdict (suite.report.stats.MIN_SEEDS)
 DEFAULT_TRAIN_SIZE = 10_000
 DEFAULT_EPOCHS = 5
 
@@ -34,6 +36,8 @@ def tune_config(
     lrs: Sequence[float] | None = None,
     trials: int = DEFAULT_TRIALS,
     startup_trials: int = 3,
+    finalists: int = DEFAULT_FINALISTS,
+    finalist_seeds: int = FINALIST_SEEDS,
     train_size: int | None = DEFAULT_TRAIN_SIZE,
     epochs: int = DEFAULT_EPOCHS,
     seeds: int = 1,
@@ -49,6 +53,9 @@ def tune_config(
     are not loaded), at the upright and quarter-turn angles."""
     if lrs is None and (not isinstance(trials, int) or trials < 1):
         raise UsageError(f"{trials!r}: expected a positive number of trials", param="trials")
+    for name, value, least in (("finalists", finalists, 0), ("finalist_seeds", finalist_seeds, 1)):
+        if lrs is None and (not isinstance(value, int) or value < least):
+            raise UsageError(f"{value!r}: expected a whole number of at least {least}", param=name)
     if lrs is None and seeds != 1:
         raise UsageError(
             "a search trains each trial at seed 0; more seeds go with a fixed lrs grid", param="seeds"
@@ -62,7 +69,9 @@ def tune_config(
     if lrs is None:
         from suite.runs.search import search_settings  # imports Optuna: only when searching
 
-        config.search = search_settings(trials, startup=startup_trials)
+        config.search = search_settings(
+            trials, startup=startup_trials, finalists=finalists, finalist_seeds=finalist_seeds
+        )
     return config
 
 

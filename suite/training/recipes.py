@@ -81,15 +81,36 @@ def tuned_settings(recipe: str, dataset: str, variants: list[str]) -> dict[str, 
     }
 
 
+def tuned_scales(recipe: str, dataset: str, variants: list[str]) -> dict[str, dict]:
+    """The scale (training images, epochs) each variant's tuned values were chosen at, where its
+    table records one (tables from before scales were recorded give none)."""
+    if recipe not in ("tuned",) and not recipe.endswith(".toml"):
+        return {}
+    tables = read_tuned(TUNED_PATH if recipe == "tuned" else Path(recipe))
+    table = tables.get(dataset if dataset in tables else FALLBACK_DATASET, {})
+    return {v: dict(table[v]["tuning_scale"]) for v in variants if "tuning_scale" in table.get(v, {})}
+
+
+def toml_value(value: object) -> str:
+    """A value as TOML: text quoted, lists as arrays, tables inline (a runner-up, a scale)."""
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return repr(value)
+
+
 def format_tuned(tables: dict[str, dict[str, dict]], header: list[str]) -> str:
     """A tuned-recipe file: comment lines, then one ``[dataset.variant]`` table per entry."""
     lines = [f"# {line}" if line else "#" for line in header]
     for dataset, variants in tables.items():
         for variant, values in variants.items():
             lines += ["", f'[{dataset}."{variant}"]']
-            for key, value in values.items():
-                shown = f'"{value}"' if isinstance(value, str) else repr(value)
-                lines.append(f"{key} = {shown}")
+            lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
     return "\n".join(lines) + "\n"
 
 
