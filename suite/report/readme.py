@@ -257,6 +257,7 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
     "bench": lambda root: bench_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
     "limits": lambda root: limits_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
     "study-compute": lambda root: study_block(root, "compute"),
+    "study-compute-polycubes": lambda root: study_block(root, "compute-polycubes"),
     "study-data": lambda root: study_block(root, "data"),
     "study-budgets": lambda root: study_block(root, "budgets"),
     "growth": lambda root: growth_block(root, ["compute", "compute-polycubes"]),
