@@ -13,7 +13,7 @@ import pandas as pd
 
 from suite.atomic import write_text_atomic
 from suite.report.evidence import group_measure
-from suite.report.finalists import TUTORIAL_WEIGHT_DECAY, choice_values, variant_choice
+from suite.report.finalists import TIE_RULES, choice_values, variant_choice
 from suite.report.results import RunResults
 
 
@@ -22,8 +22,9 @@ def read_trials(run_dir: Path) -> pd.DataFrame:
 
 
 def preference(row: pd.Series) -> tuple:
-    """Between equal validation means: the constant schedule, the tutorial's weight decay, the smaller lr."""
-    return (row.schedule != "constant", row.weight_decay != TUTORIAL_WEIGHT_DECAY, row.lr)
+    """Between equal validation means: the finalists' tie rules (constant schedule, the tutorial's
+    weight decay, the smaller lr), read from the trial's row."""
+    return tuple(key(row) for _name, key in TIE_RULES)
 
 
 def ranked(trials: pd.DataFrame) -> pd.DataFrame:
