@@ -26,7 +26,6 @@ from suite.measure.volumes import measure_volumes, predict_volumes
 from suite.runs.config import RunConfig
 from suite.runs.grid import UnitKey
 from suite.runs.store import UNIT_TABLES, table_fields
-from suite.runs.weights import kept_state
 from suite.training.builder import build_model
 from suite.training.train import EpochRecord, seed_everything, train
 
@@ -65,10 +64,9 @@ class UnitOutcome:
 
 
 def trained_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The weights to keep, taken in train mode (escnn adds cached filters to eval-mode state dicts)
-    and without what building the model recomputes (``suite.runs.weights.kept_state``)."""
+    """The weights to keep, taken in train mode: escnn adds cached filters to eval-mode state dicts."""
     model.train()
-    state = kept_state(model)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     model.eval()
     return state
 

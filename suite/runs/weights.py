@@ -11,29 +11,6 @@ from suite.atomic import write_atomic
 from suite.errors import BadRunFile
 
 
-def rebuilt_keys(model: torch.nn.Module) -> set[str]:
-    """State-dict keys the model recomputes when it is built (its ``rebuilt_state_keys``, e.g.
-    escnn's sampled bases): a weights file leaves them out."""
-    hook = getattr(model, "rebuilt_state_keys", None)
-    return set(hook()) if callable(hook) else set()
-
-
-def kept_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """``model``'s state dict, detached on the CPU, without the keys building it recomputes."""
-    skipped = rebuilt_keys(model)
-    return {k: v.detach().cpu() for k, v in model.state_dict().items() if k not in skipped}
-
-
-def restore_state(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Load a weights file's tensors into ``model``. The keys building it recomputes may be absent
-    (files since they were left out) or present (older files); any other missing or unknown key,
-    or a tensor of another shape, raises ``RuntimeError`` as ``load_state_dict`` does."""
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    absent = sorted(set(missing) - rebuilt_keys(model))
-    if absent or unexpected:
-        raise RuntimeError(f"missing keys {absent[:5]}, unexpected keys {sorted(unexpected)[:5]}")
-
-
 def save_weights(path: Path, state: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
     """Write ``state`` atomically. Each tensor is copied out on its own: a model whose layers share
     a module (or views of one tensor) has state-dict entries sharing memory, which safetensors
