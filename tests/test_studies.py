@@ -111,3 +111,16 @@ def test_long_validation_curves_are_sparse_and_a_sparse_curve_bounds_the_crossin
     assert measured[:25] == list(range(1, 26)) and 1_100 in measured and 30 in measured and 31 not in measured
     assert all(b / a <= 1.2 for a, b in zip(measured[25:], measured[26:], strict=False))
     assert all(curve_epoch(e, 22) for e in range(1, 23))  # the 2-D compute study's curves stay dense
+
+
+def test_an_interrupted_study_names_the_study_in_the_command_that_finishes_it(tmp_path):
+    from suite.cli.main import build_parser
+    from suite.cli.session import resume_command
+
+    study = {"kind": "study", "study": {"name": "data", "axis": "train_size"}}
+    line = resume_command(study, tmp_path / "d")
+    assert line == f"suite study data --resume {tmp_path / 'd'}"
+    args = build_parser().parse_args(line.split()[1:])  # the printed command is one the CLI accepts
+    assert (args.study, args.resume) == ("data", str(tmp_path / "d"))
+    assert resume_command({"kind": "tune"}, tmp_path) == f"suite tune --resume {tmp_path}"
+    assert resume_command({}, tmp_path) == f"suite run --resume {tmp_path}"

@@ -80,7 +80,7 @@ def execute(run, data, args: argparse.Namespace, report: Callable[[Path], object
     the run directory. A run stopped by a fault (a lost Ray cluster, a full disk) says how to
     finish it, in one line."""
     print(f"run directory: {run.out}", file=sys.stderr)
-    finish = f"suite {run.manifest.get('kind', 'run')} --resume {run.out}"
+    finish = resume_command(run.manifest, run.out)
     try:
         failed = run.execute(
             progress=not args.no_progress, data=data, ray=ray_settings(args), threads=args.threads
@@ -101,6 +101,13 @@ def execute(run, data, args: argparse.Namespace, report: Callable[[Path], object
         print(f"{failed} unit(s) failed; reasons are in {run.out / 'manifest.json'}", file=sys.stderr)
         return 1
     return 0
+
+
+def resume_command(manifest: dict, out: Path) -> str:
+    """The command line that finishes this run directory: a study's needs its NAME too."""
+    kind = manifest.get("kind", "run")
+    study = (manifest.get("study") or {}).get("name") if kind == "study" else None
+    return " ".join(["suite", kind, *([study] if study else []), "--resume", str(out)])
 
 
 def ray_settings(args: argparse.Namespace):  # noqa: ANN201 - a RaySettings or None
