@@ -78,7 +78,7 @@ for _metric in (
     Metric("acc_o_mirror_mean", "Oh mirror mean", ".2f", "mean accuracy over the 24 mirror images (Oh data)"),
     Metric("acc_o_mirror_min", "Oh mirror min", ".2f", "lowest accuracy over the 24 mirror images (Oh data)"),
     Metric("acc_random", "random angle", ".2f", "accuracy with one random angle per test image"),
-    Metric("acc_balanced", "balanced acc", ".2f", "mean over classes of each class's upright accuracy",
+    Metric("acc_balanced", "upright balanced acc", ".2f", "mean over classes of each class's upright accuracy",
            summary=True),
     Metric("invariance_err", "invariance err", ".1e", "largest logit change under the data's group",
            summary=True),

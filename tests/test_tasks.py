@@ -91,7 +91,7 @@ def test_a_colour_npz_runs_end_to_end_and_learns_colour(tmp_path, capsys):
     upright = results.metrics.query("metric == 'acc' and angle == 0").set_index("variant").value
     assert upright["cnn"] > 45, upright  # chance: 25% (a guesser stays under 35% on 96 images)
     summary = (out / "summary.md").read_text()
-    assert "## Accuracy per class (upright, %)" in summary and "balanced acc" in summary
+    assert "## Accuracy per class (upright, %)" in summary and "upright balanced acc" in summary
     x = torch.rand(5, 3, 48, 48)
     for name in ("stack-c4", "escnn-c4"):
         model = suite.load_model(out, name, 0)
