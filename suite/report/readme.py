@@ -78,6 +78,13 @@ def pending_run_block(root: Path, name: str) -> str:
     return run_block(root, name)
 
 
+def pending_study_block(root: Path, name: str) -> str:
+    """A study's block, or one line saying the study is not committed yet."""
+    if not (root / "results" / "studies" / name / "manifest.json").is_file():
+        return f"`results/studies/{name}/`: not committed yet"
+    return study_block(root, name)
+
+
 def tutorial_block(root: Path, name: str) -> str:
     r = RunResults(root / "results" / name)
     return f"From [`results/{name}/`](results/{name}/summary.md) ({_provenance(r)})\n\n" + markdown(
@@ -259,6 +266,7 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
     "study-compute": lambda root: study_block(root, "compute"),
     "study-compute-polycubes": lambda root: study_block(root, "compute-polycubes"),
     "study-data": lambda root: study_block(root, "data"),
+    "study-data-polycubes": lambda root: pending_study_block(root, "data-polycubes"),
     "study-budgets": lambda root: study_block(root, "budgets"),
     "growth": lambda root: growth_block(root, ["compute", "compute-polycubes"]),
     "quick-polycubes": lambda root: pending_run_block(root, "quick-polycubes-cpu"),
