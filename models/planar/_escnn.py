@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import copy
 import functools
-import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from models._budget import fit_widths
+from models._escnn_tables import enn, gspaces
 from models.planar._escnn_fused import FusedR2Conv, FusedR3Conv
 from models.planar._layers import GlobalAveragePool, matched_budget
 from suite.task import TUTORIAL, Task
-
-with warnings.catch_warnings():  # py3nj is dropped on purpose: it only serves SO(3)
-    warnings.filterwarnings("ignore", message=".*py3nj.*")
-    from escnn import gspaces
-    from escnn import nn as enn
 
 BASE_FIELDS = (4, 8, 8)
 

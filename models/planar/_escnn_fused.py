@@ -14,13 +14,11 @@ logits against escnn's own expansion). Layers with several field kinds keep escn
 
 from __future__ import annotations
 
-import warnings
+import copy
 
 import torch
 
-with warnings.catch_warnings():  # py3nj is dropped on purpose: it only serves SO(3)
-    warnings.filterwarnings("ignore", message=".*py3nj.*")
-    from escnn import nn as enn
+from models._escnn_tables import enn
 
 
 class FusedExpansion:
@@ -33,6 +31,9 @@ class FusedExpansion:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         expansion = self.basisexpansion
+        for name, block in list(expansion.named_children()):
+            if name.startswith("block_expansion_"):
+                setattr(expansion, name, private_copy(block))
         self._block_shape: tuple[int, ...] | None = None
         # in a tuple, so that it is not registered twice as a submodule (its state dict keys stay)
         self._block: tuple[torch.nn.Module, ...] = ()
@@ -56,6 +57,15 @@ class FusedExpansion:
         )
         bias = None if self.bias is None else self.bias_expansion @ self.bias
         return weight, bias
+
+
+def private_copy(block: torch.nn.Module) -> torch.nn.Module:
+    """``block`` with buffers of its own. escnn hands one basis module to every layer of the same
+    field types and size, in every model the process builds (its ``_stored_filters``): loading a
+    state dict into one model would change the bases of all the others, and of later builds."""
+    private = copy.copy(block)
+    private._buffers = {k: None if v is None else v.clone() for k, v in block._buffers.items()}
+    return private
 
 
 class FusedR2Conv(FusedExpansion, enn.R2Conv):

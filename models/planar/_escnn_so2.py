@@ -18,21 +18,16 @@ the image centre sends to odd ones.
 from __future__ import annotations
 
 import functools
-import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from models._budget import fit_widths
+from models._escnn_tables import enn, gspaces
 from models.planar._escnn_fused import FusedR2Conv
 from models.planar._layers import GlobalAveragePool, matched_budget
 from suite.task import TUTORIAL, Task
-
-with warnings.catch_warnings():  # py3nj is dropped on purpose: it only serves SO(3)
-    warnings.filterwarnings("ignore", message=".*py3nj.*")
-    from escnn import gspaces
-    from escnn import nn as enn
 
 MAX_FREQUENCY = 2  # band limit L: fields carry the SO(2) irreps of frequency 0..L (5 channels)
 GRID = 12  # rotations the Fourier nonlinearity samples: a multiple of 4, so quarter turns are exact

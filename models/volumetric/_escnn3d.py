@@ -5,17 +5,12 @@ mirror images), pointwise max pooling 16³ → 8³ → 4³, a 4³ read-out, then
 from __future__ import annotations
 
 import functools
-import warnings
 
 from models._budget import fit_fields_nearby, fit_widths
+from models._escnn_tables import enn, gspaces
 from models.planar._escnn import EscnnCNN, field_pair_dims, layout_param_count
 from models.volumetric._layers3d import CNN3D_WIDTHS, cnn3d_params
 from suite.task import Task
-
-with warnings.catch_warnings():  # py3nj is dropped on purpose: escnn's regular fields of O do not use it
-    warnings.filterwarnings("ignore", message=".*py3nj.*")
-    from escnn import gspaces
-    from escnn import nn as enn
 
 GSPACES = {"O": gspaces.octaOnR3, "Oh": gspaces.fullOctaOnR3}
 # the fit: a base in regular fields (24 or 48 channels each) per layer, and how it is scaled. O's by a

