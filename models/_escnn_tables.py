@@ -31,6 +31,7 @@ with warnings.catch_warnings():  # py3nj is dropped on purpose: it only serves S
     import escnn.group.irrep as _irrep
     from escnn import gspaces
     from escnn import nn as enn
+    from escnn.nn.modules.basismanager import BasisManager
 
 SOLVED = ((_clebsh_gordan, "_clebsh_gordan_tensor"), (_clebsh_gordan, "_find_tensor_decomposition"),
           (_irrep, "_restrict_irrep"))  # fmt: skip
@@ -79,4 +80,4 @@ def install(location: str | None = None) -> None:
 
 install(tables_dir())
 
-__all__ = ["enn", "gspaces", "install"]
+__all__ = ["BasisManager", "enn", "gspaces", "install"]

@@ -26,6 +26,7 @@ from suite.runs.executors import RaySettings, check_reachable, choose_executor
 from suite.runs.grid import AXES, UnitKey
 from suite.runs.runner import Run, read_config
 from suite.runs.store import RunStore
+from suite.runs.weights import restore_state
 from suite.task import Task
 from suite.training.builder import build_model
 from suite.training.layout import apply_layout
@@ -220,7 +221,7 @@ def load_model(
 def load_weights(model: torch.nn.Module, store: RunStore, name: str) -> None:
     """A unit's weights into ``model``; a file whose tensors do not fit it is named in one line."""
     try:
-        model.load_state_dict(store.read_weights(name))
+        restore_state(model, store.read_weights(name))
     except RuntimeError as exc:  # missing, unexpected or misshapen tensors: not this model's file
         detail = " ".join(str(exc).split())[:300]
         todo = "pass the plugin file the run was made with, or train the unit again"

@@ -257,6 +257,38 @@ def test_a_model_whose_layers_share_a_module_is_recorded_and_loads_to_the_same_l
     assert torch.equal(again.eval()(images), trained.eval()(images))
 
 
+def test_weights_files_leave_out_escnns_rebuilt_bases_and_reload_to_the_same_logits(tmp_path):
+    from suite.runs.store import RunStore
+    from suite.runs.unit import trained_state
+    from suite.runs.weights import REBUILT_SHA256, restore_state
+
+    trained = suite.build("escnn-c4")
+    with torch.no_grad():
+        for param in trained.parameters():
+            param.add_(0.01 * torch.randn_like(param))
+    full = trained.train().state_dict()  # as runs keep it: eval mode adds cached filters
+    rebuilt = trained.rebuilt_state_keys()
+    assert any(k.endswith("sampled_basis") for k in rebuilt) and rebuilt < set(full)
+    assert not {name for name, _ in trained.named_parameters()} & rebuilt
+    RunStore(tmp_path).write_weights("x", trained_state(trained), {})
+    kept = RunStore(tmp_path).read_weights("x")
+    assert set(kept) == set(full) - rebuilt | {REBUILT_SHA256}
+    images = torch.rand(4, 1, 28, 28)
+    for state in (kept, full):  # files written now, and older ones that kept the bases
+        again = suite.build("escnn-c4").train()
+        restore_state(again, state)
+        assert torch.equal(again.eval()(images), trained.eval()(images))
+    with pytest.raises(RuntimeError, match="missing keys"):  # a learned tensor is never optional
+        restore_state(suite.build("escnn-c4"), {k: v for k, v in kept.items() if k != "head.weight"})
+    other = suite.build("escnn-c4").train()  # a build whose bases differ (another install's tables)
+    basis = next(v for k, v in other.state_dict().items() if k.endswith("sampled_basis"))
+    basis.mul_(-1)
+    with pytest.raises(RuntimeError, match="differ from those the unit was trained with"):
+        restore_state(other, kept)
+    with pytest.raises(RuntimeError, match="differ from those"):  # left out, and no fingerprint
+        restore_state(suite.build("escnn-c4").train(), {k: v for k, v in kept.items() if k != REBUILT_SHA256})
+
+
 def test_plugins_run_only_when_passed_and_as_recorded(plugin_run, tmp_path, capsys):
     plugin, out = plugin_run
     record = suite.load_run(out).manifest["plugins"]

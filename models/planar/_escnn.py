@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models._budget import fit_widths
-from models._escnn_tables import enn, gspaces
+from models._escnn_tables import BasisManager, enn, gspaces
 from models.planar._escnn_fused import FusedR2Conv, FusedR3Conv
 from models.planar._layers import GlobalAveragePool, matched_budget
 from suite.task import TUTORIAL, Task
@@ -104,11 +104,30 @@ class EscnnCNN(nn.Module):
         copied.__dict__.update(copy.deepcopy(self.__dict__, memo))
         return copied
 
+    def rebuilt_state_keys(self) -> set[str]:
+        """State-dict keys that building the model recomputes (``suite.runs.weights``): kept out
+        of its weights files, which they would swell (47 MB of sampled bases per escnn-o unit)."""
+        return rebuilt_state_keys(self)
+
     def export(self) -> nn.Module:
         """A plain-PyTorch copy (expanded filters as ``Conv2d``, ``Conv3d`` on volumes) computing the
         same function."""
         self.eval()
         return nn.Sequential(self.features.export(), self.pool, self.head)
+
+
+def rebuilt_state_keys(model: nn.Module) -> set[str]:
+    """The buffers escnn computes from the field types as it builds a convolution, the same on
+    every build: the sampled bases and index maps of its basis expansions and each convolution's
+    bias expansion. Training changes none of them."""
+    keys: set[str] = set()
+    for prefix, module in model.named_modules():
+        dotted = f"{prefix}." if prefix else ""
+        if isinstance(module, BasisManager):
+            keys.update(f"{dotted}{name}" for name, _ in module.named_buffers())
+        elif isinstance(module, enn.modules.conv._RdConv) and module.bias is not None:
+            keys.add(f"{dotted}bias_expansion")
+    return keys
 
 
 def _escnn_objects(value: object) -> list[object]:

@@ -26,6 +26,7 @@ from suite.measure.volumes import measure_volumes, predict_volumes
 from suite.runs.config import RunConfig
 from suite.runs.grid import UnitKey
 from suite.runs.store import UNIT_TABLES, table_fields
+from suite.runs.weights import kept_state
 from suite.training.builder import build_model
 from suite.training.train import EpochRecord, seed_everything, train
 
@@ -64,9 +65,10 @@ class UnitOutcome:
 
 
 def trained_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The weights to keep, taken in train mode: escnn adds cached filters to eval-mode state dicts."""
+    """The weights to keep, taken in train mode (escnn adds cached filters to eval-mode state dicts)
+    and without what building the model recomputes (``suite.runs.weights.kept_state``)."""
     model.train()
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    state = kept_state(model)
     model.eval()
     return state
 
