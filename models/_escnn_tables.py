@@ -28,6 +28,7 @@ with warnings.catch_warnings():  # py3nj is dropped on purpose: it only serves S
     warnings.filterwarnings("ignore", message=".*py3nj.*")
     import escnn
     import escnn.group._clebsh_gordan as _clebsh_gordan
+    import escnn.group.groups.octa as _octa
     import escnn.group.irrep as _irrep
     from escnn import gspaces
     from escnn import nn as enn
@@ -76,6 +77,10 @@ def install(location: str | None = None) -> None:
         solve = getattr(current, "func", current)  # escnn's own joblib wrapper, or ours
         solve = getattr(solve, "__wrapped__", solve) if getattr(solve, "seeded", False) else solve
         setattr(module, name, memory.cache(seeded(solve)))
+    # the cube's irreps are written out (no solve), but escnn's cache of them prints a line each
+    # time it is read ("[Memory] Loading ..."): the same function, cached quietly
+    irreps = _octa._build_octa_irrep_picklable
+    _octa._build_octa_irrep_picklable = memory.cache(getattr(irreps, "func", irreps), ignore=["octa"])
 
 
 install(tables_dir())

@@ -54,3 +54,12 @@ def test_loading_bases_into_one_escnn_model_leaves_every_other_model_and_later_b
     first.load_state_dict({**state, **{k: torch.zeros_like(state[k]) for k in bases}})
     for model in (second, build_model("escnn-c4")):
         assert all(model.state_dict()[k].abs().max() > 0 for k in bases)
+
+
+def test_reading_the_cubes_irreps_prints_nothing(capfd):
+    from escnn import group
+
+    octa = group.octa_group()
+    for _ in range(2):  # computed or read back from the cache, and then read back
+        tables._octa._build_octa_irrep_picklable(octa, 2)
+    assert "[Memory]" not in "".join(capfd.readouterr())
