@@ -18,6 +18,7 @@ SMOKE = [
     "smoke",
     "--no-progress",
     "--no-bench",
+    "--no-plots",
     "--variants",
     "cnn,gcnn-c4",
     "--epochs",
@@ -174,7 +175,7 @@ def test_sigint_then_resume_equals_an_uninterrupted_run(reference, tmp_path):
     assert manifest["units"]["interrupts-once__seed0"]["status"] in ("pending", "running")
     assert manifest["units"]["gcnn-c4__seed0"]["status"] == "pending"
     interrupted_after = manifest["wall_s"]
-    done = suite("run", "--resume", str(out), "--plugin", str(plugin))  # a run directory executes nothing
+    done = suite("run", "--resume", str(out), "--plugin", str(plugin), "--no-plots")  # executes nothing
     assert done.returncode == 0, done.stderr
     assert "cnn seed 0" not in done.stderr  # the finished unit is not trained again
     assert json.loads((out / "manifest.json").read_text())["wall_s"] > interrupted_after > 0
@@ -194,13 +195,14 @@ def test_checkpoint_resumes_mid_variant(reference, tmp_path):
     (out / "units" / "train" / "gcnn-c4__seed0.json").unlink()
     manifest["units"]["gcnn-c4__seed0"]["status"] = "running"
     (out / "manifest.json").write_text(json.dumps(manifest))
-    done = suite(*SMOKE[:-2], "--epochs", "1", "--out", str(tmp_path / "one-epoch"))
+    one_epoch = [*SMOKE[:-4], "--variants", "gcnn-c4", "--epochs", "1"]  # the unit whose checkpoint is used
+    done = suite(*one_epoch, "--out", str(tmp_path / "one-epoch"))
     assert done.returncode == 0, done.stderr
     shutil.copy(
         tmp_path / "one-epoch" / "checkpoints" / "gcnn-c4__seed0.pt",
         out / "checkpoints" / "gcnn-c4__seed0.pt",
     )
-    done = suite("run", "--resume", str(out))
+    done = suite("run", "--resume", str(out), "--no-plots")
     assert done.returncode == 0, done.stderr
     assert accuracy_rows(out) == accuracy_rows(reference)
 
@@ -336,7 +338,7 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_and_it_resumes(tmp_path, capsys):
     assert manifest["interrupted"] and manifest["wall_s"] > 0
     assert manifest["units"]["cnn__seed0"]["status"] == "done"
     assert manifest["units"]["terminated-once__seed0"]["status"] != "done"
-    code, stderr = run_main(capsys, "run", "--resume", str(out), "--plugin", str(plugin))
+    code, stderr = run_main(capsys, "run", "--resume", str(out), "--plugin", str(plugin), "--no-plots")
     assert code == 0 and "cnn seed 0" not in stderr, stderr
     assert (
         json.loads((out / "manifest.json").read_text())["units"]["terminated-once__seed0"]["status"] == "done"

@@ -14,7 +14,7 @@ from tests.cli import run_main
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    """A one-variant smoke run without the cost benchmark (a few seconds)."""
+    """A one-variant smoke run without the cost benchmark or plots (a few seconds)."""
     from suite.cli.main import main
 
     out = tmp_path_factory.mktemp("runs") / "tiny"
@@ -27,6 +27,7 @@ def tiny_run(tmp_path_factory):
                 "--variants",
                 "cnn",
                 "--no-bench",
+                "--no-plots",
                 "--no-progress",
                 "--out",
                 str(out),
@@ -52,7 +53,7 @@ def test_resume_refuses_options_that_would_change_the_numbers(tiny_run, capsys, 
 
 def test_resume_of_a_finished_run_trains_nothing_and_keeps_its_numbers(tiny_run, capsys):
     before = (tiny_run / "metrics.csv").read_text()
-    code, stderr = run_main(capsys, "run", "--resume", str(tiny_run), "--no-progress")
+    code, stderr = run_main(capsys, "run", "--resume", str(tiny_run), "--no-progress", "--no-plots")
     assert code == 0, stderr
     assert "cnn seed 0: done" not in stderr and (tiny_run / "metrics.csv").read_text() == before
 
@@ -164,3 +165,16 @@ def test_ray_tasks_are_submitted_costliest_first():
     assert order[:2] == ["e3nn-o2__seed0__train_size=256", "e3nn-o2__seed0__train_size=128"]
     assert order[-2:] == ["cnn__seed0__train_size=256", "cnn__seed0__train_size=128"]
     assert sorted(order) == sorted(task.name for task in tasks)
+
+
+def test_a_run_without_plots_says_how_to_draw_them_and_suite_plot_does(tiny_run, tmp_path, capsys):
+    import shutil
+
+    assert not list(tiny_run.rglob("*.png"))
+    copy = tmp_path / "tiny"
+    shutil.copytree(tiny_run, copy)
+    assert f"`suite plot {tiny_run}` draws them" in (tiny_run / "summary.md").read_text()
+    code, stderr = run_main(capsys, "plot", str(copy))
+    assert code == 0, stderr
+    drawn = sorted(p.name for p in (copy / "plots").glob("*.png"))
+    assert drawn and all(f"(plots/{name})" in (copy / "summary.md").read_text() for name in drawn)

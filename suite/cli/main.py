@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sys
 import threading
@@ -74,7 +75,8 @@ def cmd_run(args: argparse.Namespace, argv: list[str], parser: argparse.Argument
         )  # fmt: skip
 
     run, data = start_or_resume(args, argv, command_parser(parser, "run"), SETTINGS, "run", given)
-    status = execute(run, data, args, write_report)
+    report = functools.partial(write_report, plots=not args.no_plots)
+    status = execute(run, data, args, report)
     print(f"results: {run.out / 'summary.md'}", file=sys.stderr)
     return status
 
@@ -177,6 +179,11 @@ def add_run_command(commands) -> None:  # noqa: ANN001 - argparse's sub-parsers 
     )
     p_run.add_argument(
         "--no-bench", action="store_true", help="skip the cost benchmark after training (no throughput.csv)"
+    )
+    p_run.add_argument(
+        "--no-plots",
+        action="store_true",
+        help="write summary.md but draw no plots ('suite plot DIR' draws them)",
     )
     p_run.set_defaults(func=cmd_run, records_command=True)
 

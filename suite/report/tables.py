@@ -390,12 +390,19 @@ def summary_markdown(r: RunResults) -> str:
     plots = sorted((r.dir / "plots").glob("*.png")) if (r.dir / "plots").is_dir() else []
     if plots:
         lines += ["## Plots", "", *[f"![{p.stem}](plots/{p.name})" for p in plots], ""]
+    else:
+        lines += [
+            "## Plots",
+            "",
+            f"None drawn yet (the run passed --no-plots): `suite plot {r.dir}` draws them.",
+            "",
+        ]
     return "\n".join(lines)
 
 
-def write_report(run_dir: Path) -> list[Path]:
-    """Rebuild ``summary.md`` and every plot of ``run_dir`` (a sweep's ``sweep.md`` and
-    ``sweep.csv``); returns the files written."""
+def write_report(run_dir: Path, plots: bool = True) -> list[Path]:
+    """Rebuild ``summary.md`` and (unless not ``plots``) every plot of ``run_dir`` (a sweep's
+    ``sweep.md`` and ``sweep.csv``); returns the files written."""
     from suite.report.plots import write_plots
     from suite.report.sweep import write_sweep_report
 
@@ -406,6 +413,6 @@ def write_report(run_dir: Path) -> list[Path]:
         from suite.report.study import write_study_report
 
         return write_study_report(results.dir)
-    written = write_plots(results)
+    written = write_plots(results) if plots else []
     write_text_atomic(results.dir / "summary.md", summary_markdown(results))
     return [*written, results.dir / "summary.md"]
