@@ -49,8 +49,8 @@ def stub_reports(patch: pytest.MonkeyPatch) -> None:
     import suite.api
     import suite.report.tables
 
-    patch.setattr(suite.report.tables, "write_report", lambda run_dir: [])
-    patch.setattr(suite.api, "write_report", lambda run_dir: [])
+    patch.setattr(suite.report.tables, "write_report", lambda run_dir, plots=True: [])
+    patch.setattr(suite.api, "write_report", lambda run_dir, plots=True: [])
 
 
 @pytest.fixture

@@ -387,17 +387,15 @@ def summary_markdown(r: RunResults) -> str:
     failed = failures(r)
     if failed:
         lines += ["## Failed units", "", *failed, ""]
+    return "\n".join([*lines, *plots_section(r)])
+
+
+def plots_section(r: RunResults) -> list[str]:
+    """Links to the run's plots, or how to draw them (a run may skip drawing them)."""
     plots = sorted((r.dir / "plots").glob("*.png")) if (r.dir / "plots").is_dir() else []
-    if plots:
-        lines += ["## Plots", "", *[f"![{p.stem}](plots/{p.name})" for p in plots], ""]
-    else:
-        lines += [
-            "## Plots",
-            "",
-            f"None drawn yet (the run passed --no-plots): `suite plot {r.dir}` draws them.",
-            "",
-        ]
-    return "\n".join(lines)
+    if not plots:
+        return ["## Plots", "", f"None drawn yet: `suite plot {r.dir}` draws them.", ""]
+    return ["## Plots", "", *[f"![{p.stem}](plots/{p.name})" for p in plots], ""]
 
 
 def write_report(run_dir: Path, plots: bool = True) -> list[Path]:
