@@ -68,9 +68,9 @@ def tables_dir() -> str:
 
 
 def install(location: str | None = None) -> None:
-    """Replace escnn's cached solves by seeded ones cached at ``location`` (default: the suite's
-    cache folder; None keeps no disk cache). escnn looks them up as module attributes when it
-    builds a group's tables, so this must run before any escnn group is built."""
+    """Replace escnn's cached solves by seeded ones cached at ``location`` (None: no disk cache;
+    importing this module installs them at ``tables_dir()``). escnn looks them up as module
+    attributes when it builds a group's tables, so this must run before any escnn group is built."""
     memory = Memory(location, verbose=0)
     for module, name in SOLVED:
         current = getattr(module, name)
