@@ -65,6 +65,32 @@ def test_every_parameter_entry_gets_a_gradient(name, digits):
     assert dead_parameters(model, digits[0][:32], digits[1][:32]) == 0
 
 
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_checkpoint_after_training_steps_resumes_in_a_fresh_build(name, digits, tmp_path):
+    """An interrupted unit resumes in a new process: its checkpoint loads into a model built anew
+    (escnn's fresh layers hold cached filters a trained model has dropped) and predicts the same."""
+    torch.manual_seed(0)
+    checkpoint_round_trip(registry.get(name), lambda: registry.get(name), *digits, tmp_path / "unit.pt")
+
+
+def checkpoint_round_trip(model, rebuild, x, y, path) -> None:
+    """One training step, a checkpoint, a rebuilt model loaded from it: the same logits."""
+    from suite.training.train import load_checkpoint, save_checkpoint
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    model.train()
+    optimizer.zero_grad()
+    torch.nn.functional.cross_entropy(model(x[:4]), y[:4]).backward()
+    optimizer.step()
+    save_checkpoint(path, model, optimizer, 1, [])
+    torch.manual_seed(1)
+    fresh = rebuild()
+    again = torch.optim.AdamW(fresh.parameters(), lr=1e-2)
+    assert load_checkpoint(path, fresh, again, torch.device("cpu")) == (1, [])
+    with torch.no_grad():
+        assert torch.equal(model.eval()(x[:4]), fresh.eval()(x[:4]))
+
+
 def test_dead_parameters_counts_entries_that_never_learn():
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
     model.unused = torch.nn.Parameter(torch.zeros(3, 4))  # never in the forward: no gradient at all

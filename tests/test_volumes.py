@@ -84,13 +84,15 @@ def test_a_2d_variant_is_refused_on_volumes_before_anything_is_written(tmp_path,
         registry.get("cnn", task=Task((16, 16, 16), 1, 29, "O"))
 
 
-def test_the_3d_variants_serve_volumes_and_keep_their_claims():
+def test_the_3d_variants_serve_volumes_keep_their_claims_and_resume_from_checkpoints(tmp_path):
     from suite import registry
     from suite.measure.conformance import TOLERANCE, claim_holds, learns, symmetry_errors
     from suite.task import Task
+    from tests.test_conformance import checkpoint_round_trip
 
     data = polycube_data(2, 1, seed=1)
     x, y = data.train_x[:4].float() / 255, data.train_y[:4]
+    path = tmp_path
     for name in registry.select("all", "3d"):
         torch.manual_seed(0)
         model = registry.get(name, task=data.task)
@@ -104,6 +106,7 @@ def test_the_3d_variants_serve_volumes_and_keep_their_claims():
             exact = 1e-5 if registry.get_variant(name).family != "e3nn" else TOLERANCE  # float32 products
             assert errors["rot90"] < exact and errors["mirror"] > 1e-4
         assert learns(model, [(x[:2], y[:2]), (x[2:], y[2:])]), name
+        checkpoint_round_trip(model, lambda: registry.get(name, task=data.task), x, y, path / f"{name}.pt")  # noqa: B023
     with pytest.raises(UsageError, match="18×18×18 is not: resize or pad the volumes to 16 or 20"):
         registry.get("stack-o", task=Task((18, 18, 18), 1, 29, "O"))
 

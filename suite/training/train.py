@@ -148,9 +148,12 @@ def load_checkpoint(
     path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device
 ) -> tuple[int, list[EpochRecord]]:
     """Restore a checkpoint without executing code (``weights_only=True``); one that is truncated
-    or not this unit's is named in one line (the unit then fails with that reason)."""
+    or not this unit's is named in one line (the unit then fails with that reason). The model is
+    put in training mode first, as when the checkpoint was saved: a freshly built escnn layer holds
+    cached ``filter`` and ``expanded_bias`` buffers until its first ``train()`` call drops them."""
     try:
         state = torch.load(path, map_location=device, weights_only=True)
+        model.train()
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         return int(state["epochs_done"]), [EpochRecord(**h) for h in state["history"]]
