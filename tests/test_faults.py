@@ -503,3 +503,33 @@ def test_a_run_that_loses_its_cluster_stops_in_one_line_and_resumes_locally(
     assert manifest["units"]["cnn__seed0"]["status"] == "running"
     code, stderr = run_main(capsys, "run", "--resume", str(out))
     assert code == 0 and "cnn seed 0: done" in stderr, stderr
+
+
+def test_a_session_killed_outright_keeps_the_wall_time_up_to_its_last_save(tmp_path, monkeypatch, no_report):
+    """A kill runs no stop handler: the manifest still holds the wall time of the units before it,
+    and the report never quotes less than they took."""
+    import suite.training.train as train_module
+    from suite.report.formatting import wall_time
+    from suite.runs.ledger import RunLedger
+
+    real, calls = train_module.train_epoch, []
+
+    def killed_in_the_second_unit(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # one epoch per unit
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "train_epoch", killed_in_the_second_unit)
+    monkeypatch.setattr(RunLedger, "stop", lambda *args, **kwargs: None)  # as if killed: nothing recorded
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        suite.run("cnn", "smoke", out, seeds=2, epochs=1, bench=False, progress=False, angles=C4)
+    manifest = json.loads((out / "manifest.json").read_text())
+    first = manifest["units"]["cnn__seed0"]
+    assert first["status"] == "done" and manifest["wall_s"] >= first["seconds"] > 0
+    assert wall_time(manifest) == f"{manifest['wall_s']} s"
+    lost = {**manifest, "wall_s": 0.0}  # a run killed before this saving existed
+    assert wall_time(lost).startswith(f"at least {first['seconds']:.0f} s")
+    parallel = {**lost, "executor": {"t": "ray local instance, RaySettings(workers=2)"}}
+    assert wall_time(parallel) == "0.0 s"  # units side by side: their sum bounds nothing

@@ -18,7 +18,7 @@ from suite.errors import SuiteError
 from suite.report.claims import claims_table
 from suite.report.comparisons import cell, leader_sentence, method_note
 from suite.report.evidence import Evidence, group_measure, run_measures
-from suite.report.formatting import markdown
+from suite.report.formatting import markdown, wall_time
 from suite.report.results import RunResults
 from suite.report.study import (
     axis_findings,
@@ -48,7 +48,7 @@ def _device(manifest_or_json: dict) -> str:
 def _provenance(r: RunResults) -> str:
     m = r.manifest
     return (f"`{' '.join(m.get('command', []))}`: {_device(m)}, commit `{_commit(m)}`, "
-            f"wall time {m.get('wall_s', '?')} s.")  # fmt: skip
+            f"wall time {wall_time(m)}.")  # fmt: skip
 
 
 # --- runs ---------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from suite.declared import AXES
 from suite.report.claims import Select, combine_verdicts
 from suite.report.comparisons import cell, leader_sentence, method_note, pairwise_section, rank_column
 from suite.report.evidence import C4_MEASURE, Evidence, GroupMeasure, group_measure
-from suite.report.formatting import markdown
+from suite.report.formatting import markdown, wall_time
 from suite.report.matching import ABOUT, Match, match, seconds_at
 from suite.report.plots import _count, _figure, _log_ticks, _save, variant_style
 from suite.report.results import RunResults
@@ -413,7 +413,7 @@ def write_study_report(run_dir: Path) -> list[Path]:
         *[f"{line}  " for line in [scale_line(m)] if line],
         f"Data: {m.get('data', '?')}; measured on {m.get('evaluated_on', 'test')}  ",
         f"Device: {env.get('device', '?')} ({env.get('device_name', '?')}), torch "
-        f"{env.get('versions', {}).get('torch', '?')}; wall time {m.get('wall_s', '?')} s; commit "
+        f"{env.get('versions', {}).get('torch', '?')}; wall time {wall_time(m)}; commit "
         f"{env.get('git', {}).get('commit', '?')}",
         "",
         *[f"{note}  " for note in info.get("notes", [])],

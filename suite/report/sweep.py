@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from suite.atomic import write_csv_atomic, write_text_atomic
+from suite.report.formatting import wall_time
 from suite.report.results import RunResults
 
 SWEEP_FIELDS = ("variant", "lr", "seeds", "val_acc_c4_mean", "val_acc_0", "val_acc_random", "train_s")
@@ -61,7 +62,7 @@ def sweep_markdown(r: RunResults, table: pd.DataFrame, chosen: dict[str, dict]) 
         f"{recipe.get('epochs', '?')} epochs, AdamW (weight decay {recipe.get('weight_decay', '?')}), "
         f"batch {recipe.get('batch_size', '?')}; "
         f"seeds {config.get('seeds', '?')}  ",
-        f"Device: {env.get('device_name', '?')}; wall time {r.manifest.get('wall_s') or '?'} s; "
+        f"Device: {env.get('device_name', '?')}; wall time {wall_time(r.manifest)}; "
         f"commit {env.get('git', {}).get('commit', '?')}",
         "",
         f"Validation accuracy averaged over 0/90/180/270° (%), on the {evaluated:,} validation images "

@@ -11,7 +11,7 @@ from suite.declared import METRICS, Metric, summary_metrics
 from suite.report.claims import claims_table
 from suite.report.comparisons import cell, leader_sentence, method_note, pairwise_section, rank_column
 from suite.report.evidence import Evidence, run_measures
-from suite.report.formatting import markdown
+from suite.report.formatting import markdown, wall_time
 from suite.report.results import RunResults
 from suite.report.scale import scale_line
 
@@ -350,7 +350,7 @@ def summary_markdown(r: RunResults) -> str:
         f"Device: {env.get('device', '?')} ({env.get('device_name', '?')}, {threads_note(m)}), "
         f"torch {env.get('versions', {}).get('torch', '?')}, "
         f"memory layout {_layout_note(m.get('layout', 'contiguous'))}  ",
-        f"{'Whole-run' if m.get('finished') else 'So far, the'} wall time: {m.get('wall_s', '?')} s"
+        f"{'Whole-run' if m.get('finished') else 'So far, the'} wall time: {wall_time(m)}"
         f"{_jobs_note(m)}; commit {env.get('git', {}).get('commit', '?')}",
         "",
         *run_status(r),

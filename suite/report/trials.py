@@ -14,6 +14,7 @@ import pandas as pd
 from suite.atomic import write_text_atomic
 from suite.report.evidence import group_measure
 from suite.report.finalists import TIE_RULES, choice_values, variant_choice
+from suite.report.formatting import wall_time
 from suite.report.results import RunResults
 
 
@@ -78,7 +79,7 @@ def trials_markdown(manifest: dict, trials: pd.DataFrame, chosen: dict[str, dict
         f"Space: lr {search.get('lr')} (log), weight decay {search.get('weight_decay')}, schedule "
         f"{search.get('schedule')}; {search.get('trials')} trials per variant at seed 0  ",
         f"Training: {trained:,} training images, {recipe.get('epochs', '?')} epochs, AdamW, "
-        f"batch {recipe.get('batch_size', '?')}; wall time {manifest.get('wall_s') or '?'} s",
+        f"batch {recipe.get('batch_size', '?')}; wall time {wall_time(manifest)}",
         "", "Validation accuracy averaged over 0/90/180/270° (%), on the validation images (the test "
         "set was not read). A pruned trial stopped early: its value is its last measured epoch's.", "",
         *finalists_note(search),

@@ -31,12 +31,17 @@ class RunLedger:
         self.store = store
         self.config = config
         self.manifest = manifest
+        # the run's wall time so far, while it runs: every save records it, so a session that is
+        # killed outright (no stop to record it) loses only the time since its last save
+        self.wall: Callable[[], float] | None = None
 
     @property
     def out(self) -> Path:
         return self.store.out
 
     def save_manifest(self) -> None:
+        if self.wall is not None:
+            self.manifest["wall_s"] = round(self.wall(), 1)
         self.store.write_manifest(self.manifest)
 
     def assemble(self) -> None:

@@ -138,6 +138,7 @@ class Run(RunLedger):
         def wall_s() -> float:
             return previous + time.perf_counter() - began
 
+        self.wall = wall_s
         with self.recording_stops(wall_s):
             if config.search:  # suite tune: Optuna asks for the units as it goes
                 from suite.runs.search import run_search  # imports Optuna: only when tuning
