@@ -3,6 +3,10 @@ bases do not depend on the install or on what drew random numbers before them.""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -12,7 +16,7 @@ RESTRICTION = ((2,), "octa", "SO3")  # the l = 2 irrep of SO(3) restricted to th
 
 
 def raw_restriction():
-    return tables._irrep._restrict_irrep.func.__wrapped__  # escnn's solve, neither seeded nor cached
+    return tables.raw_solve(tables._irrep._restrict_irrep)  # escnn's solve, neither seeded nor cached
 
 
 def test_escnn_alone_solves_a_restriction_differently_under_another_random_state():
@@ -35,7 +39,7 @@ def test_a_seeded_solve_is_the_same_under_any_random_state_and_leaves_that_state
 
 def test_escnn_builds_its_tables_through_the_seeded_solves_cached_in_the_suites_folder():
     for module, name in tables.SOLVED:
-        cached = getattr(module, name)
+        cached = getattr(module, name).cached
         assert getattr(cached.func, "seeded", False), name
         assert str(cached.store_backend.location).startswith(tables.tables_dir()), name
     with pytest.raises(TypeError, match="no stable repr"):
@@ -63,3 +67,76 @@ def test_reading_the_cubes_irreps_prints_nothing(capfd):
     for _ in range(2):  # computed or read back from the cache, and then read back
         tables._octa._build_octa_irrep_picklable(octa, 2)
     assert "[Memory]" not in "".join(capfd.readouterr())
+
+
+def test_a_table_file_round_trips_escnns_kinds_of_value_and_reads_without_pickle(tmp_path):
+    from models._table_file import MISSING, TableFile, write_tables
+
+    cg = np.arange(12.0).reshape(2, 3, 2)
+    write_tables(
+        tmp_path / "t.npz", {"cg": cg, "restriction": (np.eye(3), [((1,), 2), ((0,), 1)]), "none": None}
+    )
+    stored = TableFile(tmp_path / "t.npz")
+    change_of_basis, irreps = stored.get("restriction")
+    assert np.array_equal(change_of_basis, np.eye(3)) and irreps == [
+        ((1,), 2),
+        ((0,), 1),
+    ]  # tuples stay tuples
+    assert np.array_equal(stored.get("cg"), cg) and stored.get("none") is None and stored.get("x") is MISSING
+    stored.get("cg")[0] = -1  # a caller changing its copy changes nothing stored
+    assert np.array_equal(stored.get("cg"), cg)
+    with np.load(tmp_path / "t.npz", allow_pickle=False) as raw:
+        assert all(raw[name].dtype != object for name in raw.files)
+    with pytest.raises(TypeError, match="cannot store a set"):
+        write_tables(tmp_path / "u.npz", {"bad": {1}})
+    assert TableFile(tmp_path / "absent.npz").get("cg") is MISSING
+
+
+def test_a_shipped_table_is_served_without_solving_and_a_missing_one_is_solved_or_refused(tmp_path):
+    from models._table_file import TableFile, write_tables
+
+    shipped, other = (
+        tables.call_key("solve", ((2,), "octa"), {}),
+        tables.call_key("solve", ((1,), "octa"), {}),
+    )
+    write_tables(tmp_path / "t.npz", {shipped: np.eye(2)})
+    solved = []
+
+    def solve(*args):
+        solved.append(args)
+        return np.zeros(2)
+
+    lookup = tables.shipped_first("solve", solve, TableFile(tmp_path / "t.npz"), strict=False)
+    with tables.recording() as recorded:
+        assert np.array_equal(lookup((2,), "octa"), np.eye(2)) and solved == []
+        assert np.array_equal(lookup((1,), "octa"), np.zeros(2)) and solved == [((1,), "octa")]
+    assert sorted(recorded) == sorted([shipped, other])
+    strict = tables.shipped_first("solve", solve, TableFile(tmp_path / "t.npz"), strict=True)
+    with pytest.raises(LookupError, match="not among the shipped tables"):
+        strict((1,), "octa")
+
+
+@pytest.mark.subprocess
+def test_the_shipped_tables_hold_every_table_the_escnn_variants_ask_for(tmp_path):
+    """A fresh machine solves nothing: with an empty cache and any solve refused, every escnn
+    variant builds for every kind of task it serves."""
+    if not tables.SHIPPED.is_file():
+        pytest.skip(f"no {tables.SHIPPED.name} for this escnn: ship them with models._escnn_tables.ship()")
+    script = (
+        "import models._escnn_tables as t\n"
+        "t.install(t.tables_dir(), strict=True)\n"
+        "import models\n"
+        "models.load_all()\n"
+        "from suite import registry\n"
+        "from suite.data.datasets import get_dataset\n"
+        "tasks = {'2d': get_dataset('mnist').task, '3d': get_dataset('polycubes').task}\n"
+        "for name in registry.names():\n"
+        "    spec = registry.get_variant(name)\n"
+        "    for kind in spec.tasks if spec.family == 'escnn' else ():\n"
+        "        registry.get(name, task=tasks[kind])\n"
+    )
+    env = {**os.environ, "C4SUITE_CACHE": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=200
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
