@@ -260,7 +260,7 @@ def test_a_model_whose_layers_share_a_module_is_recorded_and_loads_to_the_same_l
 def test_weights_files_leave_out_escnns_rebuilt_bases_and_reload_to_the_same_logits(tmp_path):
     from suite.runs.store import RunStore
     from suite.runs.unit import trained_state
-    from suite.runs.weights import REBUILT_SHA256, restore_state
+    from suite.runs.weights import REBUILT_SHA256, REBUILT_SKETCH, rebuilt_fingerprint, restore_state
 
     trained = suite.build("escnn-c4")
     with torch.no_grad():
@@ -272,21 +272,31 @@ def test_weights_files_leave_out_escnns_rebuilt_bases_and_reload_to_the_same_log
     assert not {name for name, _ in trained.named_parameters()} & rebuilt
     RunStore(tmp_path).write_weights("x", trained_state(trained), {})
     kept = RunStore(tmp_path).read_weights("x")
-    assert set(kept) == set(full) - rebuilt | {REBUILT_SHA256}
+    assert set(kept) == set(full) - rebuilt | {REBUILT_SKETCH}
     images = torch.rand(4, 1, 28, 28)
-    for state in (kept, full):  # files written now, and older ones that kept the bases
+    sha_file = {k: v for k, v in kept.items() if k != REBUILT_SKETCH}  # as written before the sketch
+    sha_file[REBUILT_SHA256] = rebuilt_fingerprint(trained, rebuilt & set(full))
+    for state in (kept, full, sha_file):  # files written now, older ones that kept the bases, or a SHA
         again = suite.build("escnn-c4").train()
         restore_state(again, state)
         assert torch.equal(again.eval()(images), trained.eval()(images))
     with pytest.raises(RuntimeError, match="missing keys"):  # a learned tensor is never optional
         restore_state(suite.build("escnn-c4"), {k: v for k, v in kept.items() if k != "head.weight"})
+    rounded = suite.build("escnn-c4").train()  # bases equal up to rounding (another BLAS or CPU): loads
+    for key in rebuilt:  # every entry one float step up
+        value = rounded.state_dict()[key]
+        value.copy_(torch.nextafter(value, torch.full_like(value, float("inf"))))
+    restore_state(rounded, kept)
+    with pytest.raises(RuntimeError, match="differ from those"):  # a SHA-256 tells them apart
+        restore_state(rounded, sha_file)
     other = suite.build("escnn-c4").train()  # a build whose bases differ (another install's tables)
     basis = next(v for k, v in other.state_dict().items() if k.endswith("sampled_basis"))
     basis.mul_(-1)
-    with pytest.raises(RuntimeError, match="differ from those the unit was trained with"):
-        restore_state(other, kept)
+    for state in (kept, sha_file):
+        with pytest.raises(RuntimeError, match="differ from those the unit was trained with"):
+            restore_state(other, state)
     with pytest.raises(RuntimeError, match="differ from those"):  # left out, and no fingerprint
-        restore_state(suite.build("escnn-c4").train(), {k: v for k, v in kept.items() if k != REBUILT_SHA256})
+        restore_state(suite.build("escnn-c4").train(), {k: v for k, v in kept.items() if k != REBUILT_SKETCH})
 
 
 def test_plugins_run_only_when_passed_and_as_recorded(plugin_run, tmp_path, capsys):
