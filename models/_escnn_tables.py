@@ -13,8 +13,10 @@ cached under the suite's cache folder, never in escnn's, whose entries may hold 
 
 The tables every escnn variant needs are also shipped, solved once, in ``SHIPPED`` (arrays and one
 JSON index in an npz: read without unpickling): a fresh machine skips minutes of solving (the
-cube's 48 symmetries alone take about three), and every machine gets the same bases to the bit,
-whatever its BLAS, so a weights file's fingerprint of them holds everywhere. ``ship()`` rebuilds it.
+cube's 48 symmetries alone take about three), and every machine starts from the tables the
+committed runs were trained with, whatever its BLAS or thread count (a re-solve differs there in
+the last bits), so the bases it samples from them match a weights file's sketch of them.
+``ship()`` rebuilds the file.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def shipped_first(name: str, cached: Callable, tables: TableFile, strict: bool) 
         value = tables.get(key)
         if value is MISSING:
             if strict:
-                raise LookupError(f"{key} is not among the shipped tables ({tables.path.name})")
+                raise LookupError(f"{key} is not among the shipped tables ({tables.path})")
             value = cached(*args, **kwargs)
         for recorded in _RECORDING:
             recorded[key] = value
@@ -128,7 +130,7 @@ def install(location: str | None = None, shipped: Path | None = SHIPPED, strict:
     escnn looks them up as module attributes when it builds a group's tables, so this must run
     before any escnn group is built."""
     memory = Memory(location, verbose=0)
-    tables = TableFile(shipped if shipped is not None else Path(location or ".", "none.npz"))
+    tables = TableFile(shipped)
     for module, name in SOLVED:
         solve = raw_solve(getattr(module, name))
         qualified = f"{solve.__module__}.{solve.__qualname__}"

@@ -57,9 +57,9 @@ def write_tables(path: Path, tables: Mapping[str, Any]) -> None:
 
 
 class TableFile:
-    """The tables of ``path``, read on first use; an absent file holds none."""
+    """The tables of ``path``, read on first use; an absent file, or None, holds none."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
         self.path = path
         self._index: dict[str, Any] | None = None
         self._arrays: dict[str, np.ndarray] = {}
@@ -75,7 +75,7 @@ class TableFile:
     def _read(self) -> dict[str, Any]:
         if self._index is None:
             self._index = {}
-            if self.path.is_file():
+            if self.path is not None and self.path.is_file():
                 with np.load(self.path, allow_pickle=False) as stored:
                     self._arrays = {name: stored[name] for name in stored.files if name != INDEX}
                     self._index = json.loads(str(stored[INDEX]))

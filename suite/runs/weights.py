@@ -26,7 +26,7 @@ def rebuilt_keys(model: torch.nn.Module) -> set[str]:
 REBUILT_SKETCH = "rebuilt_state_sketch"
 REBUILT_SHA256 = "rebuilt_state_sha256"
 SKETCH_FREQUENCIES = (0.7390851332, 1.3247179572, 2.2360679775)  # irrational: no pattern aligns
-SKETCH_RTOL = 1e-6  # of each tensor's L1 norm: rounding is ~1e-16 of it, another basis ~1
+SKETCH_RTOL = 1e-6  # of each entry's bound (L1 norm, sum of squares): rounding is ~1e-16 of it
 
 
 def rebuilt_sketch(model: torch.nn.Module, keys: set[str]) -> torch.Tensor:
@@ -72,7 +72,7 @@ def rebuilt_match(model: torch.nn.Module, keys: set[str], sketch: torch.Tensor |
 
 def kept_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     """``model``'s state dict, detached on the CPU, without the keys building it recomputes (and
-    with their fingerprint)."""
+    with their sketch)."""
     skipped = rebuilt_keys(model)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items() if k not in skipped}
     if skipped:
