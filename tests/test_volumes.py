@@ -103,7 +103,8 @@ def test_the_3d_variants_serve_volumes_keep_their_claims_and_resume_from_checkpo
         errors = symmetry_errors(model, x[:2])
         assert claim_holds(registry.get_variant(name).claims, errors), (name, errors)
         if registry.get_variant(name).claims == "O":  # rotations only: chiral pairs stay apart
-            exact = 1e-5 if registry.get_variant(name).family != "e3nn" else TOLERANCE  # float32 products
+            # regular fields permute exactly; e3nn's and escnn-so3's float32 Fourier products round
+            exact = 1e-5 if registry.get_variant(name).family != "e3nn" and name != "escnn-so3" else TOLERANCE
             assert errors["rot90"] < exact and errors["mirror"] > 1e-4
         assert learns(model, [(x[:2], y[:2]), (x[2:], y[2:])]), name
         if name == "escnn-o":  # escnn's layers change their state dict on train(): a resume rebuilds
@@ -328,7 +329,7 @@ def test_a_default_run_on_volumes_says_which_variants_it_leaves_out_and_why():
 
     config = make_config(None, "quick", "polycubes")
     assert set(config.variants) == {"cnn3d", "cnn3d-aug", "stack-o", "gcnn-o", "escnn-o"}
-    assert set(config.left_out) == {"cnn3d-aug-so3", "escnn-oh", "e3nn-so3"}
+    assert set(config.left_out) == {"cnn3d-aug-so3", "escnn-oh", "escnn-so3", "e3nn-so3"}
     assert "4× gcnn-o" in config.left_out["e3nn-so3"] and "mirror pairs" in config.left_out["escnn-oh"]
     assert RunConfig.from_dict(config.to_dict()).left_out == config.left_out  # kept in the manifest
     lines = left_out_section(config.to_dict())

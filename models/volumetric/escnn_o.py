@@ -1,5 +1,6 @@
-"""escnn's steerable CNNs over the cube: its 24 rotations (O), and rotations with mirror images
-(Oh), which cannot tell a chiral pentacube from its mirror image."""
+"""escnn's steerable CNNs over the cube: its 24 rotations (O), rotations with mirror images
+(Oh), which cannot tell a chiral pentacube from its mirror image, and every rotation of space
+(SO(3), band-limited), exact for the cube's."""
 
 from __future__ import annotations
 
@@ -32,3 +33,18 @@ def escnn_oh(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
     from models.volumetric._escnn3d import build_escnn3d
 
     return build_escnn3d("Oh", budget, task)
+
+
+@register(
+    "escnn-so3",
+    description="escnn R3Conv on rot3dOnR3 fields of frequency ≤ 1, Fourier ReLU on the cube's 24 rotations, "
+    "average pooling, invariant read-out: exact for the cube, SO(3) approximately",
+    family="escnn", claims="O", tasks=("3d",), channels_last=False,
+    why_not_core="escnn's continuous-rotation model, the counterpart of cnn3d-aug-so3 (not core either): "
+    "the core keeps one escnn model, escnn-o",
+)  # fmt: skip
+def escnn_so3(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
+    require_cube_size(task, "escnn-so3")
+    from models.volumetric._escnn_so3 import build_escnn_so3
+
+    return build_escnn_so3(budget, task)
