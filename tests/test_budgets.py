@@ -40,3 +40,12 @@ def test_escnn_so2_stored_widths_and_count_match_the_built_model():
     model = registry.get("escnn-so2")
     assert model.fields == _escnn_so2.TUTORIAL_FIELDS
     assert _escnn_so2.param_count(model.fields) == registry.count_params(model)
+
+
+def test_e3nn_so2_counted_parameters_match_built_models():
+    from models.planar import _e3nn_chiral
+
+    for widths, classes, channels in [((11, 3, 1, 64), 10, 1), ((5, 2, 2, 7), 29, 3)]:
+        model = _e3nn_chiral.E3nnChiralPlanarCNN(widths, classes, channels)
+        built = sum(p.numel() for p in model.parameters())
+        assert _e3nn_chiral.chiral_params(widths, classes, channels) == built, widths
