@@ -20,10 +20,14 @@ def raw_restriction():
 
 
 def test_escnn_alone_solves_a_restriction_differently_under_another_random_state():
-    np.random.seed(0)
-    first = raw_restriction()(*RESTRICTION)[0]
-    np.random.seed(1)
-    assert np.abs(np.asarray(first) - np.asarray(raw_restriction()(*RESTRICTION)[0])).max() > 0.1
+    """Its solve lands on one of a few bases (signs, orderings) by its random draws: two random
+    states may agree by chance (seeds 0 and 1 do on some CPUs); over five, all agreeing would
+    mean the draws do not matter."""
+    solutions = []
+    for seed in range(5):
+        np.random.seed(seed)
+        solutions.append(np.asarray(raw_restriction()(*RESTRICTION)[0]))
+    assert max(np.abs(s - solutions[0]).max() for s in solutions[1:]) > 0.1
 
 
 def test_a_seeded_solve_is_the_same_under_any_random_state_and_leaves_that_state_alone():
