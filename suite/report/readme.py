@@ -31,6 +31,7 @@ from suite.report.study import (
     summarise,
 )
 from suite.report.tables import main_table, tutorial_table
+from suite.report.trials import choices_table, choose_finalists, finalists_note, read_trials
 
 BLOCK = re.compile(r"(<!-- begin: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end: (?P=name) -->)", re.DOTALL)
 
@@ -124,6 +125,25 @@ def sweep_block(root: Path, name: str) -> str:
     r = RunResults(root / "results" / name)
     return f"[`results/{name}/`](results/{name}/sweep.md), {_provenance(r)}\n\n" + markdown(
         pd.DataFrame(rows)
+    )
+
+
+def tune_block(root: Path, name: str) -> str:
+    """A tuning search (``suite tune``): each variant's choice with its validation interval, the
+    runner-up and the trials pruned; a learning-rate grid (the first sweep) as its table of rates."""
+    run_dir = root / "results" / name
+    if not (run_dir / "trials.csv").is_file():
+        return sweep_block(root, name)
+    r = RunResults(run_dir)
+    trials = read_trials(run_dir)
+    search = r.manifest.get("config", {}).get("search", {})
+    lines = [f"[`results/{name}/`](results/{name}/sweep.md), {_provenance(r)}", ""]
+    return "\n".join(
+        [
+            *lines,
+            *finalists_note(search),
+            *choices_table(trials, choose_finalists(run_dir, r.manifest, trials)),
+        ]
     )
 
 

@@ -83,15 +83,8 @@ def trials_markdown(manifest: dict, trials: pd.DataFrame, chosen: dict[str, dict
         "", "Validation accuracy averaged over 0/90/180/270° (%), on the validation images (the test "
         "set was not read). A pruned trial stopped early: its value is its last measured epoch's.", "",
         *finalists_note(search),
-        "| variant | lr | weight decay | schedule | validation C4 mean | choice | runner-up "
-        "| finished / pruned / failed |",
-        "|---|---|---|---|---|---|---|---|",
+        *choices_table(trials, chosen),
     ]  # fmt: skip
-    for variant, rows in trials.groupby("variant", sort=False):
-        counts = " / ".join(str(int((rows.state == s).sum())) for s in ("complete", "pruned", "fail"))
-        c = chosen.get(variant)
-        values = " | ".join(chosen_cells(c)) if c else "– | – | – | – | – | –"
-        lines.append(f"| {variant} | {values} | {counts} |")
     for variant, rows in trials.groupby("variant", sort=False):
         head = "| trial | lr | weight decay | schedule | epochs | validation C4 mean | outcome |"
         lines += ["", f"## {variant}", "", head, "|---|---|---|---|---|---|---|"]
@@ -102,6 +95,22 @@ def trials_markdown(manifest: dict, trials: pd.DataFrame, chosen: dict[str, dict
             point = f"{r.lr:.3g} | {r.weight_decay:g} | {r.schedule}"
             lines.append(f"| {int(r.trial)} | {point} | {int(r.epochs)} | {value} | {outcome(r)} |")
     return "\n".join(lines) + "\n"
+
+
+def choices_table(trials: pd.DataFrame, chosen: dict[str, dict]) -> list[str]:
+    """Each variant's choice with its interval, how it was made, the runner-up, and how many of
+    its trials finished, were pruned early or failed (the sweep report's and the README's table)."""
+    lines = [
+        "| variant | lr | weight decay | schedule | validation C4 mean | choice | runner-up "
+        "| finished / pruned / failed |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for variant, rows in trials.groupby("variant", sort=False):
+        counts = " / ".join(str(int((rows.state == s).sum())) for s in ("complete", "pruned", "fail"))
+        c = chosen.get(variant)
+        values = " | ".join(chosen_cells(c)) if c else "– | – | – | – | – | –"
+        lines.append(f"| `{variant}` | {values} | {counts} |")
+    return lines
 
 
 def choose_finalists(run_dir: Path, manifest: dict, trials: pd.DataFrame) -> dict[str, dict]:
