@@ -68,15 +68,21 @@ def test_a_smoke_study_runs_resumes_and_rebuilds_from_its_csvs(tmp_path, capsys)
 
 def test_the_compute_study_reports_a_verdict_with_its_numbers(tmp_path, capsys):
     out = tmp_path / "compute"
-    code, stderr = run_main(capsys, "study", "compute", "--scale", "smoke", "--variants", "gcnn-c4,cnn-aug",
+    variants = "gcnn-c4,cnn-aug,cnn-aug-so2"  # two augmented models, both trained long
+    code, stderr = run_main(capsys, "study", "compute", "--scale", "smoke", "--variants", variants,
                             "--recipe", "tutorial", "--no-progress", "--out", str(out))  # fmt: skip
     assert code == 0, stderr
     summary = (out / "summary.md").read_text()
     # one seed: the bounds are shown, but no verdict is drawn
     assert "**Verdict in epochs: no verdict (fewer than 3 seeds); in seconds: " in summary
-    assert "in FLOPs: " in summary and "`gcnn-c4`: " in summary and "`cnn-aug` needs, in epochs, " in summary
+    assert "in FLOPs: " in summary and "`gcnn-c4`: " in summary
+    assert "`cnn-aug` needs, in epochs, " in summary and "`cnn-aug-so2` needs, in epochs, " in summary
     history = pd.read_csv(out / "history.csv")
-    assert history[history.variant == "cnn-aug"].epoch.max() == 11
+    assert history.groupby("variant").epoch.max().to_dict() == {
+        "cnn-aug": 11,
+        "cnn-aug-so2": 11,
+        "gcnn-c4": 1,
+    }
     assert "never the test set" in summary
 
 
@@ -87,6 +93,11 @@ def test_on_volumes_the_studies_use_the_3d_variants_and_cap_augmentation_at_50x(
     compute = study_config("compute", "cpu", dataset="polycubes", recipe="tutorial")
     by_variant = {k.variant: compute.recipe_for(k).epochs for k in compute.units()}
     assert by_variant["cnn3d-aug"] == 51 * by_variant["gcnn-o"] and compute.split == "validation"
+    assert "cnn3d-aug-so3" not in by_variant  # the second augmented model only when asked for, then as long
+    both = study_config("compute", "cpu", variants="escnn-o,cnn3d-aug,cnn3d-aug-so3", dataset="polycubes")
+    assert {k.variant: both.recipe_for(k).epochs for k in both.units()} == {
+        "escnn-o": 3, "cnn3d-aug": 153, "cnn3d-aug-so3": 153,
+    }  # fmt: skip
     assert study_about("compute", "cpu", "polycubes")["claim_factor"] == 500
     data = study_config("data", "cpu", dataset="polycubes", recipe="tutorial")
     assert "stack-o" in data.variants and "cnn" not in data.variants
@@ -124,3 +135,16 @@ def test_an_interrupted_study_names_the_study_in_the_command_that_finishes_it(tm
     assert (args.study, args.resume) == ("data", str(tmp_path / "d"))
     assert resume_command({"kind": "tune"}, tmp_path) == f"suite tune --resume {tmp_path}"
     assert resume_command({}, tmp_path) == f"suite run --resume {tmp_path}"
+
+
+def test_verdicts_that_differ_name_each_augmented_and_exact_pair():
+    from suite.report.matching import FAILS, HOLDS
+    from suite.report.study import Catching, pair_label, per_model_verdict
+
+    pairs = [Catching(long, "escnn-o", None, 1.0, {}, {}) for long in ("cnn3d-aug", "cnn3d-aug-so3")]
+    labels = [pair_label(c, several=True) for c in pairs]
+    assert labels == ["`cnn3d-aug` to `escnn-o`", "`cnn3d-aug-so3` to `escnn-o`"]
+    assert pair_label(pairs[0], several=False) == "`escnn-o`"  # one augmented model: as before
+    said = per_model_verdict(list(zip(labels, (HOLDS, FAILS), strict=True)))
+    assert said == f"{HOLDS} for `cnn3d-aug` to `escnn-o`; {FAILS} for `cnn3d-aug-so3` to `escnn-o`"
+    assert per_model_verdict([(labels[0], HOLDS), (labels[1], HOLDS)]) == HOLDS

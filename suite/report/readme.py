@@ -194,7 +194,8 @@ def growth_block(root: Path, names: list[str]) -> str:
             rows.append({
                 "group (rotations)": f"{gm.group} ({gm.elements})",
                 "data": r.manifest["config"].get("dataset", "mnist"), "claim": claim_text(info),
-                "exact model": f"`{c.model}`", "its accuracy %": c.found.target.text(),
+                "augmented model": f"`{c.long_variant}`", "exact model": f"`{c.model}`",
+                "its accuracy %": c.found.target.text(),
                 "epochs": c.found.ratio_text(), "seconds": bound_text(c.found, *c.bounds["seconds"]),
                 "FLOPs": bound_text(c.found, *c.bounds["FLOPs"]),
                 "verdict (epochs / seconds / FLOPs)": " / ".join(c.verdicts.values()),

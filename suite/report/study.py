@@ -160,11 +160,19 @@ def claim_text(info: dict) -> str:
     return f"more than {info.get('claim_factor') or info['long_factor']}×"
 
 
+def long_variants(r: RunResults, info: dict) -> list[str]:
+    """The compute study's augmented models trained long, as its manifest names them (a study
+    from before several could be: its one ``long_variant``)."""
+    named = info.get("long_variants") or [info["long_variant"]]
+    return [v for v in named if v in r.variants]
+
+
 @dataclass(frozen=True)
 class Catching:
-    """How far the augmented model is from one exact model: the epoch match, the factor's
+    """How far one augmented model is from one exact model: the epoch match, the factor's
     bounds and the verdict in each unit of training (epochs, seconds, FLOPs)."""
 
+    long_variant: str
     model: str
     found: Match
     seconds: float  # the exact model's training seconds
@@ -173,40 +181,46 @@ class Catching:
 
 
 def catching_up(r: RunResults, evidence: Evidence, info: dict) -> list[Catching]:
-    """Per exact model: the epochs (and training seconds and FLOPs) the study's long (augmented)
-    variant needs to reach its final validation accuracy, as 95% bounds on the factor, and the
-    verdicts on the study's claim ("more than N×", or "about N×") in each unit of training."""
-    long_variant, about = info["long_variant"], bool(info.get("about"))
-    factor = info.get("claim_factor") or info["long_factor"]
+    """Per long (augmented) variant and exact model: the epochs (and training seconds and FLOPs)
+    the augmented one needs to reach the exact one's final validation accuracy, as 95% bounds on
+    the factor, and the verdicts on the study's claim ("more than N×", or "about N×") in each
+    unit of training."""
+    about, factor = bool(info.get("about")), info.get("claim_factor") or info["long_factor"]
     measure = group_measure(r).measure
     flops = r.scalar("flops")["mean"] if "flops" in set(r.metrics.metric) else pd.Series(dtype=float)
     out = []
-    for v in [v for v in r.variants if v != long_variant]:
-        found = match(evidence, long_variant, v, measure)
-        if found is None:
-            continue
-        seconds = seconds_at(r.history, v, found.model_epochs)
-        aug_per_epoch = seconds_at(r.history, long_variant, found.trained) / found.trained
-        per_second = aug_per_epoch / (seconds / found.model_epochs)
-        per_flop = flops.get(long_variant, math.nan) / flops.get(v, math.nan)
-        scales = {"epochs": 1.0, "seconds": per_second, "FLOPs": per_flop}
-        bounds = {unit: (found.low * k, found.high * k if found.high else None) for unit, k in scales.items()}
-        verdicts = {unit: found.verdict(factor, k, about) for unit, k in scales.items()}
-        out.append(Catching(v, found, seconds, bounds, verdicts))
+    for long_variant in long_variants(r, info):
+        for v in exact_models(r):
+            found = match(evidence, long_variant, v, measure)
+            if found is None:
+                continue
+            seconds = seconds_at(r.history, v, found.model_epochs)
+            aug_per_epoch = seconds_at(r.history, long_variant, found.trained) / found.trained
+            per_second = aug_per_epoch / (seconds / found.model_epochs)
+            per_flop = flops.get(long_variant, math.nan) / flops.get(v, math.nan)
+            scales = {"epochs": 1.0, "seconds": per_second, "FLOPs": per_flop}
+            bounds = {u: (found.low * k, found.high * k if found.high else None) for u, k in scales.items()}
+            verdicts = {unit: found.verdict(factor, k, about) for unit, k in scales.items()}
+            out.append(Catching(long_variant, v, found, seconds, bounds, verdicts))
     return out
+
+
+def pair_label(c: Catching, several: bool) -> str:
+    """Whom a verdict is about: the exact model, and the augmented one where a study has several."""
+    return f"`{c.long_variant}` to `{c.model}`" if several else f"`{c.model}`"
 
 
 def compute_verdict(r: RunResults, evidence: Evidence, info: dict) -> tuple[list[str], dict]:
     """One line per exact model (:func:`catching_up`) and the verdict in each unit of training."""
-    long_variant, lines = info["long_variant"], []
+    lines, several = [], len(long_variants(r, info)) > 1
     verdicts: dict[str, list[tuple[str, str]]] = {"epochs": [], "seconds": [], "FLOPs": []}
     for c in catching_up(r, evidence, info):
         for unit, verdict in c.verdicts.items():
-            verdicts[unit].append((c.model, verdict))
+            verdicts[unit].append((pair_label(c, several), verdict))
         found, said = c.found, c.verdicts
         lines.append(
             f"- `{c.model}`: {found.target.text()}% after {found.model_epochs} epoch(s) ({c.seconds:.0f} s); "
-            f"`{long_variant}` needs, in epochs, {found.ratio_text()} ({said['epochs']}); in training "
+            f"`{c.long_variant}` needs, in epochs, {found.ratio_text()} ({said['epochs']}); in training "
             f"seconds {bound_text(found, *c.bounds['seconds'])} ({said['seconds']}); in training FLOPs "
             f"{bound_text(found, *c.bounds['FLOPs'])} ({said['FLOPs']})."
         )
@@ -221,7 +235,7 @@ def per_model_verdict(verdicts: list[tuple[str, str]]) -> str:
         return combined
     groups: dict[str, list[str]] = {}
     for model, verdict in verdicts:
-        groups.setdefault(verdict, []).append(f"`{model}`")
+        groups.setdefault(verdict, []).append(model)
     return "; ".join(f"{verdict} for {', '.join(models)}" for verdict, models in groups.items())
 
 
@@ -243,7 +257,7 @@ def curve_band(
     return pick("mean"), pick("low"), pick("high")
 
 
-def compute_figure(r: RunResults, evidence: Evidence, long_variant: str) -> Figure | None:
+def compute_figure(r: RunResults, evidence: Evidence, longer: list[str]) -> Figure | None:
     """Validation accuracy per epoch and per training second, with 95% interval bands."""
     h, gm = r.history, group_measure(r)
     if h.empty or gm.curve not in h.columns:
@@ -261,7 +275,7 @@ def compute_figure(r: RunResults, evidence: Evidence, long_variant: str) -> Figu
         for ax, x in ((axes[0], curve.index.to_numpy()), (axes[1], curve["wall_s"].to_numpy())):
             ax.plot(x, mean, markersize=4, label=v, **style)
             ax.fill_between(x, low, high, color=style["color"], alpha=0.2)
-            if v != long_variant:
+            if v not in longer:
                 ax.axhline(mean[-1], color=style["color"], linestyle=":", linewidth=1)
     ylabel = f"{gm.group}-mean validation accuracy (%)"
     title = f"Validation accuracy per epoch (dotted: each {gm.group} model's final level)"
@@ -341,11 +355,13 @@ def compute_section(
     r: RunResults, evidence: Evidence, summary: pd.DataFrame, info: dict
 ) -> tuple[list[str], dict]:
     """The verdict on "augmentation needs more than N× (about N×) the training", its evidence, the finals."""
-    long_variant, factor, gm = (
-        info["long_variant"],
+    longer, factor, gm = (
+        long_variants(r, info),
         info.get("claim_factor") or info["long_factor"],
         group_measure(r),
     )
+    long_names = " and ".join(f"`{v}`" for v in longer)
+    trains, needs, its = ("trains", "needs", "its") if len(longer) == 1 else ("train", "need", "their")
     findings, verdicts = compute_verdict(r, evidence, info)
     verdict_text = "; ".join(f"in {unit}: {verdict}" for unit, verdict in verdicts.items())
     images = next((i.images for v in r.variants if (i := evidence.interval(v, gm.measure)).images), 0)
@@ -353,7 +369,7 @@ def compute_section(
         rule = (
             f"the claim holds when both bounds lie within [{factor / ABOUT:g}×, {factor * ABOUT:g}×], fails "
             f"when the upper bound is below {factor / ABOUT:g}× (or the lower above {factor * ABOUT:g}×); "
-            f"`{long_variant}` trains for {info['long_factor']}× the exact models' epochs (and one more), "
+            f"{long_names} {trains} for {info['long_factor']}× the exact models' epochs (and one more), "
             f'so a target it does not reach reads "> {info["long_factor"]}×" and leaves the claim not decided'
         )
     else:
@@ -366,7 +382,7 @@ def compute_section(
         "",
         f"Claim (the seed tutorial): training with augmentation needs {claim_text(info)} the training to "
         f"match an equivariant model. **Verdict {verdict_text}.** Measured per {gm.group} model as the "
-        f"epochs `{long_variant}` needs until its {gm.group}-mean validation accuracy reaches that model's "
+        f"epochs {long_names} {needs} until {its} {gm.group}-mean validation accuracy reaches that model's "
         "final one, "
         f"on the same {images:,} validation images and seeds (paired): the lower bound is the first epoch "
         f"not below the target at 95%, the upper bound the first epoch at or above it at 95%; {rule}. "
@@ -391,7 +407,7 @@ def compute_section(
         ),  # fmt: skip
         "",
     ]
-    return lines, {"compute.png": compute_figure(r, evidence, long_variant)}
+    return lines, {"compute.png": compute_figure(r, evidence, longer)}
 
 
 def write_study_report(run_dir: Path) -> list[Path]:

@@ -39,8 +39,10 @@ class Study:
     variants: str
     scales: dict[str, Scale]
     split: str = "test"
-    long_variant: str | None = None  # the compute study: the augmented model trained longer
-    long_factor: int = 10  # ... for this many times the C4 models' epochs (and more)
+    # the compute study: the augmented models trained longer, when a run selects them (the first is
+    # in its default variants; the others, e.g. augmentation over all angles, by --variants)
+    long_variants: tuple[str, ...] = ()
+    long_factor: int = 10  # ... for this many times the exact models' epochs (and more)
     claim_factor: int | None = None  # the factor the claim names (None: long_factor)
     about: bool = False  # the claim is "about claim_factor×", not "more than long_factor×"
     angles: tuple = C4_ANGLES
@@ -86,7 +88,7 @@ STUDIES: dict[str, Study] = {
             "smoke": Scale((), seeds=1, epochs=1, profile="smoke"),
         },
         split="validation",
-        long_variant="cnn-aug",
+        long_variants=("cnn-aug", "cnn-aug-so2"),
     ),  # fmt: skip
 }
 
@@ -124,7 +126,7 @@ STUDIES_3D: dict[str, Study] = {
             "smoke": Scale((), seeds=1, epochs=1, profile="smoke"),
         },
         split="validation",
-        long_variant="cnn3d-aug",
+        long_variants=("cnn3d-aug", "cnn3d-aug-so3"),
         long_factor=50,
         claim_factor=500,
         about=True,
@@ -170,9 +172,9 @@ def study_config(
         angles=list(study.angles), recipe=recipe, split=study.split, train_size=size.train_size, grid=grid,
     )  # fmt: skip
     config.min_images_seen = size.min_images_seen
-    if study.long_variant and study.long_variant in config.variants:
-        # trained past the factor, so that "needs more than N×" can be seen to hold or fail
-        config.epochs_by_variant = {study.long_variant: config.recipe.epochs * (study.long_factor + 1)}
+    longer = [v for v in study.long_variants if v in config.variants]
+    if longer:  # trained past the factor, so that "needs more than N×" can be seen to hold or fail
+        config.epochs_by_variant = {v: config.recipe.epochs * (study.long_factor + 1) for v in longer}
     return config
 
 
@@ -182,7 +184,9 @@ def study_about(name: str, scale: str, dataset: str = "mnist") -> dict:
     study = get_study(name, get_dataset(dataset).kind)
     return {
         "name": study.name, "question": study.question, "axis": study.axis, "scale": scale,
-        "notes": list(study.notes), "long_variant": study.long_variant, "long_factor": study.long_factor,
+        "notes": list(study.notes), "long_variants": list(study.long_variants),
+        "long_variant": study.long_variants[0] if study.long_variants else None,  # read by older reports
+        "long_factor": study.long_factor,
         "claim_factor": study.claim_factor or study.long_factor, "about": study.about,
     }  # fmt: skip
 
