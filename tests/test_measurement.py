@@ -1,5 +1,7 @@
 """The angle sweep, random-angle protocol and benchmark schema."""
 
+import csv
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +12,7 @@ from suite.data.images import ImageData
 from suite.errors import UsageError
 from suite.measure.benchmark import THROUGHPUT_FIELDS, BenchSettings, benchmark_variant
 from suite.measure.evaluate import measure, parse_angles, random_angles
+from tests.cli import run_main
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +257,33 @@ def test_bench_writes_what_it_printed_with_its_command_line(tmp_path, capsys):
     assert list(written) == keys
     assert written["command"] == ["suite", *argv] and written["pipeline"]["images"] == 128
     assert (tmp_path / "throughput.csv").read_text().startswith(",".join(THROUGHPUT_FIELDS))
+
+
+def test_against_times_every_variant_in_one_loop_and_writes_its_ratios(tmp_path, capsys):
+    """`suite bench --against`: one row per variant, bench and batch, and each other variant's step
+    over the reference's (the reference comes first, however it was named)."""
+    import json
+
+    code, stderr = run_main(capsys, "bench", "--variants", "cnn,stack-c4", "--against", "stack-c4",
+                            "--batches", "4", "--repeats", "1", "--out", str(tmp_path))  # fmt: skip
+    assert code == 0, stderr
+    written = json.loads((tmp_path / "bench.json").read_text())
+    rows = {(r["variant"], r["bench"]): r for r in csv.DictReader(open(tmp_path / "steps.csv"))}
+    assert written["against"] == "stack-c4" and len(rows) == 4
+    for r in written["step_ratios"]:
+        assert r["variant"] == "cnn" and r["batch_size"] == 4
+        mine, theirs = (float(rows[(v, r["bench"])]["step_ms"]) for v in ("cnn", "stack-c4"))
+        assert r["step_ratio"] == pytest.approx(mine / theirs, rel=1e-3)
+    assert {r["bench"] for r in written["step_ratios"]} == {"infer", "train"}
+
+
+def test_step_ratios_pair_the_same_bench_and_batch():
+    from suite.measure.versus import ratios_against
+
+    rows = [{"variant": v, "bench": b, "batch_size": n, "step_ms": ms} for v, b, n, ms in [
+        ("ref", "train", 64, 2.0), ("x", "train", 64, 3.0),
+        ("ref", "infer", 64, 4.0), ("x", "infer", 64, 1.0),
+        ("x", "infer", 1024, 9.0),  # no reference row at this batch: no ratio
+    ]]  # fmt: skip
+    found = {(r["bench"], r["batch_size"]): r["step_ratio"] for r in ratios_against(rows, "ref")}
+    assert found == {("train", 64): 1.5, ("infer", 64): 0.25}

@@ -78,6 +78,8 @@ def cmd_bench(args: argparse.Namespace, argv: list[str] | None = None, parser: o
     device = resolve_device(args.device)
     default, settings, changed = _settings(args, device)
     variants = registry.select(args.variants or "cnn,stack-c4,gcnn-c4,escnn-c4")
+    if args.against:
+        return _against(args, argv, device, settings, variants)
     print(
         f"device: {device_name(device)} ({device.type}), {torch.get_num_threads()} threads, "
         f"torch {torch.__version__}; {settings}"
@@ -107,6 +109,39 @@ def cmd_bench(args: argparse.Namespace, argv: list[str] | None = None, parser: o
     if args.out:
         findings = {"ratios": found, "limits": limits, "option_ratios": compared, "pipeline": pipeline}
         _write(Path(args.out), device, settings, argv, [*default_rows, *rows], findings)
+    return 0
+
+
+def _against(
+    args: argparse.Namespace,
+    argv: list[str] | None,
+    device: torch.device,
+    settings: BenchSettings,
+    variants: list[str],
+) -> int:
+    """Only the steps of ``variants`` against ``--against``'s, timed interleaved, and their ratios."""
+    from suite.measure.versus import interleaved_steps, ratios_against
+
+    reference = registry.get_variant(args.against).name
+    names = [reference, *[v for v in variants if v != reference]]
+    print(f"device: {device_name(device)} ({device.type}), {torch.get_num_threads()} threads, "
+          f"torch {torch.__version__}; every variant's steps alternate in one loop per batch")  # fmt: skip
+    rows = interleaved_steps(names, device, settings, registry.parse_budget(args.budget))
+    for r in rows:
+        print(f"{r['variant']:12} {r['bench']:5} {r['layout']:>13} batch {r['batch_size']:>5}: "
+              f"{r['samples_per_s']:>10,.0f} img/s  {r['step_ms']:9.3f} ms/step")  # fmt: skip
+    found = ratios_against(rows, reference)
+    print(f"\nstep time / {reference}'s (same loop, same device):")
+    for r in found:
+        print(f"  {r['variant']:12} {r['bench']:5} batch {r['batch_size']:>5}: {r['step_ratio']:.3f}")
+    if args.out:
+        out = Path(args.out)
+        write_csv_atomic(out / "steps.csv", rows, list(rows[0]))
+        write_text_atomic(out / "bench.json", json.dumps({
+            "environment": describe(device), "settings": asdict(settings),
+            "command": ["suite", *argv] if argv else None, "against": reference, "step_ratios": found,
+        }, indent=2, default=str))  # fmt: skip
+        print(f"\nwritten: {out / 'steps.csv'}, {out / 'bench.json'}")
     return 0
 
 
@@ -225,6 +260,12 @@ def add_command(commands) -> None:
         type=positive_int,
         default=4,
         help="interleaved rounds the pipeline images are split into (default 4)",
+    )
+    p.add_argument(
+        "--against",
+        metavar="VARIANT",
+        help="instead: time each variant's training and inference steps alternating with VARIANT's "
+        "in one loop, and print their ratios to it (e.g. --variants e3nn-so2 --against escnn-c4)",
     )
     p.add_argument("--out", help="also write throughput.csv and bench.json into this folder")
     p.set_defaults(func=cmd_bench, records_command=True)
