@@ -232,7 +232,7 @@ def test_claims_table_reports_the_three_claims_with_their_verdicts(tmp_path):
 
     run = RunResults(write_run(tmp_path / "run", seeds=(0, 1, 2)))
     table = claims.claims_table(run).set_index("claim")
-    c4, stack, aug = (c.statement for c in claims.CLAIMS if "cube" not in c.statement)
+    c4, stack, aug = (c.statement for c in claims.CLAIMS if c.variants(run) is not None)
     assert list(table.index) == [c4, stack, aug]  # the claims on volumes need variants this run lacks
     assert table.loc[c4, "verdict"] == "holds"  # exactly the same images right at 90° as upright
     assert "`stack-c4` 0.00 [0.00, 0.00] (3 seeds)" in table.loc[c4, "measured evidence"]
@@ -241,6 +241,27 @@ def test_claims_table_reports_the_three_claims_with_their_verdicts(tmp_path):
     # a final run has no per-image validation curves: the claim is not decided here
     assert table.loc[aug, "verdict"] == claims.NOT_SHOWN
     assert "no per-image validation curves" in table.loc[aug, "measured evidence"]
+
+
+def test_e3nns_c4_model_is_decided_at_least_as_accurate_as_escnn_c4_by_its_paired_difference(
+    tmp_path, monkeypatch
+):
+    from suite.report import claims
+
+    statement = "e3nn's C4 model is at least as accurate as escnn-c4 at the same budget and recipe"
+    pair = {"escnn-c4": ("C4", "none"), "e3nn-so2": ("C4", "none")}
+    verdicts = {}
+    for upright in (96.2, 96.0, 90.0):  # above, equal to, 6 points below escnn-c4's 96.0 on every seed
+        monkeypatch.setitem(UPRIGHT, "e3nn-so2", upright)
+        r = RunResults(write_run(tmp_path / str(upright), pair, seeds=(0, 1, 2)))
+        row = claims.claims_table(r).set_index("claim").loc[statement]
+        verdicts[upright] = row["verdict"]
+    assert verdicts == {96.2: "holds", 96.0: "holds", 90.0: "fails"}
+    assert "paired over 3 seeds and 1,000 images: -6.00 [" in row["measured evidence"]
+    two_seeds = RunResults(write_run(tmp_path / "two", pair, seeds=(0, 1)))
+    assert (
+        claims.claims_table(two_seeds).set_index("claim").loc[statement, "verdict"].startswith("no verdict")
+    )
 
 
 def test_claims_draw_no_verdict_below_three_seeds(run):

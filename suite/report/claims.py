@@ -112,6 +112,32 @@ def equivalence(diff: Interval, margin: float) -> str:
     return UNDECIDED
 
 
+def non_inferiority(diff: Interval, margin: float) -> str:
+    """ "At least as accurate": holds when the paired difference's lower bound is above −margin
+    (worse by less than the margin, at 95%), fails when its upper bound is below −margin."""
+    if diff.seeds < MIN_SEEDS or math.isnan(diff.low):
+        return f"no verdict (fewer than {MIN_SEEDS} seeds)"
+    if diff.low > -margin:
+        return HOLDS
+    if diff.high < -margin:
+        return FAILS
+    return UNDECIDED
+
+
+def at_least_as_accurate(r: RunResults, picked: Mapping[str, list[str]], ev: Evidence) -> tuple[str, str]:
+    """The ``model`` role's C4-mean accuracy against the ``reference`` role's, paired per image."""
+    model, reference = picked["model"][0], picked["reference"][0]
+    diff = ev.difference(model, reference, C4_MEASURE.measure)
+    if diff is None:
+        return "no per-image results for both in this run", "not shown by this run (no per-image results)"
+    return (
+        f"C4-mean accuracy `{model}` − `{reference}`, points [95% CI], paired over {diff.seeds} seeds "
+        f"and {diff.images:,} images: {diff.mean:.2f} [{diff.low:.2f}, {diff.high:.2f}]; at least as "
+        f"accurate when the lower bound is above −{EQUIVALENCE_MARGIN}",
+        non_inferiority(diff, EQUIVALENCE_MARGIN),
+    )
+
+
 def stack_ratio(copies: int) -> Decide:
     """ "The stack costs about ``copies``× the plain model", decided by FLOPs (exact counts, no
     seeds involved); measured time is reported beside. ``copies``: the rotations the stack
@@ -184,6 +210,11 @@ CLAIMS: list[Claim] = [
         compares={"plain": named("cnn3d"), "stack": named("stack-o")},
         decide=stack_ratio(24),
         needs=("throughput",),
+    ),
+    Claim(
+        statement="e3nn's C4 model is at least as accurate as escnn-c4 at the same budget and recipe",
+        compares={"model": named("e3nn-so2"), "reference": named("escnn-c4")},
+        decide=at_least_as_accurate,
     ),
     Claim(
         statement="Training with augmentation needs more than 10× the training to match an equivariant model",
