@@ -99,3 +99,28 @@ def test_a_block_without_a_builder_is_refused():
 
     with pytest.raises(SuiteError, match="no builder"):
         readme.render("<!-- begin: nonsense -->\n<!-- end: nonsense -->", ROOT)
+
+
+def test_the_e3nn_block_reads_accuracy_from_the_run_and_step_ratios_from_the_interleaved_bench(
+    tmp_path, monkeypatch
+):
+    import json
+
+    from tests.test_report import UPRIGHT, write_run
+
+    results = tmp_path / "results"
+    assert readme.e3nn_block(tmp_path, "run", "bench") == "`results/run/` with `e3nn-so2`: not committed yet"
+    monkeypatch.setitem(UPRIGHT, "e3nn-so2", 90.0)  # 6 points below escnn-c4's 96.0 on every seed
+    pair = {"escnn-c4": ("C4", "none"), "e3nn-so2": ("C4", "none")}
+    write_run(results / "run", pair, seeds=(0, 1, 2))
+    assert readme.e3nn_block(tmp_path, "run", "bench") == "`results/bench/`: not committed yet"
+    (results / "bench").mkdir()
+    ratios = [{"variant": "e3nn-so2", "against": "escnn-c4", "bench": b, "batch_size": 64, "step_ratio": v}
+              for b, v in (("infer", 3.1), ("train", 2.4))]  # fmt: skip
+    bench = {"environment": {"device": "cpu"}, "command": ["suite", "bench"], "step_ratios": ratios}
+    (results / "bench" / "bench.json").write_text(json.dumps(bench))
+    block = readme.e3nn_block(tmp_path, "run", "bench")
+    assert "| `e3nn-so2` | C4 | 90.20 [" in block and "| 2.40 | 3.10 |" in block
+    assert "| `escnn-c4` | C4 | 96.20 [" in block and "| 1 | 1 |" in block
+    assert "-6.00 [" in block and "at least as accurate as escnn-c4" in block and "**fails**" in block
+    assert "Its training step at most 2× `escnn-c4`'s: 2.40× measured: **fails**" in block

@@ -8,6 +8,7 @@ its check (and a test) fails when any differs from what the results say.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -147,6 +148,44 @@ def tune_block(root: Path, name: str) -> str:
     )
 
 
+E3NN_GOAL_STEP = 2.0  # issue goal: e3nn's C4 model at no more than 2x escnn-c4's CPU training step
+
+
+def e3nn_block(root: Path, run: str, bench: str, reference: str = "escnn-c4") -> str:
+    """e3nn's models against ``reference``: accuracy with intervals from the run ``run``, the
+    non-inferiority claim, and each step time over the reference's from the interleaved
+    ``suite bench --against`` in ``bench``."""
+    run_dir, bench_dir = root / "results" / run, root / "results" / bench
+    if not (run_dir / "manifest.json").is_file() or "e3nn-so2" not in RunResults(run_dir).variants:
+        return f"`results/{run}/` with `e3nn-so2`: not committed yet"
+    if not (bench_dir / "bench.json").is_file():
+        return f"`results/{bench}/`: not committed yet"
+    r, measured = RunResults(run_dir), json.loads((bench_dir / "bench.json").read_text())
+    evidence = Evidence(r)
+    steps = {(s["variant"], s["bench"]): s["step_ratio"] for s in measured["step_ratios"]}
+    batch = measured["step_ratios"][0]["batch_size"]
+    shown = [v for v in ("e3nn-so2", "e3nn-o2", reference) if v in r.variants]
+    ratio = lambda v, kind: "1" if v == reference else f"{steps[v, kind]:.2f}" if (v, kind) in steps else "–"  # noqa: E731
+    rows = [{
+        "variant": f"`{v}`", "claims": r.info(v, "claims"), "C4 mean": cell(evidence, v, "c4_mean"),
+        "random angle": cell(evidence, v, "random"), f"training step / `{reference}`'s": ratio(v, "train"),
+        f"inference step / `{reference}`'s": ratio(v, "infer"),
+    } for v in shown]  # fmt: skip
+    claim = claims_table(r, evidence=evidence).set_index("claim")
+    accurate = next(s for s in claim.index if s.startswith("e3nn's C4 model"))
+    step = steps.get(("e3nn-so2", "train"), math.nan)
+    return "\n".join([
+        f"- accuracy: [`results/{run}/`](results/{run}/summary.md), {_provenance(r)}",
+        f"- steps: `results/{bench}/`, `{' '.join(measured.get('command') or [])}`: {_device(measured)}, "
+        f"commit `{_commit(measured)}`; batch {batch}, each variant's steps alternating in one loop "
+        "(a ratio of medians, one run: no interval).", "",
+        markdown(pd.DataFrame(rows)), "",
+        f"- {accurate}: {claim.loc[accurate, 'measured evidence']}: **{claim.loc[accurate, 'verdict']}**.",
+        f"- Its training step at most {E3NN_GOAL_STEP:g}× `{reference}`'s: {step:.2f}× measured: "
+        f"**{'holds' if step <= E3NN_GOAL_STEP else 'fails'}** (one run's ratio).",
+    ])  # fmt: skip
+
+
 # --- studies ------------------------------------------------------------------------------------
 
 
@@ -281,6 +320,7 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
         root, {"tuned": "quick-all-cpu", "tutorial recipe": "quick-all-tutorial-cpu"}
     ),
     "sweep": lambda root: sweep_block(root, "tune-cpu"),
+    "e3nn": lambda root: e3nn_block(root, "quick-all-cpu", "bench-e3nn-cpu"),
     "fashion": lambda root: accuracy_columns(root, {"Fashion-MNIST": "quick-fashion-cpu"}),
     "bench": lambda root: bench_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
     "limits": lambda root: limits_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
