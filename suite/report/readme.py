@@ -133,6 +133,8 @@ def tune_block(root: Path, name: str) -> str:
     """A tuning search (``suite tune``): each variant's choice with its validation interval, the
     runner-up and the trials pruned; a learning-rate grid (the first sweep) as its table of rates."""
     run_dir = root / "results" / name
+    if not (run_dir / "manifest.json").is_file():
+        return f"`results/{name}/`: not committed yet"
     if not (run_dir / "trials.csv").is_file():
         return sweep_block(root, name)
     r = RunResults(run_dir)
@@ -320,6 +322,7 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
         root, {"tuned": "quick-all-cpu", "tutorial recipe": "quick-all-tutorial-cpu"}
     ),
     "sweep": lambda root: sweep_block(root, "tune-cpu"),
+    "tune": lambda root: tune_block(root, "tune-optuna-cpu"),
     "e3nn": lambda root: e3nn_block(root, "quick-all-cpu", "bench-e3nn-cpu"),
     "fashion": lambda root: accuracy_columns(root, {"Fashion-MNIST": "quick-fashion-cpu"}),
     "bench": lambda root: bench_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
