@@ -24,7 +24,8 @@ SETTINGS = {
     "1": "one seed", "14k": "budget", "30k": "budget", "100k": "budget", "300k": "budget",
     "1k": "training images", "3k": "training images", "10k": "training images", "60k": "training images",
     "10,000": "images", "60,000": "images", "30,000": "images seen", "120,000": "images seen",
-    "5e-4": "the tutorial's lr", "0.01": "the tutorial's weight decay", "100": "steps between loss reads", "1e-4": "the symmetry tolerance",
+    "5e-4": "the tutorial's lr", "0.01": "the tutorial's weight decay", "100": "steps between loss reads",
+    "1e-4": "the symmetry tolerance",
     "15": "Ray's default worker niceness", "20": "C4SUITE_RAY_LOST_AFTER_S's default",
     "30": "Ray's own retry warning interval", "127.0.0.2": "the loopback address", "127.0.0.1": "loopback",
 }  # fmt: skip
