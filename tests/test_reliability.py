@@ -240,24 +240,14 @@ def nan_test(budget=None):
 """
 
 
-@pytest.mark.subprocess
-def test_a_nan_variant_fails_alone(tmp_path):
+def test_a_nan_variant_fails_alone(tmp_path, capsys):
     plugin = tmp_path / "nan_plugin.py"
     plugin.write_text(NAN_PLUGIN)
     out = tmp_path / "run"
-    done = suite(
-        "run",
-        "--profile",
-        "smoke",
-        "--no-progress",
-        "--plugin",
-        str(plugin),
-        "--variants",
-        "nan-test,cnn",
-        "--out",
-        str(out),
-    )
-    assert done.returncode == 1
+    quick = ["--profile", "smoke", "--no-progress", "--no-bench", "--no-plots"]
+    code, stderr = run_main(capsys, "run", *quick, "--plugin", str(plugin), "--variants", "nan-test,cnn",
+                            "--out", str(out))  # fmt: skip
+    assert code == 1, stderr
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["units"]["nan-test__seed0"]["status"] == "failed"
     assert "loss became nan" in manifest["units"]["nan-test__seed0"]["reason"]
