@@ -55,7 +55,7 @@ def test_readme_example_runs_as_a_plugin(tmp_path):
     out = tmp_path / "run"
     done = suite(
         "run", "--plugin", str(plugin), "--variants", "cnn,my-avg-c4", "--profile", "smoke",
-        "--no-progress", "--no-bench", "--out", str(out),
+        "--no-progress", "--no-bench", "--no-plots", "--out", str(out),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert json.loads((out / "manifest.json").read_text())["config"]["variants"] == ["cnn", "my-avg-c4"]

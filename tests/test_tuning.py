@@ -132,7 +132,8 @@ def test_a_run_trains_each_variant_at_its_recipes_rate_and_reports_it(tmp_path, 
     save_tuned(recipe, "mnist", {"cnn": {"lr": 0.003}, "gcnn-c4": {"lr": 0.01}}, ["a test recipe"])
     out = tmp_path / "run"
     code, stderr = run_main(capsys, "run", "--profile", "smoke", "--variants", "cnn,gcnn-c4", "--recipe",
-                            str(recipe), "--no-bench", "--no-progress", "--out", str(out))  # fmt: skip
+                            str(recipe), "--no-bench", "--no-plots", "--no-progress",
+                            "--out", str(out))  # fmt: skip
     assert code == 0, stderr
     metrics = pd.read_csv(out / "metrics.csv")
     lrs = metrics[metrics.metric == "lr"].set_index("variant").value.to_dict()
