@@ -110,8 +110,8 @@ def match(evidence: Evidence, augmented: str, model: str, measure: str = "c4_mea
         if diff.low >= 0:
             surely = epoch
             break
-    return Match(model, final, two_way_interval(target).scaled(100), earliest, surely, aug_epochs[-1],
-                 len(seeds))  # fmt: skip
+    accuracy = two_way_interval(target).scaled(100).clipped(0, 100)  # an accuracy lies in [0, 100]
+    return Match(model, final, accuracy, earliest, surely, aug_epochs[-1], len(seeds))
 
 
 def seconds_at(history: pd.DataFrame, variant: str, epoch: int) -> float:
