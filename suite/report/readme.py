@@ -323,7 +323,7 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
     ),
     "sweep": lambda root: sweep_block(root, "tune-cpu"),
     "tune": lambda root: tune_block(root, "tune-optuna-cpu"),
-    "e3nn": lambda root: e3nn_block(root, "quick-all-3seeds-cpu", "bench-e3nn-cpu"),
+    "e3nn": lambda root: e3nn_block(root, "quick-e3nn-cpu", "bench-e3nn-cpu"),
     "fashion": lambda root: accuracy_columns(root, {"Fashion-MNIST": "quick-fashion-cpu"}),
     "bench": lambda root: bench_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
     "limits": lambda root: limits_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
