@@ -261,3 +261,17 @@ def test_a_run_more_than_twice_off_its_tuning_scale_says_so_in_one_line_and_old_
     assert scale_line(manifest(new, 20_000, 10)) is None  # within 2× on both
     assert scale_line(manifest(old, 60_000, 30)) is None  # an lr-only table records no scale
     assert scale_line(manifest("tutorial", 60_000, 30)) is None
+
+
+def test_the_choices_table_says_when_a_variants_trials_are_still_running():
+    import pandas as pd
+
+    from suite.report.trials import choices_table
+
+    trials = pd.DataFrame({"variant": ["a", "a", "b"], "state": ["complete", "pruned", "running"]})
+    chosen = {"a": {"lr": 0.003, "weight_decay": 0.01, "schedule": "constant", "validation_c4_mean": 90.0}}
+    rows = choices_table(trials, chosen)[2:]
+    assert rows[0].startswith("| `a` | 0.003 | 0.01 | constant | 90.00 |") and rows[0].endswith(
+        "| 1 / 1 / 0 |"
+    )
+    assert rows[1] == "| `b` | – | – | – | – | – | – | 0 / 0 / 0 (1 running: the search was interrupted) |"

@@ -105,11 +105,18 @@ def test_a_final_run_reads_the_test_images_only_after_training(mnist, monkeypatc
 # --- recipes --------------------------------------------------------------------------------------
 
 
+# Variants whose search is still running (results/tune-optuna-cpu, resumable): until it finishes they
+# train at the default rate, and their summaries say so. Each leaves this list when its entry lands.
+AWAITING_TUNING = {"e3nn-so2": "added after the first sweep; the Optuna search reaches it last"}
+
+
 def test_the_committed_tuned_recipe_names_a_learning_rate_for_every_variant():
     tables = read_tuned()
     names = [v.name for v in suite.list_variants() if v.family != "plugin" and "2d" in v.tasks]  # MNIST's
-    assert set(names) <= set(tables["mnist"]), set(names) - set(tables["mnist"])
-    assert all(0 < tables["mnist"][v]["lr"] < 1 for v in names)
+    tuned = [v for v in names if v not in AWAITING_TUNING]
+    assert set(tuned) <= set(tables["mnist"]), set(tuned) - set(tables["mnist"])
+    assert all(0 < tables["mnist"][v]["lr"] < 1 for v in tuned)
+    assert not set(AWAITING_TUNING) & set(tables["mnist"]), "tuned now: remove it from AWAITING_TUNING"
 
 
 def test_recipes_resolve_per_variant_rates_and_say_where_they_came_from(tmp_path):

@@ -107,6 +107,8 @@ def choices_table(trials: pd.DataFrame, chosen: dict[str, dict]) -> list[str]:
     ]
     for variant, rows in trials.groupby("variant", sort=False):
         counts = " / ".join(str(int((rows.state == s).sum())) for s in ("complete", "pruned", "fail"))
+        running = int((rows.state == "running").sum())
+        counts += f" ({running} running: the search was interrupted)" if running else ""
         c = chosen.get(variant)
         values = " | ".join(chosen_cells(c)) if c else "– | – | – | – | – | –"
         lines.append(f"| `{variant}` | {values} | {counts} |")
