@@ -110,11 +110,15 @@ def test_the_e3nn_block_reads_accuracy_from_the_run_and_step_ratios_from_the_int
     from tests.test_report import UPRIGHT, write_run
 
     results = tmp_path / "results"
-    assert readme.e3nn_block(tmp_path, "run", "bench") == "`results/run/` with `e3nn-so2`: not committed yet"
+    nothing = readme.e3nn_block(tmp_path, "run", "bench")
+    assert "- accuracy: `results/run/` with `e3nn-so2`: not committed yet" in nothing
+    assert "- steps: `results/bench/`: not committed yet" in nothing and "**" not in nothing  # no verdict
     monkeypatch.setitem(UPRIGHT, "e3nn-so2", 90.0)  # 6 points below escnn-c4's 96.0 on every seed
     pair = {"escnn-c4": ("C4", "none"), "e3nn-so2": ("C4", "none")}
     write_run(results / "run", pair, seeds=(0, 1, 2))
-    assert readme.e3nn_block(tmp_path, "run", "bench") == "`results/bench/`: not committed yet"
+    without_steps = readme.e3nn_block(tmp_path, "run", "bench")
+    assert "| `e3nn-so2` | C4 | 90.20 [" in without_steps and "| – | – |" in without_steps
+    assert "**fails**" in without_steps and "training step at most" not in without_steps
     (results / "bench").mkdir()
     ratios = [{"variant": "e3nn-so2", "against": "escnn-c4", "bench": b, "batch_size": 64, "step_ratio": v}
               for b, v in (("infer", 3.1), ("train", 2.4))]  # fmt: skip
