@@ -1,4 +1,5 @@
-"""One variant's steps against another's, timed in one interleaved loop (``suite bench --against``).
+"""One variant's steps against another's, timed in one interleaved loop (what `suite bench` measures
+when asked to compare variants against one).
 
 A claim such as "no more than 2× escnn-c4's training step" is a ratio between two models; timed in
 two passes, it would also hold the machine's drift between them (this CPU is shared). Here every

@@ -154,7 +154,7 @@ E3NN_GOAL_STEP = 2.0  # issue goal: e3nn's C4 model at no more than 2x escnn-c4'
 
 def e3nn_block(root: Path, run: str, bench: str, reference: str = "escnn-c4") -> str:
     """e3nn's models against ``reference``: each step time over the reference's from the
-    interleaved ``suite bench --against`` in ``bench``, and accuracy with intervals and the
+    interleaved step comparison in ``bench``, and accuracy with intervals and the
     non-inferiority claim from the run ``run``; each part says when its results are not committed."""
     bench_file, run_dir = root / "results" / bench / "bench.json", root / "results" / run
     measured = json.loads(bench_file.read_text()) if bench_file.is_file() else None
