@@ -235,9 +235,11 @@ def test_a_tuned_table_with_intervals_runner_up_and_scale_round_trips_and_an_old
     assert read_tuned(path)["mnist"]["cnn"] == chosen
     assert resolve_recipe(str(path), "mnist", ["cnn"], 5e-4)[0] == {"cnn": 0.003}
     assert tuned_settings(str(path), "mnist", ["cnn"]) == {"cnn": {"weight_decay": 0.1, "schedule": "cosine"}}
-    old = read_tuned(TUNED_PATH)["mnist"]  # the committed lr-only table, unchanged
+    first_sweep = TUNED_PATH.parents[2] / "results" / "tune-cpu" / "tuned.toml"  # the lr-only table
+    old = read_tuned(first_sweep)["mnist"]
     assert set(old["cnn"]) == {"lr", "validation_c4_mean"}
-    assert resolve_recipe("tuned", "mnist", ["cnn"], 5e-4)[0] == {"cnn": old["cnn"]["lr"]}
+    assert resolve_recipe(str(first_sweep), "mnist", ["cnn"], 5e-4)[0] == {"cnn": old["cnn"]["lr"]}
+    assert tuned_settings(str(first_sweep), "mnist", ["cnn"]) == {}  # the defaults stay
 
 
 def test_a_run_more_than_twice_off_its_tuning_scale_says_so_in_one_line_and_old_tables_say_nothing(tmp_path):
@@ -275,3 +277,18 @@ def test_the_choices_table_says_when_a_variants_trials_are_still_running():
         "| 1 / 1 / 0 |"
     )
     assert rows[1] == "| `b` | – | – | – | – | – | – | 0 / 0 / 0 (1 running: the search was interrupted) |"
+
+
+def test_a_variant_whose_finalists_have_not_run_has_no_choice_yet(tmp_path):
+    import pandas as pd
+
+    from suite.report.trials import choose_finalists
+
+    trials = pd.DataFrame({
+        "variant": ["b", "b"], "trial": [0, 1], "lr": [1e-3, 3e-3], "weight_decay": [0.01, 0.01],
+        "schedule": ["constant", "constant"], "state": ["complete", "running"], "val_c4_mean": [90.0, 91.0],
+    })  # fmt: skip
+    searching = {"config": {"search": {"finalists": 3}}}
+    assert choose_finalists(tmp_path, searching, trials) == {}  # interrupted before its finalists
+    best_trial_only = {"config": {"search": {"finalists": 0}}}
+    assert choose_finalists(tmp_path, best_trial_only, trials)["b"]["lr"] == 1e-3

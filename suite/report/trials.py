@@ -120,6 +120,9 @@ def choose_finalists(run_dir: Path, manifest: dict, trials: pd.DataFrame) -> dic
     a variant without measured finalists (a search without them) keeps its best trial."""
     chosen = choose(trials)
     named = manifest.get("finalists") or {}
+    if manifest.get("config", {}).get("search", {}).get("finalists"):
+        # a search with finalists chooses once they ran: a variant still searched has no choice yet
+        chosen = {v: c for v, c in chosen.items() if v in named}
     if not named:
         return chosen
     r = RunResults(run_dir)
