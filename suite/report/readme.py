@@ -159,8 +159,8 @@ def e3nn_block(root: Path, run: str, bench: str, reference: str = "escnn-c4") ->
     bench_file, run_dir = root / "results" / bench / "bench.json", root / "results" / run
     measured = json.loads(bench_file.read_text()) if bench_file.is_file() else None
     steps = {(s["variant"], s["bench"]): s["step_ratio"] for s in (measured or {}).get("step_ratios", [])}
-    has_run = (run_dir / "manifest.json").is_file() and "e3nn-so2" in RunResults(run_dir).variants
-    r = RunResults(run_dir) if has_run else None
+    r = RunResults(run_dir) if (run_dir / "manifest.json").is_file() else None
+    r = r if r is not None and "e3nn-so2" in r.variants else None
     lines = [f"- accuracy: [`results/{run}/`](results/{run}/summary.md), {_provenance(r)}" if r
              else f"- accuracy: `results/{run}/` with `e3nn-so2`: not committed yet"]  # fmt: skip
     if measured is None:
