@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import gzip
 import io
 import json
 import os
@@ -63,4 +64,10 @@ def csv_text(rows: list[dict], fields: tuple[str, ...]) -> str:
 
 
 def write_csv_atomic(path: Path, rows: list[dict], fields: tuple[str, ...]) -> None:
-    write_text_atomic(path, csv_text(rows, fields))
+    """Rows as CSV at ``path``; gzip-compressed when its name ends in ``.gz`` (without a time
+    stamp, so the same rows give the same bytes)."""
+    text = csv_text(rows, fields)
+    if Path(path).suffix == ".gz":
+        write_atomic(path, lambda tmp: tmp.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0)))
+    else:
+        write_text_atomic(path, text)

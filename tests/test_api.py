@@ -8,6 +8,7 @@ import pytest
 
 import suite
 from suite.measure.evaluate import accuracy
+from suite.report.results import table_path
 from suite.runs.config import RunConfig, load_run_data
 from suite.runs.grid import UnitKey
 
@@ -139,13 +140,13 @@ def check_sample_predictions(run_dir: Path) -> None:
 
 def check_upright_correctness(run_dir: Path, results, data) -> None:
     """Seed 0 of each variant of a 3-D run, loaded fresh, is right on exactly the upright test
-    volumes its run recorded in correct.csv (the first 96 of them: the test suite's time)."""
+    volumes its run recorded in its per-image table (the first 96 of them: the test suite's time)."""
     import pandas as pd
 
     from suite.correctness import decode
     from suite.measure.volumes import predict_volumes
 
-    rows = pd.read_csv(run_dir / "correct.csv", dtype={"angle": str})
+    rows = pd.read_csv(table_path(run_dir, "correct.csv"), dtype={"angle": str})
     upright = rows[(rows.metric == "acc_o") & (rows.angle == "0") & (rows.seed == 0)]
     assert set(upright.variant) == set(results.metrics.variant)
     for row in upright.itertuples():

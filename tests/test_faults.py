@@ -417,6 +417,7 @@ def damage(path: Path, how: str) -> None:
         ("metrics.csv", "truncate", "load_run", "metrics.csv"),
         ("metrics.csv", "truncate at a line end", "plot", "rows of cnn__seed0: truncated?"),
         ("metrics.csv", "variant,seed\ncnn,zero\n", "plot", "metrics.csv lacks the column(s) metric, value"),
+        ("correct.csv.gz", "truncate", "plot", "correct.csv.gz is not a readable CSV table"),
         ("weights/cnn__seed0.safetensors", "truncate", "load_model", "not a readable safetensors file"),
         ("units/train/cnn__seed0.json", "truncate", "resume", "cnn__seed0.json is not readable JSON"),
     ],

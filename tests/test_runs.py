@@ -6,6 +6,7 @@ import torch
 
 from suite import registry
 from suite.plugins import load_plugin
+from suite.report.results import RunResults
 from suite.runs.executors import LocalExecutor
 from suite.runs.grid import UnitKey
 from suite.runs.store import RunStore, unit_name
@@ -71,6 +72,27 @@ def test_each_kind_of_unit_file_has_its_own_folder(tmp_path):
     ]
     assert "bench,0,acc,0,50.0" in (tmp_path / "metrics.csv").read_text()
     assert store.unit_path("bench__seed0").parent != store.bench_path("bench").parent
+
+
+def test_the_per_image_table_is_written_compressed_the_same_bytes_each_time(tiny_run, tmp_path):
+    """``correct.csv.gz`` (a search's text passes 5 MB): its bytes depend only on its rows; a run
+    rewritten from its units drops the plain ``correct.csv`` of older runs; readers take either."""
+    import gzip
+    import shutil
+
+    packed = tiny_run / "correct.csv.gz"
+    assert packed.is_file() and not (tiny_run / "correct.csv").exists()
+    rows = RunResults(tiny_run).correct
+    assert not rows.empty and set(rows.metric) >= {"acc"}
+    copy = tmp_path / "old"
+    shutil.copytree(tiny_run, copy)
+    (copy / "correct.csv").write_bytes(gzip.decompress(packed.read_bytes()))  # as an older run wrote it
+    (copy / "correct.csv.gz").unlink()
+    assert RunResults(copy).correct.equals(rows)
+    store = RunStore(copy)
+    store.assemble(list(store.read_manifest()["units"]), ("variant",))
+    assert (copy / "correct.csv.gz").read_bytes() == packed.read_bytes()
+    assert not (copy / "correct.csv").exists()
 
 
 @pytest.mark.parametrize("name", ["a__seed1", "Bench", "my model", "x/y", "-lead", ""])

@@ -18,7 +18,7 @@ import pandas as pd
 
 from suite.correctness import decode
 from suite.errors import BadRunFile
-from suite.report.results import RunResults
+from suite.report.results import RunResults, table_path
 from suite.report.stats import MIN_SEEDS, Interval, holm, rank_groups, seed_interval, two_way_interval
 
 C4 = (0, 90, 180, 270)
@@ -115,7 +115,8 @@ class ImageScores:
             try:
                 self.bits[key] = decode(row.bits, int(row.images))
             except (ValueError, TypeError) as exc:  # binascii.Error is a ValueError
-                raise BadRunFile(r.dir / "correct.csv", f"holds an unreadable row of {row.variant} ({exc})",
+                path = table_path(r.dir, "correct.csv")
+                raise BadRunFile(path, f"holds an unreadable row of {row.variant} ({exc})",
                                  "resume the run to rebuild it from units/") from None  # fmt: skip
 
     @staticmethod

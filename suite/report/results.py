@@ -6,6 +6,8 @@ else's): a bad one is named in one line with what to do, never a traceback.
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 from pathlib import Path
 
@@ -28,6 +30,13 @@ def _unit_key(unit: str, axes: list[str]) -> tuple | None:
         return (variant, int(seed), *(float(values[a]) for a in axes))
     except (KeyError, ValueError):
         return None
+
+
+def table_path(run_dir: Path, name: str) -> Path:
+    """Where a run keeps table ``name`` (``correct.csv``): its gzip-compressed form where the run
+    wrote one (``correct.csv.gz``), else the plain file (runs written before compression)."""
+    packed = Path(run_dir) / f"{name}.gz"
+    return packed if packed.is_file() else Path(run_dir) / name
 
 
 class RunResults:
@@ -86,14 +95,17 @@ class RunResults:
     def _csv(self, name: str, keys: tuple[str, ...] = (), numeric: tuple[str, ...] = ()) -> pd.DataFrame:
         """A CSV of the run (empty if absent), checked: complete, parseable, its ``keys`` columns
         present and never empty, its ``numeric`` columns numbers."""
-        path = self.dir / name
+        path = table_path(self.dir, name)
         if not path.is_file() or path.stat().st_size == 0:
             return pd.DataFrame()
         try:
-            if not path.read_bytes().endswith(b"\n"):  # the suite ends every file with a newline
+            text = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+            if not text.endswith(b"\n"):  # the suite ends every file with a newline
                 raise BadRunFile(path, "is truncated (its last line is incomplete)", REBUILD)
-            frame = pd.read_csv(path)
-        except (OSError, ValueError) as exc:  # pandas' ParserError and UnicodeDecodeError are ValueErrors
+            frame = pd.read_csv(io.BytesIO(text))
+        # gzip's BadGzipFile is an OSError, a cut one an EOFError; pandas' ParserError and
+        # UnicodeDecodeError are ValueErrors
+        except (OSError, ValueError, EOFError) as exc:
             raise BadRunFile(
                 path, f"is not a readable CSV table ({' '.join(str(exc).split())})", REBUILD
             ) from None

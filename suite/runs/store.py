@@ -8,7 +8,9 @@ Each kind of file has its own folder, so no variant name can be mistaken for ano
     weights/<unit>.safetensors        its trained weights (no pickle; small enough to commit)
     checkpoints/<unit>.pt             per-epoch state for resuming (not committed)
     metrics.csv history.csv confusion.csv predictions.csv throughput.csv samples.csv
-    correct.csv                       which evaluation images each unit got right (bits, base64)
+    correct.csv.gz                    which evaluation images each unit got right (bits, base64),
+                                      gzip-compressed: a search's can pass 5 MB as text (runs
+                                      written before: ``correct.csv``)
 
 A unit's name is its grid key (``suite.runs.grid``): ``cnn__seed0``, ``cnn__seed0__lr=0.003``.
 
@@ -65,6 +67,10 @@ def unit_name(variant: str, seed: int) -> str:
     """The name of a plain run's (variant, seed) unit."""
     return UnitKey(variant, seed).name
 
+
+# the file of each unit table: the per-image one is compressed (about 5× smaller)
+TABLE_FILES = {**{key: f"{key}.csv" for key in UNIT_TABLES}, "correct": "correct.csv.gz"}
+LEGACY_TABLE_FILES = {"correct": "correct.csv"}  # what runs wrote before; a rewrite removes it
 
 SEARCH_FILES = ("optuna.journal", "trials.csv")  # a tune's studies and their table (suite.runs.search)
 
@@ -185,7 +191,9 @@ class RunStore:
                     *fields,
                     *dict.fromkeys(k for row in tables[key] for k in row if k not in (*fields, *axes)),
                 )
-            write_csv_atomic(self.out / f"{key}.csv", tables[key], table_fields(fields, axes))
+            write_csv_atomic(self.out / TABLE_FILES[key], tables[key], table_fields(fields, axes))
+        for legacy in LEGACY_TABLE_FILES.values():
+            (self.out / legacy).unlink(missing_ok=True)
 
     def write_samples(self, rows: list[dict]) -> None:
         write_csv_atomic(self.out / "samples.csv", rows, SAMPLE_FIELDS)
