@@ -116,6 +116,9 @@ def test_a_tune_prunes_through_units_resumes_without_retraining_and_writes_its_c
         code, stderr = run_main(capsys, "tune", "--resume", str(out), "--no-progress")
     assert code == 0 and not again, stderr
     assert read_tuned(out / "tuned.toml")["mnist"] == tuned
+    (out / "sweep.md").unlink()  # `suite plot` redraws a search's report as the search wrote it
+    code, stderr = run_main(capsys, "plot", str(out))
+    assert code == 0 and (out / "sweep.md").read_text() == sweep and not (out / "sweep.csv").exists(), stderr
 
 
 def test_a_tie_goes_to_the_constant_schedule_then_the_tutorials_weight_decay_then_the_smaller_rate():
@@ -277,6 +280,20 @@ def test_the_choices_table_says_when_a_variants_trials_are_still_running():
         "| 1 / 1 / 0 |"
     )
     assert rows[1] == "| `b` | – | – | – | – | – | – | 0 / 0 / 0 (1 running: the search was interrupted) |"
+
+
+def test_the_choices_table_counts_ties_and_those_the_rule_gave_to_the_lower_mean():
+    from suite.report.trials import ties_note
+
+    second = {"lr": 0.01, "weight_decay": 0.01, "schedule": "cosine", "validation_c4_mean": 92.0}
+    chosen = {
+        "a": {"validation_c4_mean": 90.0, "choice": "tie of 2: constant schedule", "runner_up": second},
+        "b": {"validation_c4_mean": 93.0, "choice": "tie of 3: smaller lr", "runner_up": second},
+        "c": {"validation_c4_mean": 95.0, "choice": "by the mean", "runner_up": second},
+    }
+    assert ties_note(chosen)[1].startswith("2 of the 3 choices are ties")
+    assert "in 1 of them the runner-up's mean is the higher one" in ties_note(chosen)[1]
+    assert ties_note({"c": chosen["c"]}) == []
 
 
 def test_a_variant_whose_finalists_have_not_run_has_no_choice_yet(tmp_path):

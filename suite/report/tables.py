@@ -406,6 +406,10 @@ def write_report(run_dir: Path, plots: bool = True) -> list[Path]:
 
     results = RunResults(run_dir)
     if results.manifest.get("kind") == "tune":
+        if (results.dir / "trials.csv").is_file():  # a search (Optuna's trials), not an lr grid
+            from suite.report.trials import write_trials_report
+
+            return write_trials_report(results.dir, results.manifest)[0]
         return write_sweep_report(results.dir)[0]
     if results.manifest.get("kind") == "study":
         from suite.report.study import write_study_report

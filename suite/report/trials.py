@@ -112,7 +112,20 @@ def choices_table(trials: pd.DataFrame, chosen: dict[str, dict]) -> list[str]:
         c = chosen.get(variant)
         values = " | ".join(chosen_cells(c)) if c else "– | – | – | – | – | –"
         lines.append(f"| `{variant}` | {values} | {counts} |")
-    return lines
+    return [*lines, *ties_note(chosen)]
+
+
+def ties_note(chosen: dict[str, dict]) -> list[str]:
+    """How many choices were ties within the noise, and how many of those the tie rule gave to a
+    finalist whose mean is below the runner-up's (so the reader does not take it for the best)."""
+    ties = [c for c in chosen.values() if str(c.get("choice", "")).startswith("tie")]
+    if not ties:
+        return []
+    below = sum(isinstance(c.get("runner_up"), dict)
+                and c["runner_up"]["validation_c4_mean"] > c["validation_c4_mean"] for c in ties)  # fmt: skip
+    return ["", f"{len(ties)} of the {len(chosen)} choices are ties: their finalists are not "
+            f"distinguishable at 95%, and the tie rule chose; in {below} of them the runner-up's "
+            "mean is the higher one."]  # fmt: skip
 
 
 def choose_finalists(run_dir: Path, manifest: dict, trials: pd.DataFrame) -> dict[str, dict]:
