@@ -120,12 +120,17 @@ def test_the_e3nn_block_reads_accuracy_from_the_run_and_step_ratios_from_the_int
     assert "| `e3nn-so2` | C4 | 90.20 [" in without_steps and "| – | – |" in without_steps
     assert "**fails**" in without_steps and "training step at most" not in without_steps
     (results / "bench").mkdir()
-    ratios = [{"variant": "e3nn-so2", "against": "escnn-c4", "bench": b, "batch_size": 64, "step_ratio": v}
-              for b, v in (("infer", 3.1), ("train", 2.4))]  # fmt: skip
+    ratios = [{"variant": n, "against": "escnn-c4", "bench": b, "batch_size": 64, "step_ratio": v}
+              for n in ("e3nn-so2", "e3nn-o2") for b, v in (("infer", 3.1), ("train", 2.4))]  # fmt: skip
     bench = {"environment": {"device": "cpu"}, "command": ["suite", "bench"], "step_ratios": ratios}
     (results / "bench" / "bench.json").write_text(json.dumps(bench))
     block = readme.e3nn_block(tmp_path, "run", "bench")
     assert "| `e3nn-so2` | C4 | 90.20 [" in block and "| 2.40 | 3.10 |" in block
+    metrics = pd.read_csv(results / "run" / "metrics.csv")
+    c4_means = metrics[(metrics.variant == "e3nn-so2") & (metrics.metric == "acc_c4_mean")]
+    c4_means = c4_means.sort_values("seed")
+    assert len(c4_means) == 3 and f"| {' / '.join(f'{v:.2f}' for v in c4_means.value)} | 2.40 |" in block
     assert "| `escnn-c4` | C4 | 96.20 [" in block and "| 1 | 1 |" in block
+    assert "| `e3nn-o2` | – | – | – | – | 2.40 | 3.10 |" in block  # timed, not in the accuracy run
     assert "-6.00 [" in block and "at least as accurate as escnn-c4" in block and "**fails**" in block
     assert "Its training step at most 2× `escnn-c4`'s: 2.40× measured: **fails**" in block

@@ -39,6 +39,15 @@ def table_path(run_dir: Path, name: str) -> Path:
     return packed if packed.is_file() else Path(run_dir) / name
 
 
+def table_bytes(path: Path) -> bytes:
+    """A table's CSV bytes, checked to end with the newline the suite ends every file with.
+    Raises OSError (gzip's BadGzipFile too), EOFError (a cut gzip) or ValueError."""
+    text = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    if not text.endswith(b"\n"):
+        raise BadRunFile(path, "is truncated (its last line is incomplete)", REBUILD)
+    return text
+
+
 class RunResults:
     """The tables of one run directory, loaded with pandas."""
 
@@ -99,13 +108,8 @@ class RunResults:
         if not path.is_file() or path.stat().st_size == 0:
             return pd.DataFrame()
         try:
-            text = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-            if not text.endswith(b"\n"):  # the suite ends every file with a newline
-                raise BadRunFile(path, "is truncated (its last line is incomplete)", REBUILD)
-            frame = pd.read_csv(io.BytesIO(text))
-        # gzip's BadGzipFile is an OSError, a cut one an EOFError; pandas' ParserError and
-        # UnicodeDecodeError are ValueErrors
-        except (OSError, ValueError, EOFError) as exc:
+            frame = pd.read_csv(io.BytesIO(table_bytes(path)))
+        except (OSError, ValueError, EOFError) as exc:  # see table_bytes
             raise BadRunFile(
                 path, f"is not a readable CSV table ({' '.join(str(exc).split())})", REBUILD
             ) from None

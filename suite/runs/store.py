@@ -176,11 +176,9 @@ class RunStore:
         """Rebuild the tidy CSVs from the finished units (in ``unit_names`` order) and benches;
         ``axes``: the run's grid axes, a column each after variant and seed."""
         tables: dict[str, list[dict]] = {key: [] for key in UNIT_TABLES}
-        for name in unit_names:
-            if self.has_unit(name):
-                result = self.read_unit(name)
-                for key, rows in tables.items():
-                    rows.extend(result.get(key, []))
+        for result in (self.read_unit(name) for name in unit_names if self.has_unit(name)):
+            for key, rows in tables.items():
+                rows.extend(result.get(key, []))
         bench_rows: list[dict] = []
         for path in sorted((self.out / "units" / "bench").glob("*.json")):
             bench_rows.extend(read_rows(path, f"delete it and resume the run to measure {path.stem} again"))
@@ -192,11 +190,16 @@ class RunStore:
                     *dict.fromkeys(k for row in tables[key] for k in row if k not in (*fields, *axes)),
                 )
             write_csv_atomic(self.out / TABLE_FILES[key], tables[key], table_fields(fields, axes))
-        for legacy in LEGACY_TABLE_FILES.values():
-            (self.out / legacy).unlink(missing_ok=True)
+        drop_legacy_tables(self.out)
 
     def write_samples(self, rows: list[dict]) -> None:
         write_csv_atomic(self.out / "samples.csv", rows, SAMPLE_FIELDS)
+
+
+def drop_legacy_tables(out: Path) -> None:
+    """Remove the plain tables of an older run once their compressed form is written."""
+    for legacy in LEGACY_TABLE_FILES.values():
+        (out / legacy).unlink(missing_ok=True)
 
 
 def check_manifest(path: Path, manifest: dict) -> dict:
