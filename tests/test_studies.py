@@ -148,3 +148,25 @@ def test_verdicts_that_differ_name_each_augmented_and_exact_pair():
     said = per_model_verdict(list(zip(labels, (HOLDS, FAILS), strict=True)))
     assert said == f"{HOLDS} for `cnn3d-aug` to `escnn-o`; {FAILS} for `cnn3d-aug-so3` to `escnn-o`"
     assert per_model_verdict([(labels[0], HOLDS), (labels[1], HOLDS)]) == HOLDS
+
+
+def test_the_gap_to_augmentation_says_ahead_only_where_the_ranks_test_separates_the_pair():
+    """The per-comparison interval can exclude zero while Holm over every pair of the ranks does
+    not separate the two: the line then says "not distinguishable", as the ranks beside it do."""
+    from suite.report.stats import Interval
+    from suite.report.study import exact_gap
+
+    class Evidence:  # two variants, one paired difference, the ranks' decision given
+        def __init__(self, differs: bool):
+            self.differs = differs
+
+        def pairwise(self, variants, measure, point):
+            return pd.DataFrame([{"first": "exact", "second": "aug", "differs": self.differs}])
+
+        def difference(self, first, second, measure, point):
+            return Interval(2.0, 0.5, 3.5, seeds=3, images=100, method="two-way")
+
+    apart = exact_gap(Evidence(False), ["exact", "aug"], ["exact"], "aug", 1000.0)
+    assert "`exact` 2.00 [0.50, 3.50] (not distinguishable)" in apart
+    line = exact_gap(Evidence(True), ["exact", "aug"], ["exact"], "aug", 1000.0)
+    assert "(ahead)" in line and "Holm over all 1 pairs" in line

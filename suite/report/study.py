@@ -117,7 +117,7 @@ def axis_findings(r: RunResults, evidence: Evidence, summary: pd.DataFrame, axis
         sentences = [leader_sentence(evidence, variants, m, point) for m in (gm.measure, "random")]
         lines.append(f"- {at}: " + "; ".join(sentences) + ".")
         leaders[value] = evidence.leader(variants, gm.measure, point)
-        gap = exact_gap(evidence, [v for v in variants if v in exact], gm.augmented, point, gm)
+        gap = exact_gap(evidence, variants, [v for v in variants if v in exact], gm.augmented, point, gm)
         if gap:
             lines.append(f"  {gap}")
     decided = set(leaders.values())
@@ -132,9 +132,14 @@ def axis_findings(r: RunResults, evidence: Evidence, summary: pd.DataFrame, axis
 
 
 def exact_gap(
-    evidence: Evidence, exact: list[str], baseline: str, point: float | None, gm: GroupMeasure = C4_MEASURE
-) -> str:
-    """Each exact model minus ``baseline`` (group-mean points, paired, 95% CI), and what it decides."""
+    evidence: Evidence, variants: list[str], exact: list[str], baseline: str, point: float | None,
+    gm: GroupMeasure = C4_MEASURE,
+) -> str:  # fmt: skip
+    """Each exact model minus ``baseline`` (group-mean points, paired, 95% CI), and what it decides:
+    ahead or behind only where the ranks' test (Holm over every pair of ``variants``) separates
+    them, so this line never contradicts the ranks beside it."""
+    table = evidence.pairwise(variants, gm.measure, point)
+    differs = {frozenset((row.first, row.second)): bool(row.differs) for row in table.itertuples()}
     parts = []
     for v in exact:
         diff = evidence.difference(v, baseline, gm.measure, point)
@@ -142,12 +147,16 @@ def exact_gap(
             continue
         if diff.seeds < MIN_SEEDS:
             word = "no test"
+        elif differs.get(frozenset((v, baseline))):
+            word = "ahead" if diff.mean > 0 else "behind"
         else:
-            word = "ahead" if diff.low > 0 else "behind" if diff.high < 0 else "not distinguishable"
+            word = "not distinguishable"
         parts.append(f"`{v}` {diff.text()} ({word})")
     if not parts:
         return ""
-    return f"{gm.group}-mean accuracy minus `{baseline}`, points [95% CI], paired: " + "; ".join(parts) + "."
+    head = (f"{gm.group}-mean accuracy minus `{baseline}`, points [95% CI], paired; ahead or behind "
+            f"where the test of the ranks (Holm over all {len(table)} pairs) decides: ")  # fmt: skip
+    return head + "; ".join(parts) + "."
 
 
 # --- the compute study ------------------------------------------------------------------------------
