@@ -57,6 +57,26 @@ def test_resume_of_a_finished_run_trains_nothing_and_keeps_its_numbers(tiny_run,
     code, stderr = run_main(capsys, "run", "--resume", str(tiny_run), "--no-progress", "--no-plots")
     assert code == 0, stderr
     assert "cnn seed 0: done" not in stderr and (tiny_run / "metrics.csv").read_text() == before
+    import json
+
+    manifest = json.loads((tiny_run / "manifest.json").read_text())
+    first = manifest["resumed"][0]["git_before"]  # the commit it was made at, kept past the resume
+    assert first and first["commit"] == manifest["environment"]["git"]["commit"]  # same code here
+
+
+def test_provenance_names_every_commit_a_resumed_run_ran_at():
+    from suite.report.readme import _commits
+
+    a, b, c = ({"commit": name * 8} for name in "abc")
+    assert _commits({"environment": {"git": a}}) == "commit `aaaaaaa`"
+    resumed = {"environment": {"git": c}, "resumed": [{"git_before": a}, {"git_before": b}]}
+    assert _commits(resumed) == (
+        "commits `aaaaaaa`, `bbbbbbb`, `ccccccc` (started at the first, resumed at the others)"
+    )
+    older = {"environment": {"git": c}, "resumed": [{"command": []}, {"git_before": b}]}
+    assert (
+        _commits(older) == "commits `bbbbbbb`, `ccccccc` (in order; resumes before these recorded no commit)"
+    )  # noqa: E501
 
 
 def test_each_kind_of_unit_file_has_its_own_folder(tmp_path):

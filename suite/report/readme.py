@@ -46,10 +46,23 @@ def _device(manifest_or_json: dict) -> str:
     return f"{env.get('device', '?')} ({env.get('device_name', '?')}), torch {torch}"
 
 
+def _commits(m: dict) -> str:
+    """The commit a run was made at; for a resumed run, each commit it ran at, in order (resumes
+    record the commit they replaced; older manifests name only the last)."""
+    resumes = [entry for entry in m.get("resumed", []) if isinstance(entry, dict)]
+    before = [str((entry.get("git_before") or {}).get("commit", ""))[:7] for entry in resumes]
+    commits = list(dict.fromkeys(c for c in [*before, _commit(m)] if c))
+    if len(commits) == 1:
+        return f"commit `{commits[0]}`"
+    named = ", ".join(f"`{c}`" for c in commits)
+    if all(before):  # every resume recorded the commit it replaced: the first is where it started
+        return f"commits {named} (started at the first, resumed at the others)"
+    return f"commits {named} (in order; resumes before these recorded no commit)"
+
+
 def _provenance(r: RunResults) -> str:
     m = r.manifest
-    return (f"`{' '.join(m.get('command', []))}`: {_device(m)}, commit `{_commit(m)}`, "
-            f"wall time {wall_time(m)}.")  # fmt: skip
+    return f"`{' '.join(m.get('command', []))}`: {_device(m)}, {_commits(m)}, wall time {wall_time(m)}."
 
 
 # --- runs ---------------------------------------------------------------------------------------
