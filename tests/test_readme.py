@@ -138,3 +138,25 @@ def test_the_e3nn_block_reads_accuracy_from_the_run_and_step_ratios_from_the_int
     assert "| `e3nn-o2` | – | – | – | – | 2.40 | 3.10 |" in block  # timed, not in the accuracy run
     assert "-6.00 [" in block and "at least as accurate as escnn-c4" in block and "**fails**" in block
     assert "Its training step at most 2× `escnn-c4`'s: 2.40× measured: **fails**" in block
+
+
+def test_the_growth_table_shows_no_row_of_an_interrupted_compute_study(tmp_path):
+    """A partial compute study (its exact models trained, its augmented ones not all) names its
+    progress and gives no row: targets without the augmented runs decide nothing."""
+    import json
+
+    source = ROOT / "results" / "studies" / "compute-polycubes"
+    study = tmp_path / "results" / "studies" / "compute-polycubes"
+    study.mkdir(parents=True)
+    for entry in source.iterdir():
+        if entry.name != "manifest.json":
+            (study / entry.name).symlink_to(entry)
+    manifest = json.loads((source / "manifest.json").read_text())
+    unit = next(n for n in manifest["units"] if n.startswith("cnn3d-aug__"))
+    manifest["units"][unit]["status"] = "pending"
+    (study / "manifest.json").write_text(json.dumps(manifest))
+    whole = readme.growth_block(ROOT, ["compute-polycubes"])
+    partial = readme.growth_block(tmp_path, ["compute-polycubes"])
+    done, total = sum(u["status"] == "done" for u in manifest["units"].values()), len(manifest["units"])
+    assert "| O (24) | polycubes |" in whole and "| O (24) | polycubes |" not in partial
+    assert f"Interrupted: {done} of {total} units done; no row until it is resumed." in partial

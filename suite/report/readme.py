@@ -265,6 +265,12 @@ def growth_block(root: Path, names: list[str]) -> str:
         r = RunResults(directory)
         info, gm = study_info(r), group_measure(r)
         sources.append(f"[`results/studies/{name}/`](results/studies/{name}/summary.md), {_provenance(r)}")
+        units = r.manifest.get("units", {})
+        left = [n for n, u in units.items() if u.get("status") not in ("done", "failed")]
+        if left:  # a partial study: its O models' targets without the augmented runs decide nothing
+            done = len(units) - len(left)
+            sources[-1] += f" Interrupted: {done} of {len(units)} units done; no row until it is resumed."
+            continue
         for c in catching_up(r, Evidence(r, None), info):
             rows.append({
                 "group (rotations)": f"{gm.group} ({gm.elements})",
