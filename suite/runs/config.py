@@ -18,7 +18,7 @@ from suite.runs.grid import UnitKey, check_grid, unit_keys
 from suite.runs.profiles import Profile, get_profile
 from suite.training.layout import LAYOUTS
 from suite.training.recipes import RECIPES, resolve_recipe, tuned_scales, tuned_settings
-from suite.training.train import Recipe
+from suite.training.train import BN_REFRESH_IMAGES, Recipe
 
 SPLITS = ("test", "validation")  # what a run's final numbers are measured on
 
@@ -181,6 +181,7 @@ def make_config(
         epochs or chosen_profile.epochs,
         batch_size or chosen_profile.batch_size or Recipe.batch_size,
         lr or chosen_profile.lr or Recipe.lr,
+        bn_refresh_images=BN_REFRESH_IMAGES,
     )
     recipe, lrs, note, tuned = _rates(lr, str(recipe), dataset, selected, base_recipe.lr)
     return RunConfig(
