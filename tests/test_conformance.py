@@ -15,6 +15,7 @@ from suite.measure.conformance import (
     symmetry_errors,
     training_step_lowers_loss,
 )
+from suite.training.train import running_stat_modules
 
 VARIANTS = registry.family_order([n for n in registry.names() if "2d" in registry.get_variant(n).tasks])
 CLAIMING = [n for n in VARIANTS if registry.get_variant(n).claims != "none"]
@@ -48,6 +49,12 @@ def test_output_shape_and_dtype(name, built, digits):
 def test_one_training_step_lowers_the_loss(name, digits):
     torch.manual_seed(0)
     assert training_step_lowers_loss(registry.get(name), *digits)
+
+
+def test_only_the_e3nn_variants_keep_batchnorm_statistics(built):
+    """The README says so where it explains precise BN (the recipe's ``bn_refresh_images``)."""
+    with_stats = {n for n in VARIANTS if running_stat_modules(built(n))}
+    assert with_stats == {n for n in VARIANTS if n.startswith("e3nn")} and with_stats
 
 
 @pytest.mark.parametrize("name", VARIANTS)
