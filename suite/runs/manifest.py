@@ -65,8 +65,10 @@ def note_resumption(store: RunStore, manifest: dict, command: list[str], plugins
     the files there; a bad result file is named now, before any training."""
     # the code that ran before this resume (the environment is described again, for this code)
     before = manifest.get("environment", {}).get("git")
-    record = {"command": command, "at": now(), "plugins": [plugin_record(p) for p in plugins]}
-    manifest.setdefault("resumed", []).append({**record, "git_before": before})
+    plugin_records = [plugin_record(p) for p in plugins]
+    manifest.setdefault("resumed", []).append(
+        {"command": command, "at": now(), "plugins": plugin_records, "git_before": before}
+    )
     for name, unit in manifest["units"].items():
         if store.has_unit(name):
             store.read_unit(name)  # a bad result file is named now, before any training
