@@ -324,7 +324,11 @@ def finish_tune(run_dir: str | Path, save: bool = False) -> dict[str, dict]:
         chosen = {v: {k: c[k] for k in kept if k in c} for v, c in chosen.items()}
     else:
         _, chosen = write_sweep_report(run_dir)
-    header = tuned_header(manifest["command"], run_dir, config)
+    shown = (
+        run_dir.resolve().relative_to(Path.cwd().resolve()) if run_dir.resolve().is_relative_to(Path.cwd().resolve()) else run_dir
+    )
+    header = tuned_header(manifest["command"], shown, config)
+    chosen = {v: {**c, "search": str(shown)} for v, c in chosen.items()}  # which search chose it
     save_tuned(run_dir / "tuned.toml", config.dataset, chosen, header, replace=True)
     if save:
         save_tuned(TUNED_PATH, config.dataset, chosen, header)

@@ -106,7 +106,7 @@ def test_a_tune_prunes_through_units_resumes_without_retraining_and_writes_its_c
         second = values["runner_up"]  # the other finalist, with its values and interval
         assert {"lr", "weight_decay", "schedule", "validation_interval"} <= set(second)
         assert (second["lr"], second["schedule"]) != (values["lr"], values["schedule"])
-        assert values["choice"] in sweep
+        assert values["choice"] in sweep and values["search"] == str(out)  # which search chose it
     for line in (out / "optuna.journal").read_text().splitlines():
         json.loads(line)  # the studies are plain JSON lines
     # resuming the finished tune reads the journal and the unit files, unpickles nothing, trains nothing
@@ -170,6 +170,25 @@ def test_a_tuned_recipe_with_weight_decay_and_schedule_is_used_and_an_lr_only_on
     assert (untuned.weight_decay, untuned.schedule) == (0.01, "constant")
     recipe = make_config(["cnn"], "smoke", recipe=str(old)).recipe_for(UnitKey("cnn", 0))
     assert (recipe.lr, recipe.weight_decay, recipe.schedule) == (0.003, 0.01, "constant")
+
+
+def test_a_search_of_some_variants_keeps_the_others_and_names_the_search_that_chose_each(tmp_path):
+    from suite.training.recipes import read_tuned, save_tuned
+
+    path = tmp_path / "tuned.toml"
+    first = ["the first search", "The trials: results/tune-first/sweep.md"]
+    save_tuned(path, "mnist", {"cnn": {"lr": 0.003}, "e3nn-so2": {"lr": 0.005}}, first)
+    second = ["the e3nn search", "The trials: results/tune-e3nn/sweep.md"]
+    save_tuned(path, "mnist", {"e3nn-so2": {"lr": 0.01, "search": "results/tune-e3nn"}}, second)
+    table = read_tuned(path)["mnist"]
+    assert table["cnn"] == {"lr": 0.003, "search": "results/tune-first"}  # from the first header
+    assert table["e3nn-so2"] == {"lr": 0.01, "search": "results/tune-e3nn"}
+    text = path.read_text()
+    assert "# the e3nn search" in text and "the first search" not in text
+    assert "# Kept from earlier searches (each names its own in `search`): cnn" in text
+    save_tuned(path, "mnist", {"e3nn-so2": {"lr": 0.02, "search": "results/tune-e3nn"}}, second)
+    assert read_tuned(path)["mnist"]["cnn"]["search"] == "results/tune-first"  # saved again: kept
+    assert path.read_text().count("Kept from earlier searches") == 1
 
 
 def test_a_rung_on_a_worker_continues_from_the_checkpoint_it_is_sent_and_sends_back_the_new_one(monkeypatch):

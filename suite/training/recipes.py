@@ -118,9 +118,32 @@ def save_tuned(
     path: Path, dataset: str, chosen: dict[str, dict], header: list[str], replace: bool = False
 ) -> None:
     """Write ``chosen`` as ``dataset``'s table of ``path``, keeping the other data sets' tables
-    (and, unless ``replace``, the variants this sweep did not cover)."""
+    (and, unless ``replace``, the variants this sweep did not cover). The header describes this
+    search; a choice kept from an earlier one names its search (``search``), taken from the
+    file's "The trials:" line where the choice predates the key."""
     tables = read_tuned(path) if path.is_file() else {}
     kept = {} if replace else dict(tables.get(dataset, {}))
+    earlier = [v for v in kept if v not in chosen]
+    before = earlier_search(path)
+    for variant in earlier:
+        if "search" not in kept[variant] and before:
+            kept[variant] = {**kept[variant], "search": before}
     kept.update(chosen)
     tables[dataset] = kept
+    if earlier:
+        header = [
+            *header,
+            f"Kept from earlier searches (each names its own in `search`): {', '.join(earlier)}",
+        ]
     write_text_atomic(path, format_tuned(tables, header))
+
+
+def earlier_search(path: Path) -> str | None:
+    """The search directory a tuned-recipe file's header names ("The trials: DIR/sweep.md")."""
+    for line in path.read_text().splitlines() if path.is_file() else []:
+        if not line.startswith("#"):
+            break
+        for lead in ("# The trials: ", "# The sweep table: "):
+            if line.startswith(lead):
+                return str(Path(line[len(lead) :].strip()).parent)
+    return None
