@@ -324,9 +324,8 @@ def finish_tune(run_dir: str | Path, save: bool = False) -> dict[str, dict]:
         chosen = {v: {k: c[k] for k in kept if k in c} for v, c in chosen.items()}
     else:
         _, chosen = write_sweep_report(run_dir)
-    shown = (
-        run_dir.resolve().relative_to(Path.cwd().resolve()) if run_dir.resolve().is_relative_to(Path.cwd().resolve()) else run_dir
-    )
+    here, where = Path.cwd().resolve(), run_dir.resolve()
+    shown = where.relative_to(here) if where.is_relative_to(here) else run_dir  # as the README links it
     header = tuned_header(manifest["command"], shown, config)
     chosen = {v: {**c, "search": str(shown)} for v, c in chosen.items()}  # which search chose it
     save_tuned(run_dir / "tuned.toml", config.dataset, chosen, header, replace=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from suite.errors import SuiteError
+from suite.report.before_after import before_after_table, changed_settings
 from suite.report.claims import claims_table
 from suite.report.comparisons import cell, leader_sentence, method_note
 from suite.report.evidence import Evidence, group_measure, run_measures
@@ -222,6 +223,24 @@ def per_seed(r: RunResults, variant: str, metric: str) -> str:
     return " / ".join(f"{value:.2f}" for value in rows.value) or "–"
 
 
+def before_after_block(root: Path, before: str, after: str) -> str:
+    """Two runs of the same units that differ in one recorded setting (precise BN): both
+    provenances, what changed, and each variant's paired change (``suite.report.before_after``)."""
+    if not (root / "results" / after / "manifest.json").is_file():
+        return f"`results/{after}/`: not committed yet"
+    old, new = RunResults(root / "results" / before), RunResults(root / "results" / after)
+    changed = "; ".join(f"`{k}` {'not recorded' if a is None else a} → {b}" for k, (a, b) in
+                        changed_settings(old, new).items())  # fmt: skip
+    measure = run_measures(new)[0]
+    variants = [v for v in old.variants if v in new.variants]
+    return "\n".join([
+        f"- before: [`results/{before}/`](results/{before}/summary.md), {_provenance(old)}",
+        f"- after: [`results/{after}/`](results/{after}/summary.md), {_provenance(new)}",
+        f"- recipe settings that differ: {changed or 'none'}.",
+        "", markdown(before_after_table(old, new, variants, measure)),
+    ])  # fmt: skip
+
+
 # --- studies ------------------------------------------------------------------------------------
 
 
@@ -365,6 +384,7 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
     "tune": lambda root: tune_block(root, "tune-optuna-cpu"),
     "e3nn": lambda root: e3nn_block(root, "quick-e3nn-cpu", "bench-e3nn-cpu"),
     "fashion": lambda root: run_block(root, "quick-fashion-cpu"),
+    "precise-bn": lambda root: before_after_block(root, "quick-e3nn-cpu", "quick-e3nn-precise-bn-cpu"),
     "bench": lambda root: bench_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
     "limits": lambda root: limits_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
     "study-compute": lambda root: study_block(root, "compute"),
