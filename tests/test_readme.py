@@ -160,3 +160,7 @@ def test_the_growth_table_shows_no_row_of_an_interrupted_compute_study(tmp_path)
     done, total = sum(u["status"] == "done" for u in manifest["units"].values()), len(manifest["units"])
     assert "| O (24) | polycubes |" in whole and "| O (24) | polycubes |" not in partial
     assert f"Interrupted: {done} of {total} units done; no row until it is resumed." in partial
+    # the study's own block: its provenance and progress, no figures until it is resumed to the end
+    block = readme.pending_study_block(tmp_path, "compute-polycubes")
+    assert f"Interrupted: {done} of {total} units done; its figures come when" in block
+    assert "Verdict" not in block and "Verdict" in readme.pending_study_block(ROOT, "compute-polycubes")

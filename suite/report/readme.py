@@ -94,10 +94,24 @@ def pending_run_block(root: Path, name: str) -> str:
 
 
 def pending_study_block(root: Path, name: str) -> str:
-    """A study's block, or one line saying the study is not committed yet."""
-    if not (root / "results" / "studies" / name / "manifest.json").is_file():
+    """A study's block, or one line saying the study is not committed yet, or how far an
+    interrupted one got (its figures come when it is resumed to the end)."""
+    directory = root / "results" / "studies" / name
+    if not (directory / "manifest.json").is_file():
         return f"`results/studies/{name}/`: not committed yet"
+    r = RunResults(directory)
+    progress = interrupted(r.manifest)
+    if progress:
+        link = f"[`results/studies/{name}/`](results/studies/{name}/summary.md)"
+        return f"{link}, {_provenance(r)} {progress}; its figures come when it is resumed to the end."
     return study_block(root, name)
+
+
+def interrupted(manifest: dict) -> str:
+    """ "Interrupted: N of M units done" for a run with units neither done nor failed, else ""."""
+    units = manifest.get("units", {})
+    left = [n for n, u in units.items() if u.get("status") not in ("done", "failed")]
+    return f"Interrupted: {len(units) - len(left)} of {len(units)} units done" if left else ""
 
 
 def tutorial_block(root: Path, name: str) -> str:
@@ -284,11 +298,9 @@ def growth_block(root: Path, names: list[str]) -> str:
         r = RunResults(directory)
         info, gm = study_info(r), group_measure(r)
         sources.append(f"[`results/studies/{name}/`](results/studies/{name}/summary.md), {_provenance(r)}")
-        units = r.manifest.get("units", {})
-        left = [n for n, u in units.items() if u.get("status") not in ("done", "failed")]
-        if left:  # a partial study: its O models' targets without the augmented runs decide nothing
-            done = len(units) - len(left)
-            sources[-1] += f" Interrupted: {done} of {len(units)} units done; no row until it is resumed."
+        progress = interrupted(r.manifest)
+        if progress:  # a partial study: its O models' targets without the augmented runs decide nothing
+            sources[-1] += f" {progress}; no row until it is resumed."
             continue
         for c in catching_up(r, Evidence(r, None), info):
             rows.append({
@@ -389,6 +401,7 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
     "limits": lambda root: limits_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
     "study-compute": lambda root: study_block(root, "compute"),
     "study-compute-polycubes": lambda root: study_block(root, "compute-polycubes"),
+    "study-compute-digits3d": lambda root: pending_study_block(root, "compute-digits3d"),
     "study-data": lambda root: study_block(root, "data"),
     "study-data-polycubes": lambda root: pending_study_block(root, "data-polycubes"),
     "study-budgets": lambda root: study_block(root, "budgets"),
