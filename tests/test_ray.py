@@ -335,3 +335,22 @@ def test_a_run_whose_cluster_head_is_killed_stops_in_one_line_and_resumes_locall
     code = main(["run", "--resume", str(out), "--plugin", str(plugin), "--no-progress"])  # locally
     err = capsys.readouterr().err
     assert code == 0 and "stalls-here seed 0: done" in err and "cnn seed 0: done" not in err, err[-2000:]
+
+
+def test_ray_is_imported_with_its_uv_run_integration_off_wherever_the_suite_imports_it():
+    """Ray reads the setting once, when first imported: under `uv run` its workers would
+    otherwise get a fresh environment without Ray (a search's held connection imported it first)."""
+    root = Path(__file__).resolve().parents[1]
+    sources = {p: p.read_text() for p in (root / "suite").rglob("*.py")}
+    importing = sorted(p.name for p, text in sources.items() if "import ray\n" in text)
+    assert importing == ["executors.py"]
+    assert sources[root / "suite" / "runs" / "executors.py"].count("import ray\n") == 1  # in import_ray only
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ENABLE_UV_RUN_RUNTIME_ENV"}
+    probe = (
+        "from suite.runs.executors import import_ray\n"
+        "ray = import_ray()\n"
+        "from ray._private import ray_constants\n"
+        "print(ray_constants.RAY_ENABLE_UV_RUN_RUNTIME_ENV)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, cwd=root)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr[-2000:]

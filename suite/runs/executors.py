@@ -129,6 +129,17 @@ def check_reachable(settings: RaySettings | None) -> None:
         )
 
 
+def import_ray():  # noqa: ANN201 - the ray module, imported lazily (a heavy import)
+    """Ray, imported with its ``uv run`` integration off: under ``uv run`` Ray would copy the
+    checkout and build a fresh environment for its workers (minutes, the package registry, and a
+    worker without Ray where ``.venv`` is left out); the workers use this environment's Python.
+    Ray reads the setting when it is first imported, so it is set before the import."""
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    import ray
+
+    return ray
+
+
 class RayExecutor:
     """Tasks as Ray tasks, yielded as each finishes; the driver keeps every file.
 
@@ -142,11 +153,7 @@ class RayExecutor:
         self.settings = settings
 
     def map(self, function: Callable[[Task], Any], tasks: Iterable[Task]) -> Iterator[Finished]:
-        # Under `uv run`, Ray would copy the checkout and build a fresh environment for its workers
-        # (minutes, and the package registry); the workers use this environment's Python instead.
-        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-        import ray
-
+        ray = import_ray()
         connected_here = self._connect(ray)
         s = self.settings
         remote = ray.remote(function).options(
@@ -169,9 +176,7 @@ class RayExecutor:
     def held(self) -> Iterator[int]:
         """Connected for several ``map`` calls in a row (a tuning search's rungs), not once each;
         yields how many units the instance or cluster trains at once."""
-        import ray
-
-        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+        ray = import_ray()
         connected_here = self._connect(ray)
         try:
             cpus = ray.cluster_resources().get("CPU", 1)
