@@ -395,7 +395,7 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
     "sweep": lambda root: sweep_block(root, "tune-cpu"),
     "tune": lambda root: tune_block(root, "tune-optuna-cpu"),
     "tune-e3nn": lambda root: tune_block(root, "tune-optuna-e3nn-cpu"),
-    "e3nn": lambda root: e3nn_block(root, "quick-e3nn-cpu", "bench-e3nn-cpu"),
+    "e3nn": lambda root: e3nn_block(root, "quick-e3nn-precise-bn-cpu", "bench-e3nn-cpu"),
     "fashion": lambda root: run_block(root, "quick-fashion-cpu"),
     "precise-bn": lambda root: before_after_block(root, "quick-e3nn-cpu", "quick-e3nn-precise-bn-cpu"),
     "bench": lambda root: bench_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
