@@ -164,3 +164,14 @@ def test_the_growth_table_shows_no_row_of_an_interrupted_compute_study(tmp_path)
     block = readme.pending_study_block(tmp_path, "compute-polycubes")
     assert f"Interrupted: {done} of {total} units done; its figures come when" in block
     assert "Verdict" not in block and "Verdict" in readme.pending_study_block(ROOT, "compute-polycubes")
+
+
+def test_a_search_with_no_finished_trial_has_a_block_that_says_so(tmp_path):
+    import json
+
+    search = tmp_path / "results" / "tune-x"
+    search.mkdir(parents=True)
+    (search / "manifest.json").write_text(json.dumps({"command": ["suite", "tune", "--variants", "e3nn-o2"]}))
+    block = readme.tune_block(tmp_path, "tune-x")
+    assert block == "`results/tune-x/`, `suite tune --variants e3nn-o2`: started, no trial finished yet"
+    assert readme.tune_block(tmp_path, "tune-y") == "`results/tune-y/`: not committed yet"

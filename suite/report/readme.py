@@ -162,6 +162,9 @@ def tune_block(root: Path, name: str) -> str:
     run_dir = root / "results" / name
     if not (run_dir / "manifest.json").is_file():
         return f"`results/{name}/`: not committed yet"
+    if not (run_dir / "metrics.csv").is_file():  # started: no trial has finished yet
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        return f"`results/{name}/`, `{' '.join(manifest.get('command', []))}`: started, no trial finished yet"
     if not (run_dir / "trials.csv").is_file():
         return sweep_block(root, name)
     r = RunResults(run_dir)
