@@ -175,3 +175,25 @@ def test_a_search_with_no_finished_trial_has_a_block_that_says_so(tmp_path):
     block = readme.tune_block(tmp_path, "tune-x")
     assert block == "`results/tune-x/`, `suite tune --variants e3nn-o2`: started, no trial finished yet"
     assert readme.tune_block(tmp_path, "tune-y") == "`results/tune-y/`: not committed yet"
+
+
+def test_an_interrupted_search_shows_its_progress_and_no_choice(tmp_path):
+    """A finalist without all its seeds would read as the only finalist, a choice it is not."""
+    import json
+
+    source = ROOT / "results" / "tune-optuna-cpu"
+    search = tmp_path / "results" / "tune-optuna-cpu"
+    search.mkdir(parents=True)
+    for entry in source.iterdir():
+        if entry.name != "manifest.json":
+            (search / entry.name).symlink_to(entry)
+    manifest = json.loads((source / "manifest.json").read_text())
+    unit = next(
+        n for n, u in manifest["units"].items() if n.startswith("e3nn-so2__seed2") and u["status"] == "done"
+    )
+    manifest["units"][unit]["status"] = "running"
+    (search / "manifest.json").write_text(json.dumps(manifest))
+    finished = sum(u["status"] in ("done", "pruned", "failed") for u in manifest["units"].values())
+    block = readme.tune_block(tmp_path, "tune-optuna-cpu")
+    assert f"Interrupted: {finished} of {len(manifest['units'])} units done; its choices come when" in block
+    assert "| `e3nn-so2` |" not in block and "| `e3nn-so2` |" in readme.tune_block(ROOT, "tune-optuna-cpu")

@@ -110,7 +110,7 @@ def pending_study_block(root: Path, name: str) -> str:
 def interrupted(manifest: dict) -> str:
     """ "Interrupted: N of M units done" for a run with units neither done nor failed, else ""."""
     units = manifest.get("units", {})
-    left = [n for n, u in units.items() if u.get("status") not in ("done", "failed")]
+    left = [n for n, u in units.items() if u.get("status") not in ("done", "failed", "pruned")]
     return f"Interrupted: {len(units) - len(left)} of {len(units)} units done" if left else ""
 
 
@@ -168,6 +168,11 @@ def tune_block(root: Path, name: str) -> str:
     if not (run_dir / "trials.csv").is_file():
         return sweep_block(root, name)
     r = RunResults(run_dir)
+    progress = interrupted(r.manifest)
+    if progress:  # a finalist without all its seeds would read as a choice
+        return (
+            f"`results/{name}/`, {_provenance(r)} {progress}; its choices come when it is resumed to the end."
+        )
     trials = read_trials(run_dir)
     search = r.manifest.get("config", {}).get("search", {})
     lines = [f"[`results/{name}/`](results/{name}/sweep.md), {_provenance(r)}", ""]
