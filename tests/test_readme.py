@@ -195,5 +195,8 @@ def test_an_interrupted_search_shows_its_progress_and_no_choice(tmp_path):
     (search / "manifest.json").write_text(json.dumps(manifest))
     finished = sum(u["status"] in ("done", "pruned", "failed") for u in manifest["units"].values())
     block = readme.tune_block(tmp_path, "tune-optuna-cpu")
-    assert f"Interrupted: {finished} of {len(manifest['units'])} units done; its choices come when" in block
+    progress = (
+        f"Interrupted: {finished} of {len(manifest['units'])} units done (a search adds units as it goes)"
+    )
+    assert f"{progress}; its choices come when" in block
     assert "| `e3nn-so2` |" not in block and "| `e3nn-so2` |" in readme.tune_block(ROOT, "tune-optuna-cpu")

@@ -170,9 +170,8 @@ def tune_block(root: Path, name: str) -> str:
     r = RunResults(run_dir)
     progress = interrupted(r.manifest)
     if progress:  # a finalist without all its seeds would read as a choice
-        return (
-            f"`results/{name}/`, {_provenance(r)} {progress}; its choices come when it is resumed to the end."
-        )
+        head = f"`results/{name}/`, {_provenance(r)} {progress} (a search adds units as it goes)"
+        return f"{head}; its choices come when it is resumed to the end."
     trials = read_trials(run_dir)
     search = r.manifest.get("config", {}).get("search", {})
     lines = [f"[`results/{name}/`](results/{name}/sweep.md), {_provenance(r)}", ""]
