@@ -43,7 +43,7 @@ def before_after_table(
 ) -> pd.DataFrame:
     """Each variant's ``measure`` in both runs with intervals, the paired change, and whether its
     training was the same."""
-    old, new = Evidence(before), Evidence(after)
+    old, new = Evidence.of(before), Evidence.of(after)  # decoded once per run
     rows = []
     for v in variants:
         change = paired_change(old, new, v, measure)

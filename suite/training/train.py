@@ -93,6 +93,17 @@ def steps_per_epoch(images: int, recipe: Recipe) -> int:
     return math.ceil(images / recipe.batch_size)
 
 
+def epoch_stream(
+    data: ImageData, policy: str, seed: int, epoch: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Epoch ``epoch``'s image order and augmentation draws, on the data's device, moved once per
+    epoch (no host synchronisation inside the loop): training and the BN refresh read the same."""
+    device = data.train_x.device
+    order = to_device(epoch_order(len(data.train_x), seed, epoch), device)
+    draws = draw_augmentation(policy, len(order), epoch_generator(seed, epoch, _AUGMENT_STREAM))
+    return order, None if draws is None else to_device(draws, device)
+
+
 def train_epoch(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -107,10 +118,7 @@ def train_epoch(
     """One pass over the training set; returns the mean loss. Raises DivergedError on NaN/inf."""
     model.train()
     device = data.train_x.device
-    order = to_device(epoch_order(len(data.train_x), seed, epoch), device)
-    draws = draw_augmentation(policy, len(order), epoch_generator(seed, epoch, _AUGMENT_STREAM))
-    if draws is not None:  # moved once per epoch: no host synchronisation inside the loop
-        draws = to_device(draws, device)
+    order, draws = epoch_stream(data, policy, seed, epoch)
     steps = steps_per_epoch(len(order), recipe)
     total = steps * recipe.epochs
     running = torch.zeros((), device=device)
@@ -154,10 +162,8 @@ def refresh_bn_stats(
     layers = running_stat_modules(model)
     if recipe.bn_refresh_images <= 0 or not layers:
         return
-    device, was_training = data.train_x.device, model.training
-    order = to_device(epoch_order(len(data.train_x), seed, epoch), device)
-    draws = draw_augmentation(policy, len(order), epoch_generator(seed, epoch, _AUGMENT_STREAM))
-    draws = None if draws is None else to_device(draws, device)
+    was_training = model.training
+    order, draws = epoch_stream(data, policy, seed, epoch)
     momenta = [m.momentum for m in layers]
     model.train()
     count = min(recipe.bn_refresh_images, len(order))
