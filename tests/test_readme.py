@@ -200,3 +200,27 @@ def test_an_interrupted_search_shows_its_progress_and_no_choice(tmp_path):
     )
     assert f"{progress}; its choices come when" in block
     assert "| `e3nn-so2` |" not in block and "| `e3nn-so2` |" in readme.tune_block(ROOT, "tune-optuna-cpu")
+
+
+def test_an_interrupted_run_shows_its_progress_and_no_table(tmp_path):
+    """A run still being made (committed part-way, resumable) names its progress instead of
+    ranking the variants it has so far."""
+    import json
+
+    source = ROOT / "results" / "quick-polycubes-cpu"
+    run = tmp_path / "results" / "quick-polycubes-cpu"
+    run.mkdir(parents=True)
+    for entry in source.iterdir():
+        if entry.name not in ("manifest.json", "summary.md"):
+            (run / entry.name).symlink_to(entry)
+    manifest = json.loads((source / "manifest.json").read_text())
+    unit = next(iter(manifest["units"]))
+    manifest["units"][unit]["status"] = "running"
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    block = readme.pending_run_block(tmp_path, "quick-polycubes-cpu")
+    done = len(manifest["units"]) - 1
+    assert block.startswith("`results/quick-polycubes-cpu/`, `suite run --dataset polycubes")
+    assert block.endswith(f"Interrupted: {done} of {len(manifest['units'])} units done; its figures come when "
+                          "it is resumed to the end.")  # fmt: skip
+    assert "| variant |" in readme.pending_run_block(ROOT, "quick-polycubes-cpu")
+    assert readme.pending_run_block(tmp_path, "nothing-here") == "`results/nothing-here/`: not committed yet"

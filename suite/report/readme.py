@@ -87,24 +87,30 @@ def run_block(root: Path, name: str) -> str:
 
 
 def pending_run_block(root: Path, name: str) -> str:
-    """A run's block, or one line saying the run is not committed yet (runs still to be made)."""
-    if not (root / "results" / name / "manifest.json").is_file():
-        return f"`results/{name}/`: not committed yet"
-    return run_block(root, name)
+    """A run's block, or one line saying the run is not committed yet, or how far an interrupted
+    one got (runs still being made: a partial run's table would rank what it has so far)."""
+    return _unless_pending(root, name) or run_block(root, name)
 
 
 def pending_study_block(root: Path, name: str) -> str:
     """A study's block, or one line saying the study is not committed yet, or how far an
     interrupted one got (its figures come when it is resumed to the end)."""
-    directory = root / "results" / "studies" / name
+    return _unless_pending(root, f"studies/{name}") or study_block(root, name)
+
+
+def _unless_pending(root: Path, path: str) -> str:
+    """The line for a run directory not committed or not finished; "" for a finished one."""
+    directory = root / "results" / path
     if not (directory / "manifest.json").is_file():
-        return f"`results/studies/{name}/`: not committed yet"
+        return f"`results/{path}/`: not committed yet"
     r = RunResults(directory)
     progress = interrupted(r.manifest)
     if progress:
-        link = f"[`results/studies/{name}/`](results/studies/{name}/summary.md)"
+        link = f"`results/{path}/`"
+        if (directory / "summary.md").is_file():
+            link = f"[{link}](results/{path}/summary.md)"
         return f"{link}, {_provenance(r)} {progress}; its figures come when it is resumed to the end."
-    return study_block(root, name)
+    return ""
 
 
 def interrupted(manifest: dict) -> str:
@@ -397,8 +403,9 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
     "quick-core": lambda root: run_block(root, "quick-core-cpu"),
     "tutorial": lambda root: tutorial_block(root, "quick-all-tutorial-cpu"),
     "quick-all": lambda root: accuracy_columns(
-        root, {"tuned": "quick-all-cpu", "tutorial recipe": "quick-all-tutorial-cpu"}
+        root, {"first sweep": "quick-all-cpu", "tutorial recipe": "quick-all-tutorial-cpu"}
     ),
+    "quick-all-3seeds": lambda root: pending_run_block(root, "quick-all-3seeds-cpu"),
     "sweep": lambda root: sweep_block(root, "tune-cpu"),
     "tune": lambda root: tune_block(root, "tune-optuna-cpu"),
     "tune-e3nn": lambda root: tune_block(root, "tune-optuna-e3nn-cpu"),
