@@ -220,7 +220,8 @@ def test_an_interrupted_run_shows_its_progress_and_no_table(tmp_path):
     block = readme.pending_run_block(tmp_path, "quick-polycubes-cpu")
     done = len(manifest["units"]) - 1
     assert block.startswith("`results/quick-polycubes-cpu/`, `suite run --dataset polycubes")
-    assert block.endswith(f"Interrupted: {done} of {len(manifest['units'])} units done; its figures come when "
-                          "it is resumed to the end.")  # fmt: skip
+    total = len(manifest["units"])
+    ending = "its figures come when it is resumed to the end."
+    assert block.endswith(f"Interrupted: {done} of {total} units done; {ending}")
     assert "| variant |" in readme.pending_run_block(ROOT, "quick-polycubes-cpu")
     assert readme.pending_run_block(tmp_path, "nothing-here") == "`results/nothing-here/`: not committed yet"
