@@ -225,3 +225,20 @@ def test_an_interrupted_run_shows_its_progress_and_no_table(tmp_path):
     assert block.endswith(f"Interrupted: {done} of {total} units done; {ending}")
     assert "| variant |" in readme.pending_run_block(ROOT, "quick-polycubes-cpu")
     assert readme.pending_run_block(tmp_path, "nothing-here") == "`results/nothing-here/`: not committed yet"
+
+
+def test_the_tuning_budget_quotes_the_first_sweeps_unit_times():
+    """The Recipes section sizes the default search from results/tune-cpu's unit times: one
+    5-epoch unit of each variant, the mean over its learning rates, summed."""
+    import json
+    from collections import defaultdict
+
+    units = json.loads((ROOT / "results" / "tune-cpu" / "manifest.json").read_text())["units"]
+    seconds = defaultdict(list)
+    for name, unit in units.items():
+        seconds[name.split("__")[0]].append(unit["seconds"])
+    total = sum(sum(s) / len(s) for s in seconds.values())
+    assert len(seconds) == 10
+    assert f"`results/tune-cpu`'s unit times, {total:.0f} s for one 5-epoch unit" in " ".join(
+        (ROOT / "README.md").read_text().split()
+    )
