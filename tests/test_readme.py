@@ -242,3 +242,20 @@ def test_the_tuning_budget_quotes_the_first_sweeps_unit_times():
     assert f"`results/tune-cpu`'s unit times, {total:.0f} s for one 5-epoch unit" in " ".join(
         (ROOT / "README.md").read_text().split()
     )
+
+
+def test_the_digits3d_prose_says_what_its_study_decides():
+    """The 3-D track's paragraph under the digits3d compute study reads its block: no row decides
+    the claim, cnn3d-aug finds no upper bound within the cap, and every lower bound in epochs is
+    under the claim's range (250×)."""
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert 'What it says: no row decides the seed\'s "about 500×" at 95%.' in text
+    assert "so no upper bound is found, while the lower bounds" in text
+    block = readme.study_block(ROOT, "compute-digits3d")
+    undecided = "**not decided at 95%**"
+    assert f"in epochs: {undecided}; in seconds: {undecided}; in FLOPs: {undecided}" in block
+    rows = [line for line in block.splitlines() if line.startswith("- `") and "needs, in epochs" in line]
+    assert len(rows) == 6 and all(row.count("(not decided at 95%)") == 3 for row in rows)
+    for row in (r for r in rows if "`cnn3d-aug` needs" in r):
+        low = float(re.search(r"in epochs, \[([\d.]+)×, not surely within", row)[1])
+        assert low < 250
