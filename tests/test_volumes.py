@@ -2,6 +2,7 @@
 offline and deterministically; the cube's rotations act on them exactly."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -271,9 +272,13 @@ def test_escnn_over_the_cube_expands_its_filters_as_escnn_does_and_exports_to_co
     from suite.measure.twins import plain_twin
 
     x = torch.rand(2, 1, GRID, GRID, GRID, generator=torch.Generator().manual_seed(0))
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8").split())
+    readme_widths = {"escnn-o": "5-7-8", "escnn-oh": "2-5-7"}  # as the 3-D track's prose quotes them
     for name in ("escnn-o", "escnn-oh"):
         torch.manual_seed(0)
         model = registry.get(name)
+        count = sum(p.numel() for p in model.parameters())
+        assert f"{readme_widths[name]}, {count:,} parameters" in readme, (name, count)
         fused = [m for m in model.modules() if isinstance(m, FusedR3Conv)]
         assert len(fused) == 3 and all(m._block_shape is not None for m in fused)
         outputs = {}
