@@ -170,3 +170,32 @@ def test_the_gap_to_augmentation_says_ahead_only_where_the_ranks_test_separates_
     assert "`exact` 2.00 [0.50, 3.50] (not distinguishable)" in apart
     line = exact_gap(Evidence(True), ["exact", "aug"], ["exact"], "aug", 1000.0)
     assert "(ahead)" in line and "Holm over all 1 pairs" in line
+
+
+def test_a_resume_without_executor_options_runs_as_its_run_started():
+    """`suite tune --resume DIR` of a search started with --jobs 2 trains two units at once again
+    (it would otherwise go one at a time, each on its recorded one thread); options given win."""
+    import argparse
+
+    from suite.cli.session import executor_as_started, run_options
+
+    def parsed(argv):
+        return argparse.ArgumentParser(parents=[run_options()]).parse_args(argv)
+
+    started = ["suite", "tune", "--variants", "e3nn-o2", "--jobs", "2", "--gpus-per-unit=0.5", "--save"]
+    args = parsed(["--resume", "d"])
+    note = executor_as_started(args, ["tune", "--resume", "d"], started)
+    assert (args.jobs, args.gpus_per_unit, args.executor) == (2, 0.5, "local")
+    assert (
+        note
+        == "resuming as it started: --jobs 2 --gpus-per-unit 0.5 (give --jobs 1 to train one unit at a time)"
+    )
+    args = parsed(["--resume", "d", "--jobs", "1"])
+    assert executor_as_started(args, ["tune", "--resume", "d", "--jobs", "1"], started) == ""
+    assert args.jobs == 1
+    args = parsed(["--resume", "d"])
+    assert executor_as_started(args, ["run", "--resume", "d"], ["suite", "run", "--seeds", "3"]) == ""
+    assert args.jobs == 1
+    on_cluster = ["suite", "run", "--executor", "ray", "--ray-address", "127.0.0.1:6379", "--jobs", "2"]
+    assert "this resume trains here" in executor_as_started(args, ["run", "--resume", "d"], on_cluster)
+    assert (args.executor, args.jobs, args.ray_address) == ("local", 1, None)

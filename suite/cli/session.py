@@ -63,6 +63,9 @@ def start_or_resume(
             run.close()
             made_by = run.manifest.get("kind", "run")
             raise UsageError(f"{args.resume} was made by 'suite {made_by}'; resume it with that command")
+        note = executor_as_started(args, argv, run.manifest.get("command") or [])
+        if note:
+            print(note, file=sys.stderr)
         return run, None
     try:
         run, data = start(kind, given(), command, args.out, plugins=args.plugin, force=args.force,
@@ -73,6 +76,33 @@ def start_or_resume(
             "or --force to start it again"
         ) from None
     return run, data
+
+
+EXECUTOR_OPTIONS = ("--executor", "--jobs", "--ray-address", "--gpus-per-unit")
+
+
+def executor_as_started(args: argparse.Namespace, argv: list[str], started: list[str]) -> str:
+    """A resume given no executor option runs its units as many at once as the recorded command
+    did (a run started with ``--jobs 2`` would otherwise finish one unit at a time, each on its
+    recorded share of the cores): ``args`` takes the recorded --jobs (and --gpus-per-unit), and
+    the line returned says so. A Ray cluster or ``--executor ray`` is not reused (it may be what
+    stopped the run); a resume without options trains those here."""
+    if any(a == o or a.startswith(o + "=") for a in argv for o in EXECUTOR_OPTIONS):
+        return ""
+    recorded: dict[str, str] = {}
+    for i, arg in enumerate(started):
+        name, equals, value = arg.partition("=")
+        if name in EXECUTOR_OPTIONS:
+            recorded[name] = value if equals else (started[i + 1] if i + 1 < len(started) else "")
+    if "--ray-address" in recorded or recorded.get("--executor") == "ray":
+        return "it started on Ray: this resume trains here (pass the executor options to finish it on Ray)"
+    if "--jobs" not in recorded:
+        return ""
+    options = [
+        part for name in ("--jobs", "--gpus-per-unit") if name in recorded for part in (name, recorded[name])
+    ]
+    run_options().parse_known_args(options, namespace=args)
+    return f"resuming as it started: {' '.join(options)} (give --jobs 1 to train one unit at a time)"
 
 
 def execute(run, data, args: argparse.Namespace, report: Callable[[Path], object]) -> int:  # noqa: ANN001
