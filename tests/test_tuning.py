@@ -170,6 +170,21 @@ def test_grids_are_checked_and_expand_variant_major():
     assert len(keys) == 8
 
 
+def test_a_search_started_with_save_saves_when_a_resume_finishes_it(tmp_path, capsys, monkeypatch):
+    """`--save` is part of what the search was asked to do: a resume without it still saves."""
+    packaged = tmp_path / "packaged.toml"
+    monkeypatch.setattr("suite.training.recipes.TUNED_PATH", packaged)
+    out = tmp_path / "sweep"
+    args = ["tune", "--profile", "smoke", "--variants", "cnn", "--lrs", "1e-3", "--epochs", "1",
+            "--no-progress", "--out", str(out), "--save"]  # fmt: skip
+    code, stderr = run_main(capsys, *args)
+    assert code == 0 and packaged.exists(), stderr
+    packaged.unlink()  # as if it had been stopped before its finish
+    code, stderr = run_main(capsys, "tune", "--resume", str(out), "--no-progress")
+    assert code == 0 and "saved as the tuned recipe" in stderr, stderr
+    assert read_tuned(packaged)["mnist"]["cnn"]["lr"] == 1e-3
+
+
 def test_tune_chooses_the_best_validation_rate_writes_its_files_and_resumes(tmp_path, capsys, monkeypatch):
     packaged = tmp_path / "packaged.toml"
     monkeypatch.setattr("suite.training.recipes.TUNED_PATH", packaged)

@@ -39,6 +39,8 @@ def cmd_tune(args: argparse.Namespace, argv: list[str], parser: argparse.Argumen
         )  # fmt: skip
 
     run, data = start_or_resume(args, argv, command_parser(parser, "tune"), TUNE_SETTINGS, "tune", given)
+    # a search started with --save saves when it finishes, in whichever start that is
+    args.save = args.save or "--save" in (run.manifest.get("command") or [])
     chosen: dict = {}
     status = execute(run, data, args, lambda out: chosen.update(finish_tune(out, args.save)))
     for variant, values in chosen.items():
@@ -99,6 +101,7 @@ def add_command(commands) -> None:  # noqa: ANN001 - argparse's sub-parsers acti
     )
     p.add_argument(
         "--save", action="store_true",
-        help="make the choices the tuned recipe that 'suite run' uses (suite/training/tuned.toml)",
+        help="make the choices the tuned recipe that 'suite run' uses (suite/training/tuned.toml); a "
+        "search started with it saves when it finishes, also in a resume",
     )  # fmt: skip
     p.set_defaults(func=cmd_tune, records_command=True)
