@@ -60,7 +60,7 @@ STUDIES: dict[str, Study] = {
             "full": Scale((14_000, 30_000, 100_000, 300_000), seeds=3, epochs=5),
             "smoke": Scale((14_000, 30_000), seeds=1, epochs=1, profile="smoke"),
         },
-        notes=("Each variant at its tuned learning rate (chosen at the tutorial budget).",),
+        notes=("Each variant at its tuned recipe (lr, weight decay, schedule) from the tutorial budget.",),
     ),  # fmt: skip
     "data": Study(
         "data",
