@@ -259,3 +259,22 @@ def test_the_digits3d_prose_says_what_its_study_decides():
     for row in (r for r in rows if "`cnn3d-aug` needs" in r):
         low = float(re.search(r"in epochs, \[([\d.]+)×, not surely within", row)[1])
         assert low < 250
+
+
+def test_the_e3nn_block_says_whether_its_run_is_at_the_committed_recipe(tmp_path):
+    """A search that chooses again after the comparison ran makes the block say which model's
+    recipe the run no longer has."""
+    from suite.report.results import RunResults
+
+    r = RunResults(ROOT / "results" / "quick-e3nn-precise-bn-cpu")
+    same = readme.recipe_against_tuned(ROOT, r, ["e3nn-so2", "escnn-c4"])
+    assert same.endswith("of `e3nn-so2`, `escnn-c4` are those `tuned.toml` holds now")
+    tuned = (ROOT / "suite" / "training" / "tuned.toml").read_text(encoding="utf-8")
+    changed = re.sub(r'(\[mnist\."e3nn-so2"\]\nlr = )[\d.e-]+', r"\g<1>0.0125", tuned)
+    assert changed != tuned
+    (tmp_path / "suite" / "training").mkdir(parents=True)
+    (tmp_path / "suite" / "training" / "tuned.toml").write_text(changed, encoding="utf-8")
+    assert readme.recipe_against_tuned(tmp_path, r, ["e3nn-so2", "escnn-c4"]) == (
+        "not the committed `tuned.toml`'s for `e3nn-so2` (this run: lr 0.00534708, weight decay 0.1, "
+        "constant; `tuned.toml` now: lr 0.0125, weight decay 0.1, constant)"
+    )

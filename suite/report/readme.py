@@ -212,6 +212,8 @@ def e3nn_block(root: Path, run: str, bench: str, reference: str = "escnn-c4") ->
             f"commit `{_commit(measured)}`; batch {measured['step_ratios'][0]['batch_size']}, each "
             "variant's steps alternating in one loop (a ratio of medians, one run: no interval)."
         )
+    recipe = recipe_against_tuned(root, r, ["e3nn-so2", reference]) if r is not None else ""
+    lines += [f"- recipe: {recipe}."] if recipe else []
     evidence = Evidence(r) if r else None
     lines += ["", markdown(e3nn_rows(r, evidence, steps, reference)), ""]
     if r is not None:
@@ -226,6 +228,34 @@ def e3nn_block(root: Path, run: str, bench: str, reference: str = "escnn-c4") ->
         lines.append(f"- Its training step at most {E3NN_GOAL_STEP:g}× `{reference}`'s: {step:.2f}× "
                      f"measured: **{verdict}** (one run's ratio).")  # fmt: skip
     return "\n".join(lines)
+
+
+def recipe_against_tuned(root: Path, r: RunResults, variants: list[str]) -> str:
+    """Whether each variant's lr, weight decay and schedule in run ``r`` are those the committed
+    ``tuned.toml`` holds now: a run made before a search chose again says which differ."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    config, path = r.manifest.get("config") or {}, root / "suite" / "training" / "tuned.toml"
+    if not path.is_file() or not all(v in (config.get("lrs") or {}) for v in variants):
+        return ""  # nothing to compare: a run of the tutorial recipe, a tree without the table
+    table = tomllib.loads(path.read_text(encoding="utf-8")).get(config.get("dataset", "mnist"), {})
+    shown = lambda values: ", ".join(f"{k.replace('_', ' ')} {v:g}" if isinstance(v, float) else f"{v}"  # noqa: E731
+                                     for k, v in values.items())  # fmt: skip
+    differ = []
+    for v in variants:
+        own = (config.get("tuned") or {}).get(v, {})
+        settings = {k: own.get(k, config.get("recipe", {}).get(k)) for k in ("weight_decay", "schedule")}
+        ran = {"lr": config["lrs"][v], **settings}
+        now = {k: table.get(v, {}).get(k) for k in ran}
+        if ran != now:
+            differ.append(f"`{v}` (this run: {shown(ran)}; `tuned.toml` now: {shown(now)})")
+    if differ:
+        return "not the committed `tuned.toml`'s for " + "; ".join(differ)
+    names = ", ".join(f"`{v}`" for v in variants)
+    return f"the lr, weight decay and schedule of {names} are those `tuned.toml` holds now"
 
 
 def e3nn_rows(r: RunResults | None, evidence: Evidence | None, steps: dict, reference: str) -> pd.DataFrame:
