@@ -184,8 +184,8 @@ def test_a_study_from_python_writes_its_report_and_resumes(tmp_path):
 
 
 def test_loading_a_unit_whose_weights_were_left_out_says_so():
-    """The committed model-size study keeps no weights (23 MB): asking for one says why, in one line."""
+    """The committed model-size study keeps no weights (15 MB): asking for one says why, in one line."""
     from suite.errors import SuiteError
 
     with pytest.raises(SuiteError, match="finished, but its weights are not in the run directory"):
-        suite.load_model(ROOT / "results" / "studies" / "budgets", "cnn", budget=14000)
+        suite.load_model(ROOT / "results" / "studies" / "budgets-optuna", "cnn", budget=14000)

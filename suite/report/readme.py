@@ -449,7 +449,7 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
     "study-compute-digits3d": lambda root: pending_study_block(root, "compute-digits3d"),
     "study-data": lambda root: study_block(root, "data"),
     "study-data-polycubes": lambda root: pending_study_block(root, "data-polycubes"),
-    "study-budgets": lambda root: study_block(root, "budgets"),
+    "study-budgets": lambda root: study_block(root, "budgets-optuna"),
     "growth": lambda root: growth_block(root, ["compute", "compute-polycubes", "compute-digits3d"]),
     "quick-polycubes": lambda root: pending_run_block(root, "quick-polycubes-cpu"),
     "quick-digits3d": lambda root: pending_run_block(root, "quick-digits3d-cpu"),
