@@ -89,20 +89,16 @@ def executor_as_started(args: argparse.Namespace, argv: list[str], started: list
     stopped the run); a resume without options trains those here."""
     if any(a == o or a.startswith(o + "=") for a in argv for o in EXECUTOR_OPTIONS):
         return ""
-    recorded: dict[str, str] = {}
-    for i, arg in enumerate(started):
-        name, equals, value = arg.partition("=")
-        if name in EXECUTOR_OPTIONS:
-            recorded[name] = value if equals else (started[i + 1] if i + 1 < len(started) else "")
-    if "--ray-address" in recorded or recorded.get("--executor") == "ray":
+    recorded, _ = run_options().parse_known_args(started)  # the same parser read it when it started
+    if recorded.ray_address or recorded.executor == "ray":
         return "it started on Ray: this resume trains here (pass the executor options to finish it on Ray)"
-    if "--jobs" not in recorded:
+    if recorded.jobs == 1:
         return ""
-    options = [
-        part for name in ("--jobs", "--gpus-per-unit") if name in recorded for part in (name, recorded[name])
-    ]
-    run_options().parse_known_args(options, namespace=args)
-    return f"resuming as it started: {' '.join(options)} (give --jobs 1 to train one unit at a time)"
+    args.jobs, args.gpus_per_unit = recorded.jobs, recorded.gpus_per_unit
+    options = f"--jobs {recorded.jobs}" + (
+        f" --gpus-per-unit {recorded.gpus_per_unit:g}" if recorded.gpus_per_unit else ""
+    )
+    return f"resuming as it started: {options} (give --jobs 1 to train one unit at a time)"
 
 
 def execute(run, data, args: argparse.Namespace, report: Callable[[Path], object]) -> int:  # noqa: ANN001
