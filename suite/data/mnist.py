@@ -97,11 +97,20 @@ def bundled_pickle_path() -> Path | None:
 
 
 def _to_uint8_pixels(values: np.ndarray, origin: str) -> np.ndarray:
-    scaled = np.asarray(values, dtype=np.float64) * 256.0
-    pixels = np.rint(scaled)
-    if np.abs(scaled - pixels).max() > 1e-6 or pixels.min() < 0 or pixels.max() > 255:
-        raise SuiteError(f"{origin}: pixel values are not k/256 for integer k in 0..255")
-    return pixels.astype(np.uint8).reshape(-1, *IMAGE_SHAPE)
+    """k/256 times 256 is exact in the bundle's own float32, so the check needs no float64 copy;
+    blocks of rows keep the temporaries small (whole-array float64 copies made decoding the
+    bundle take 20 s instead of 2 on a fresh machine)."""
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.floating):
+        raise SuiteError(f"{origin}: pixel values are {values.dtype}, not floats k/256")
+    pixels = np.empty(values.shape, dtype=np.uint8)
+    for start in range(0, len(values), 4096):
+        scaled = values[start : start + 4096] * values.dtype.type(256)
+        rounded = np.rint(scaled)
+        if not np.array_equal(scaled, rounded) or rounded.min() < 0 or rounded.max() > 255:
+            raise SuiteError(f"{origin}: pixel values are not k/256 for integer k in 0..255")
+        pixels[start : start + 4096] = rounded
+    return pixels.reshape(-1, *IMAGE_SHAPE)
 
 
 def read_bundle(path: Path) -> dict[str, np.ndarray]:
