@@ -158,22 +158,35 @@ def select(spec: str | None, kind: str = "2d") -> list[str]:
     """Names from a comma-separated list of names or patterns; ``all`` (or None) means every
     variant serving ``kind`` of task (``2d`` images, ``3d`` volumes), ``core`` its core variants,
     and a pattern the matching ones that serve it; a name given in full is taken as given (a
-    variant that cannot serve the data is then refused in one line)."""
+    variant that cannot serve the data is then refused in one line). A part starting with ``-``
+    leaves its matches out (``all,-e3nn-*``; a list that starts with one starts from ``all``):
+    the costliest variants are dropped without naming every other one."""
     serving = [n for n in names() if kind in _REGISTRY[n].tasks]
-    if spec is None or spec.strip() in ("", "all"):
-        return family_order(serving)
-    if spec.strip() == "core":
-        return family_order([n for n in serving if _REGISTRY[n].core])
+    parts = [p.strip() for p in (spec or "all").split(",") if p.strip()] or ["all"]
+    if parts[0].startswith("-"):
+        parts.insert(0, "all")
     chosen: list[str] = []
-    for part in (p.strip() for p in spec.split(",")):
-        if not part:
-            continue
-        wild = any(c in part for c in "*?[")
-        matches = [n for n in names(part) if n in serving] if wild else [get_variant(part).name]
-        if not matches:
-            raise UsageError(f"no variant matches {part!r}; known variants: {', '.join(names())}")
-        chosen.extend(m for m in matches if m not in chosen)
+    for part in parts:
+        if part.startswith("-"):
+            dropped = _matches(part[1:], serving)
+            chosen = [n for n in chosen if n not in dropped]
+        else:
+            chosen.extend(m for m in _matches(part, serving) if m not in chosen)
+    if not chosen:
+        raise UsageError(f"the selection {spec!r} leaves no variant; known variants: {', '.join(names())}")
     return chosen
+
+
+def _matches(part: str, serving: list[str]) -> list[str]:
+    """The variants one part of a selection names: ``all``, ``core``, a pattern or a name."""
+    if part in ("all", "core"):
+        return family_order([n for n in serving if part == "all" or _REGISTRY[n].core])
+    if not any(c in part for c in "*?["):
+        return [get_variant(part).name]
+    matches = [n for n in names(part) if n in serving]
+    if not matches:
+        raise UsageError(f"no variant matches {part!r}; known variants: {', '.join(names())}")
+    return matches
 
 
 def left_out(chosen: list[str], kind: str) -> dict[str, str]:

@@ -44,3 +44,19 @@ def test_patterns_and_selection():
     assert registry.select("cnn,stack-*") == ["cnn", "stack-c4"]
     with pytest.raises(UsageError, match="no variant matches"):
         registry.select("zzz*")
+
+
+def test_a_selection_leaves_out_what_a_minus_part_matches():
+    everything = registry.select("all")
+    without_e3nn = [n for n in everything if not n.startswith("e3nn")]
+    assert registry.select("all,-e3nn-*") == without_e3nn and len(without_e3nn) < len(everything)
+    assert registry.select("-e3nn-*") == without_e3nn  # a list that starts by leaving out starts from all
+    assert registry.select("core,-cnn") == [n for n in registry.select("core") if n != "cnn"]
+    assert registry.select("cnn,stack-c4,-cnn,gcnn-c4") == ["stack-c4", "gcnn-c4"]  # in the order given
+    assert registry.select("-gcnn-o", "3d") == [n for n in registry.select("all", "3d") if n != "gcnn-o"]
+    with pytest.raises(UsageError, match="leaves no variant"):
+        registry.select("cnn,-cnn")
+    with pytest.raises(UsageError, match="no variant matches 'zzz\\*'"):
+        registry.select("all,-zzz*")
+    with pytest.raises(UsageError, match="unknown variant 'nope'"):
+        registry.select("all,-nope")

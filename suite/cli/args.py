@@ -45,7 +45,8 @@ def variant_options(default_help: str = "all") -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--variants",
-        help=f"comma-separated names, patterns ('*-c4'), 'core' or 'all' (default: {default_help})",
+        help=f"comma-separated names, patterns ('*-c4'), 'core' or 'all', and parts that leave out "
+        f"('all,-e3nn-*') (default: {default_help})",
     )
     parent.add_argument(
         "--plugin",

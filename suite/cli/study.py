@@ -53,7 +53,11 @@ def add_command(commands) -> None:  # noqa: ANN001 - argparse's sub-parsers acti
         "--scale", choices=SCALES, default="cpu",
         help="cpu (default: about an hour on a 2-core CPU) | full (a GPU or a cluster) | smoke",
     )  # fmt: skip
-    p.add_argument("--variants", help="override the study's variants (names, patterns, core, all)")
+    p.add_argument(
+        "--variants",
+        help="override the study's variants (names, patterns, core, all; "
+        "-name or -pattern leaves out: all,-e3nn-*)",
+    )
     p.add_argument("--seeds", type=positive_int, help="override the scale's number of seeds")
     p.add_argument("--values", type=parse_values, help="override the axis values, e.g. 14k,30k or 1000,3000")
     p.add_argument("--epochs", type=positive_int, help="override the scale's epochs")
