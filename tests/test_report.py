@@ -488,3 +488,14 @@ def test_the_tutorials_mnist_table_appears_for_mnist_runs_only(run, tmp_path):
     assert "## The tutorial's table, reproduced" in tables.summary_markdown(run)
     fashion = as_fashion_run(write_run(tmp_path / "fashion"))
     assert "The tutorial's table" not in tables.summary_markdown(fashion)
+
+
+def test_a_published_figure_is_placed_against_our_interval_only_when_the_seeds_decide():
+    from suite.report.stats import Interval
+    from suite.report.tables import against_published
+
+    ours = Interval(97.0, 96.5, 97.5, seeds=3, images=10_000, method="two-way")
+    assert against_published(ours, 96.0) == "higher" and against_published(ours, 98.0) == "lower"
+    assert against_published(ours, 97.3) == against_published(ours, 96.5) == "consistent"
+    assert against_published(Interval(97.0, 96.5, 97.5, 2, 10_000, "two-way"), 90.0) == "not decided"
+    assert against_published(Interval(97.0, float("nan"), float("nan"), 3, 0, "none"), 90.0) == "not decided"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ from suite.report.evidence import Evidence, run_measures
 from suite.report.formatting import markdown, wall_time
 from suite.report.results import RunResults
 from suite.report.scale import scale_line
+from suite.report.stats import Interval
 
 # The tutorial's published figures (upright / 90°), which our `cnn` and `stack-c4` reproduce.
 TUTORIAL = {"cnn": ("SimpleCNN", 97.3, 15.1), "stack-c4": ("EqCNN (rotated stack)", 96.5, 96.5)}
@@ -131,9 +133,24 @@ def tutorial_table(r: RunResults, evidence: Evidence | None = None) -> pd.DataFr
             "model": f"`{v}` (tutorial: {theirs})",
             "tutorial upright": f"{up:.1f}", "tutorial 90°": f"{rot:.1f}",
             "ours upright": cell(evidence, v, "0"), "ours 90°": cell(evidence, v, "90"),
+            "ours against theirs": "; ".join(
+                f"{label} {against_published(evidence.interval(v, angle), value)}"
+                for label, angle, value in (("upright", "0", up), ("90°", "90", rot))
+            ),
             "params": f"{int(_get(r.scalar('params'), v)):,}",
         })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def against_published(ours: Interval, published: float) -> str:
+    """Where a published single figure lies against our 95% interval: ours ``higher`` or ``lower``
+    when the interval excludes it, ``consistent`` when it holds it; ``not decided`` below the
+    seeds a verdict needs."""
+    if not ours.decided or math.isnan(ours.low):
+        return "not decided"
+    if ours.low > published:
+        return "higher"
+    return "lower" if ours.high < published else "consistent"
 
 
 def most_confused_pair(r: RunResults) -> tuple[int, int] | None:
