@@ -74,3 +74,15 @@ def test_the_block_of_a_run_against_itself_shows_no_change_and_the_same_training
         row = next(line for line in block.splitlines() if line.startswith(f"| `{variant}`"))
         assert "| no change |" in row and row.rstrip().endswith("| yes |")
     assert readme.before_after_block(ROOT, "quick-e3nn-cpu", "no-such-run").endswith("not committed yet")
+
+
+def test_the_recipe_s_name_is_a_setting_that_differs():
+    from types import SimpleNamespace
+
+    def run(name, **recipe):
+        return SimpleNamespace(manifest={"config": {"recipe_name": name, "recipe": recipe}})
+
+    tutorial = run("tutorial", lr=5e-4, schedule="constant")
+    tuned = run("tuned", lr=5e-4, schedule="constant")
+    assert changed_settings(tutorial, tuned) == {"recipe": ("tutorial", "tuned")}
+    assert changed_settings(run("tuned", lr=5e-4), tuned) == {"schedule": (None, "constant")}

@@ -13,9 +13,14 @@ from suite.report.stats import Interval, two_way_interval
 
 
 def changed_settings(before: RunResults, after: RunResults) -> dict[str, tuple]:
-    """The recipe settings whose recorded values differ (a missing one as None)."""
-    old = before.manifest.get("config", {}).get("recipe", {})
-    new = after.manifest.get("config", {}).get("recipe", {})
+    """The recipe settings whose recorded values differ (a missing one as None); ``recipe`` is
+    the recipe's name (``tuned``: each variant's own lr, weight decay and schedule)."""
+
+    def settings(r: RunResults) -> dict:
+        config = r.manifest.get("config", {})
+        return {**config.get("recipe", {}), "recipe": config.get("recipe_name")}
+
+    old, new = settings(before), settings(after)
     return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)}
 
 

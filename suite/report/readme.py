@@ -127,26 +127,6 @@ def tutorial_block(root: Path, name: str) -> str:
     )
 
 
-def accuracy_columns(root: Path, runs: dict[str, str]) -> str:
-    """C4-mean and random-angle accuracy [95% interval] of each variant in several runs."""
-    loaded = {label: RunResults(root / "results" / name) for label, name in runs.items()}
-    evidence = {label: Evidence(r) for label, r in loaded.items()}
-    variants = list(dict.fromkeys(v for r in loaded.values() for v in r.variants))
-    rows = []
-    for v in variants:
-        row = {"variant": f"`{v}`"}
-        for label, r in loaded.items():
-            present = v in r.variants
-            row[f"{label}: C4 mean"] = cell(evidence[label], v, "c4_mean") if present else "–"
-            row[f"{label}: random angle"] = cell(evidence[label], v, "random") if present else "–"
-        rows.append(row)
-    notes = [f"{label}: [`results/{name}/`](results/{name}/summary.md), {_provenance(loaded[label])}"
-             for label, name in runs.items()]  # fmt: skip
-    first = next(iter(loaded))
-    return "\n".join([*[f"- {n}" for n in notes], "", method_note(evidence[first], loaded[first].variants),
-                      "", markdown(pd.DataFrame(rows))])  # fmt: skip
-
-
 def sweep_block(root: Path, name: str) -> str:
     """The learning-rate sweep: C4-mean validation accuracy per rate, the chosen one in bold."""
     sweep = pd.read_csv(root / "results" / name / "sweep.csv")
@@ -428,13 +408,14 @@ def speedup_block(root: Path, names: list[str]) -> str:
     return markdown(pd.DataFrame(rows))
 
 
+TUTORIAL_RUN = "quick-tutorial-3seeds-cpu"
 BUILDERS: dict[str, Callable[[Path], str]] = {
     "reference": lambda root: run_block(root, "reference"),
     "quick-core": lambda root: run_block(root, "quick-core-cpu"),
-    "tutorial": lambda root: tutorial_block(root, "quick-all-tutorial-cpu"),
-    "quick-all": lambda root: accuracy_columns(
-        root, {"first sweep": "quick-all-cpu", "tutorial recipe": "quick-all-tutorial-cpu"}
-    ),
+    "tutorial": lambda root: _unless_pending(root, TUTORIAL_RUN) or tutorial_block(root, TUTORIAL_RUN),
+    "quick-all": lambda root: _unless_pending(root, TUTORIAL_RUN)
+    or _unless_pending(root, "quick-all-3seeds-cpu")
+    or before_after_block(root, TUTORIAL_RUN, "quick-all-3seeds-cpu"),
     "quick-all-3seeds": lambda root: pending_run_block(root, "quick-all-3seeds-cpu"),
     "sweep": lambda root: sweep_block(root, "tune-cpu"),
     "tune": lambda root: tune_block(root, "tune-optuna-cpu"),
