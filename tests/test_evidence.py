@@ -1,6 +1,7 @@
 """The estimators behind intervals, paired tests and rank groups: coverage on simulated runs, and
 a report that ranks only what the evidence separates."""
 
+import itertools
 import json
 import math
 
@@ -84,6 +85,24 @@ def test_rank_groups_join_what_is_not_separated():
     differs = {frozenset(p): True for p in [("a1", "b"), ("a1", "c"), ("a2", "c"), ("b", "c")]}
     assert rank_groups(names, differs) == {"a1": "a", "a2": "ab", "b": "b", "c": "c"}
     assert rank_groups(names, {}) == {n: "a" for n in names}
+
+
+def test_rank_letters_apart_always_mean_a_separated_pair():
+    """The best variant is not separated from the weakest (a wide interval) while the second,
+    with a tight one, is: the best shares a letter with both (consecutive runs alone would
+    have put the best and the weakest apart)."""
+    names = ["wide-best", "tight-second", "weakest"]
+    letters = rank_groups(names, {frozenset(("tight-second", "weakest")): True})
+    assert letters == {"wide-best": "ab", "tight-second": "a", "weakest": "b"}
+    rng = np.random.default_rng(1)
+    for _ in range(200):  # random separations: letters shared exactly when the pair is not separated
+        names = [f"v{k}" for k in range(int(rng.integers(2, 8)))]
+        differs = {frozenset(p): bool(rng.random() < 0.4) for p in itertools.combinations(names, 2)}
+        letters = rank_groups(names, differs)
+        assert letters[names[0]].startswith("a")
+        for pair, separated in differs.items():
+            first, second = sorted(pair)
+            assert bool(set(letters[first]) & set(letters[second])) != separated, (differs, letters)
 
 
 # --- a fabricated run directory: the report ranks only what the evidence separates -------------

@@ -17,6 +17,7 @@ Its coverage is checked on simulated runs in ``tests/test_evidence.py``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, replace
 
@@ -114,20 +115,26 @@ def holm(p_values: list[float]) -> list[float]:
 
 
 def rank_groups(names: list[str], differs: dict[frozenset, bool]) -> dict[str, str]:
-    """Letters for ``names`` (sorted best first): variants that share a letter are not
-    distinguishable. Each letter is a maximal run of consecutive variants none of whose pairs
-    ``differs`` (a line display); the first letter holds the best."""
-    runs: list[tuple[int, int]] = []
-    for start in range(len(names)):
-        end = start
-        while end + 1 < len(names) and not any(
-            differs.get(frozenset((names[k], names[end + 1])), False) for k in range(start, end + 1)
-        ):
-            end += 1
-        if not runs or end > runs[-1][1]:
-            runs.append((start, end))
+    """Letters for ``names`` (sorted best first): two variants share a letter exactly when
+    ``differs`` does not separate them, so a letter apart always means a difference at 95%.
+    A compact letter display by insert-and-absorb (Piepho 2004): start from one group of all;
+    each separated pair splits every group holding both (one copy without each), and a group
+    inside another is dropped. Letters go in the order of each group's best member. (Groups of
+    consecutive variants alone would show two variants apart whose pair the test did not
+    separate, when a variant between them, with a tighter interval, is separated from one.)"""
+    groups: list[set[int]] = [set(range(len(names)))]
+    for i, j in itertools.combinations(range(len(names)), 2):
+        if not differs.get(frozenset((names[i], names[j])), False):
+            continue
+        split = [g for g in groups if i in g and j in g]
+        groups = [g for g in groups if not (i in g and j in g)]
+        for group in split:
+            groups.extend([group - {i}, group - {j}])
+        groups = [g for g in groups if not any(g < other for other in groups)]
+        groups = [g for n, g in enumerate(groups) if g not in groups[:n]]
+    groups.sort(key=lambda g: sorted(g))
     letters = {name: "" for name in names}
-    for index, (start, end) in enumerate(runs):
-        for name in names[start : end + 1]:
-            letters[name] += chr(ord("a") + index) if index < 26 else f"({index})"
+    for index, group in enumerate(groups):
+        for member in sorted(group):
+            letters[names[member]] += chr(ord("a") + index) if index < 26 else f"({index})"
     return letters
