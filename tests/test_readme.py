@@ -226,6 +226,14 @@ def test_an_interrupted_run_shows_its_progress_and_no_table(tmp_path):
     assert block.endswith(f"Interrupted: {done} of {total} units done; {ending}")
     assert "| variant |" in readme.pending_run_block(ROOT, "quick-polycubes-cpu")
     assert readme.pending_run_block(tmp_path, "nothing-here") == "`results/nothing-here/`: not committed yet"
+    just_started = tmp_path / "results" / "just-started"  # a manifest, and no unit finished yet
+    just_started.mkdir()
+    for name in manifest["units"]:
+        manifest["units"][name]["status"] = "pending"
+    (just_started / "manifest.json").write_text(json.dumps(manifest))
+    assert readme.pending_run_block(tmp_path, "just-started").endswith(
+        f"Interrupted: 0 of {total} units done; {ending}"
+    )
 
 
 def test_the_tuning_budget_quotes_the_first_sweeps_unit_times():

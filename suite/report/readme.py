@@ -61,8 +61,9 @@ def _commits(m: dict) -> str:
     return f"commits {named} (in order; resumes before these recorded no commit)"
 
 
-def _provenance(r: RunResults) -> str:
-    m = r.manifest
+def _provenance(r: RunResults | dict) -> str:
+    """Command, device, commits and wall time of a run (its results, or its manifest alone)."""
+    m = r if isinstance(r, dict) else r.manifest
     return f"`{' '.join(m.get('command', []))}`: {_device(m)}, {_commits(m)}, wall time {wall_time(m)}."
 
 
@@ -103,13 +104,13 @@ def _unless_pending(root: Path, path: str) -> str:
     directory = root / "results" / path
     if not (directory / "manifest.json").is_file():
         return f"`results/{path}/`: not committed yet"
-    r = RunResults(directory)
-    progress = interrupted(r.manifest)
+    manifest = json.loads((directory / "manifest.json").read_text())  # no unit may have finished yet
+    progress = interrupted(manifest)
     if progress:
         link = f"`results/{path}/`"
         if (directory / "summary.md").is_file():
             link = f"[{link}](results/{path}/summary.md)"
-        return f"{link}, {_provenance(r)} {progress}; its figures come when it is resumed to the end."
+        return f"{link}, {_provenance(manifest)} {progress}; its figures come when it is resumed to the end."
     return ""
 
 
