@@ -60,3 +60,12 @@ def test_a_selection_leaves_out_what_a_minus_part_matches():
         registry.select("all,-zzz*")
     with pytest.raises(UsageError, match="unknown variant 'nope'"):
         registry.select("all,-nope")
+
+
+def test_a_selection_that_starts_by_leaving_out_is_a_value_on_the_command_line():
+    from suite.cli.main import joined_selections
+
+    assert joined_selections(["run", "--variants", "-e3nn-*", "--seeds", "3"]) == [
+        "run", "--variants=-e3nn-*", "--seeds", "3",
+    ]  # fmt: skip
+    assert joined_selections(["run", "--variants", "--seeds", "3"]) == ["run", "--variants", "--seeds", "3"]

@@ -192,8 +192,20 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM stops a run as Ctrl-C does: its directory stays resumable
 
 
+def joined_selections(argv: list[str]) -> list[str]:
+    """``--variants -e3nn-*`` as ``--variants=-e3nn-*``: argparse takes a value that starts with a
+    dash for an option, and a selection that leaves out starts with one."""
+    joined: list[str] = []
+    for arg in argv:
+        if joined and joined[-1] == "--variants" and arg.startswith("-") and not arg.startswith("--"):
+            joined[-1] = f"--variants={arg}"
+        else:
+            joined.append(arg)
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = joined_selections(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     args = parser.parse_args(argv)
     in_main_thread = threading.current_thread() is threading.main_thread()
