@@ -10,7 +10,6 @@ import suite
 from suite.measure.evaluate import accuracy
 from suite.report.results import table_path
 from suite.runs.config import RunConfig, load_run_data
-from suite.runs.grid import UnitKey
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,7 +78,8 @@ def test_api_errors_name_the_parameter(tmp_path):
 
 
 COMMITTED = sorted(p.parent for p in (ROOT / "results").rglob("weights") if p.is_dir())
-FULLY_CHECKED = ("quick-fashion-cpu",)  # the others: their sample predictions (the test suite's time)
+PER_IMAGE_CHECKED = ("quick-fashion-cpu",)  # the others: their sample predictions (the test suite's time)
+PER_IMAGE_COUNT = 1_000  # the first test images of the per-image check, at 0° and at 90°
 
 
 def skip_without_the_data_set(run_dir: Path) -> None:
@@ -92,26 +92,30 @@ def skip_without_the_data_set(run_dir: Path) -> None:
 
 @pytest.mark.parametrize("run_dir", COMMITTED, ids=[str(p.relative_to(ROOT / "results")) for p in COMMITTED])
 def test_committed_weights_reproduce_the_committed_accuracy(run_dir):
-    """The trained models committed under results/ give, loaded fresh, the test accuracy their
-    run recorded in metrics.csv (seed 0 of each variant, upright, on all 10,000 test images; the
-    smoke-run test above checks a quarter turn too), or, for the runs not in FULLY_CHECKED, the
-    predictions its run recorded for the sample digits at every sample angle (the first unit of
-    each variant)."""
+    """The trained models committed under results/, loaded fresh, are right on exactly the test
+    images their run recorded in its per-image table (``PER_IMAGE_CHECKED`` runs: seed 0 of each
+    variant, upright and at 90°, the first ``PER_IMAGE_COUNT`` test images), or, for the other
+    runs, give the predictions their run recorded for the sample digits at every sample angle
+    (the first unit of each variant)."""
     skip_without_the_data_set(run_dir)
-    if run_dir.name not in FULLY_CHECKED:
+    if run_dir.name not in PER_IMAGE_CHECKED:
         check_sample_predictions(run_dir)
         return
+    import pandas as pd
+
+    from suite.correctness import decode
+    from suite.measure.evaluate import predict
+
     results = suite.load_run(run_dir)
     data = load_run_data(RunConfig.from_dict(results.manifest["config"]))
-    for path in sorted((run_dir / "weights").glob("*.safetensors")):
-        key = UnitKey.parse(path.stem)
-        assert not key.point, "a committed grid run keeps no weights (they would be many)"
-        if key.seed != 0:
-            continue  # seed 0 of each variant on every test image (the test suite's time)
-        model = suite.load_model(run_dir, key.variant, key.seed)
-        for angle in (0.0,):
-            found = accuracy(model, data.test_x, data.test_y, angle)
-            assert found == metric(results, key.variant, "acc", angle, key.seed), (key.variant, angle)
+    rows = pd.read_csv(table_path(run_dir, "correct.csv"), dtype={"angle": str})
+    recorded = rows[(rows.metric == "acc") & rows.angle.isin(["0", "90"]) & (rows.seed == 0)]
+    assert len(recorded) == 2 * len(results.variants)
+    images, labels = data.test_x[:PER_IMAGE_COUNT], data.test_y[:PER_IMAGE_COUNT]
+    for row in recorded.itertuples():
+        model = suite.load_model(run_dir, row.variant, 0)
+        correct = (predict(model, images, float(row.angle)) == labels).numpy()
+        assert (correct == decode(row.bits, row.images)[:PER_IMAGE_COUNT]).all(), (row.variant, row.angle)
 
 
 def check_sample_predictions(run_dir: Path) -> None:
@@ -130,7 +134,7 @@ def check_sample_predictions(run_dir: Path) -> None:
     axes = list(config.grid)
     units = expected.groupby(["variant", "seed", *axes])
     # the first unit of each variant (its lowest seed; a study's or grid's first point), as
-    # FULLY_CHECKED runs check seed 0 of each: every seed of every variant costs the suite's time
+    # PER_IMAGE_CHECKED runs check seed 0 of each: every seed of every variant costs the suite's time
     units = [next((k, g) for k, g in units if k[0] == v) for v in dict.fromkeys(expected.variant)]
     for (variant, seed, *point), rows in units:
         model = suite.load_model(run_dir, variant, int(seed), **dict(zip(axes, point, strict=True)))
