@@ -48,39 +48,3 @@ def mnist_read_once(mnist: ImageData):
 def digits(mnist: ImageData) -> tuple[torch.Tensor, torch.Tensor]:
     """64 real test digits as float inputs in [0, 1] and their labels."""
     return mnist.test_x[:64].float() / 255.0, mnist.test_y[:64]
-
-
-_FRESH_BUILD_CACHE = pytest.StashKey[str]()
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Starts the fresh-machine escnn build of ``tests/test_escnn_tables.py`` as soon as its test
-    is collected, so that it runs beside the other tests; the test waits for it."""
-    import sys
-    import tempfile
-    from pathlib import Path
-
-    module = sys.modules.get("tests.test_escnn_tables")
-    if module is None or not module.tables.SHIPPED.is_file():
-        return
-    if not any(item.name == module.FRESH_BUILD_TEST for item in session.items):
-        return
-    cache = tempfile.mkdtemp(prefix="c4suite-fresh-build-")
-    session.config.stash[_FRESH_BUILD_CACHE] = cache
-    session.config.stash[module.FRESH_BUILD_KEY] = module.start_fresh_build(Path(cache))
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Stops the fresh build if its test did not wait for it (a failure before it, -x), and
-    removes its cache folder."""
-    import shutil
-    import sys
-
-    module = sys.modules.get("tests.test_escnn_tables")
-    build = session.config.stash.get(module.FRESH_BUILD_KEY, None) if module else None
-    if build is not None and build.poll() is None:
-        build.kill()
-        build.communicate()
-    cache = session.config.stash.get(_FRESH_BUILD_CACHE, None)
-    if cache:
-        shutil.rmtree(cache, ignore_errors=True)

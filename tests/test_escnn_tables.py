@@ -6,13 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 tables = pytest.importorskip("models._escnn_tables")
-FRESH_BUILD_KEY = pytest.StashKey[subprocess.Popen]()
 
 RESTRICTION = ((2,), "octa", "SO3")  # the l = 2 irrep of SO(3) restricted to the cube's rotations
 
@@ -122,38 +120,27 @@ def test_a_shipped_table_is_served_without_solving_and_a_missing_one_is_solved_o
         strict((1,), "octa")
 
 
-FRESH_BUILD = (
-    "import models._escnn_tables as t\n"
-    "t.install(t.tables_dir(), strict=True)\n"
-    "import models\n"
-    "models.load_all()\n"
-    "from suite import registry\n"
-    "from suite.data.datasets import get_dataset\n"
-    "tasks = {'2d': get_dataset('mnist').task, '3d': get_dataset('polycubes').task}\n"
-    "for name in registry.names():\n"
-    "    spec = registry.get_variant(name)\n"
-    "    for kind in spec.tasks if spec.family == 'escnn' else ():\n"
-    "        registry.get(name, task=tasks[kind])\n"
-)
-FRESH_BUILD_TEST = "test_the_shipped_tables_hold_every_table_the_escnn_variants_ask_for"
-
-
-def start_fresh_build(cache: Path) -> subprocess.Popen:
-    """Every escnn variant built for every kind of task it serves, in a new process whose cache
-    folder is ``cache`` (empty) and whose solves are refused: what a fresh machine does. It runs
-    beside the other tests (``conftest.py`` starts it when the session collects its test): half
-    a minute of single-threaded basis sampling that need not hold up the session."""
-    env = {**os.environ, "C4SUITE_CACHE": str(cache)}
-    return subprocess.Popen([sys.executable, "-c", FRESH_BUILD], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
-
-
 @pytest.mark.subprocess
-def test_the_shipped_tables_hold_every_table_the_escnn_variants_ask_for(request, tmp_path):
+def test_the_shipped_tables_hold_every_table_the_escnn_variants_ask_for(tmp_path):
     """A fresh machine solves nothing: with an empty cache and any solve refused, every escnn
     variant builds for every kind of task it serves."""
     if not tables.SHIPPED.is_file():
         pytest.skip(f"no {tables.SHIPPED.name} for this escnn: ship them with models._escnn_tables.ship()")
-    build = request.config.stash.get(FRESH_BUILD_KEY, None) or start_fresh_build(tmp_path)
-    _, stderr = build.communicate(timeout=300)
-    assert build.returncode == 0, stderr[-2000:]
+    script = (
+        "import models._escnn_tables as t\n"
+        "t.install(t.tables_dir(), strict=True)\n"
+        "import models\n"
+        "models.load_all()\n"
+        "from suite import registry\n"
+        "from suite.data.datasets import get_dataset\n"
+        "tasks = {'2d': get_dataset('mnist').task, '3d': get_dataset('polycubes').task}\n"
+        "for name in registry.names():\n"
+        "    spec = registry.get_variant(name)\n"
+        "    for kind in spec.tasks if spec.family == 'escnn' else ():\n"
+        "        registry.get(name, task=tasks[kind])\n"
+    )
+    env = {**os.environ, "C4SUITE_CACHE": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=200
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
