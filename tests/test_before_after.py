@@ -74,6 +74,10 @@ def test_the_block_of_a_run_against_itself_shows_no_change_and_the_same_training
         row = next(line for line in block.splitlines() if line.startswith(f"| `{variant}`"))
         assert "| no change |" in row and row.rstrip().endswith("| yes |")
     assert readme.before_after_block(ROOT, "quick-e3nn-cpu", "no-such-run").endswith("not committed yet")
+    assert (
+        readme.before_after_block(ROOT, "no-such-run", "quick-e3nn-cpu")
+        == "`results/no-such-run/`: not committed yet"
+    )
 
 
 def test_the_recipe_s_name_is_a_setting_that_differs():

@@ -96,6 +96,9 @@ def bundled_pickle_path() -> Path | None:
     return None
 
 
+DECODE_ROWS = 4096  # images per block when the bundle is decoded (small temporaries)
+
+
 def _to_uint8_pixels(values: np.ndarray, origin: str) -> np.ndarray:
     """k/256 times 256 is exact in the bundle's own float32, so the check needs no float64 copy;
     blocks of rows keep the temporaries small (whole-array float64 copies made decoding the
@@ -104,12 +107,12 @@ def _to_uint8_pixels(values: np.ndarray, origin: str) -> np.ndarray:
     if not np.issubdtype(values.dtype, np.floating):
         raise SuiteError(f"{origin}: pixel values are {values.dtype}, not floats k/256")
     pixels = np.empty(values.shape, dtype=np.uint8)
-    for start in range(0, len(values), 4096):
-        scaled = values[start : start + 4096] * values.dtype.type(256)
+    for start in range(0, len(values), DECODE_ROWS):
+        scaled = values[start : start + DECODE_ROWS] * values.dtype.type(256)
         rounded = np.rint(scaled)
         if not np.array_equal(scaled, rounded) or rounded.min() < 0 or rounded.max() > 255:
             raise SuiteError(f"{origin}: pixel values are not k/256 for integer k in 0..255")
-        pixels[start : start + 4096] = rounded
+        pixels[start : start + DECODE_ROWS] = rounded
     return pixels.reshape(-1, *IMAGE_SHAPE)
 
 

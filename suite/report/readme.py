@@ -262,10 +262,12 @@ def per_seed(r: RunResults, variant: str, metric: str) -> str:
 
 
 def before_after_block(root: Path, before: str, after: str) -> str:
-    """Two runs of the same units that differ in one recorded setting (precise BN): both
-    provenances, what changed, and each variant's paired change (``suite.report.before_after``)."""
-    if not (root / "results" / after / "manifest.json").is_file():
-        return f"`results/{after}/`: not committed yet"
+    """Two runs of the same units that differ in recorded settings (precise BN; the recipe):
+    both provenances, what changed, and each variant's paired change
+    (``suite.report.before_after``); the progress line of either run while it is being made."""
+    pending = _unless_pending(root, before) or _unless_pending(root, after)
+    if pending:
+        return pending
     old, new = RunResults(root / "results" / before), RunResults(root / "results" / after)
     changed = "; ".join(f"`{k}` {'not recorded' if a is None else a} → {b}" for k, (a, b) in
                         changed_settings(old, new).items())  # fmt: skip
@@ -414,9 +416,7 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
     "reference": lambda root: run_block(root, "reference"),
     "quick-core": lambda root: run_block(root, "quick-core-cpu"),
     "tutorial": lambda root: _unless_pending(root, TUTORIAL_RUN) or tutorial_block(root, TUTORIAL_RUN),
-    "quick-all": lambda root: _unless_pending(root, TUTORIAL_RUN)
-    or _unless_pending(root, "quick-all-3seeds-cpu")
-    or before_after_block(root, TUTORIAL_RUN, "quick-all-3seeds-cpu"),
+    "quick-all": lambda root: before_after_block(root, TUTORIAL_RUN, "quick-all-3seeds-cpu"),
     "quick-all-3seeds": lambda root: pending_run_block(root, "quick-all-3seeds-cpu"),
     "sweep": lambda root: sweep_block(root, "tune-cpu"),
     "tune": lambda root: tune_block(root, "tune-optuna-cpu"),
