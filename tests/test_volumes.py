@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from suite.data.groups import get_group
-from suite.data.volumes import GRID, canonical, digits3d_data, polycube_data, polycubes
+from suite.data.volumes import SHIFT, GRID, canonical, digits3d_data, polycube_data, polycubes
 from suite.errors import UsageError
 
 
@@ -32,6 +32,16 @@ def test_polycubes_are_deterministic_balanced_and_fit_the_grid():
     assert not torch.equal(polycube_data(4, 2, seed=4).train_x, a.train_x)
     bright = (a.train_x > 120).flatten(1).sum(1)  # five blocks of 2³ or 3³ voxels, some overlapping
     assert bright.min() >= 5 * 8 - 16 and bright.max() <= 5 * 27
+
+
+def test_polycubes_sit_near_the_middle_of_the_grid():
+    """Each shape's blocks lie around the grid's middle (moved by at most SHIFT voxels, and a
+    jittered block by one more), never anywhere in the grid: the position is not what to learn."""
+    data = polycube_data(6, 1, seed=1)
+    for volume in data.train_x[:, 0]:
+        cells = (volume > 100).nonzero()  # blocks ~ N(200, 25), background ~ N(20, 12)
+        middle = (cells.min(0).values + cells.max(0).values).float() / 2
+        assert ((middle - (GRID - 1) / 2).abs() <= SHIFT + 1.5).all(), middle
 
 
 def voxels(cells, size=6):
