@@ -5,7 +5,8 @@ same.
 A bank built under ``inference_mode`` is an inference tensor, which a forward with gradients (a
 saliency map in eval mode) must not use, and a bank built with gradients would keep its autograd
 graph alive; so only gradient-free eval forwards share it. A changed weight (an optimiser step, a
-loaded state dict) changes its version or its storage, and ``train()`` drops the cache.
+loaded state dict) changes its version or its storage, and ``train()`` drops the cache;
+``eval()`` keeps it (an evaluation calls it before each pass: every rotation of every test set).
 """
 
 from __future__ import annotations
@@ -33,5 +34,6 @@ class EvalCached(nn.Module):
         return self._eval_cache[1]  # type: ignore[return-value]
 
     def train(self, mode: bool = True) -> EvalCached:
-        self._eval_cache = None
+        if mode:
+            self._eval_cache = None
         return super().train(mode)

@@ -80,6 +80,7 @@ def test_api_errors_name_the_parameter(tmp_path):
 COMMITTED = sorted(p.parent for p in (ROOT / "results").rglob("weights") if p.is_dir())
 PER_IMAGE_CHECKED = ("quick-fashion-cpu",)  # the others: their sample predictions (the test suite's time)
 PER_IMAGE_COUNT = 1_000  # the first test images of the per-image check, at 0° and at 90°
+UPRIGHT_VOLUMES_CHECKED = 32  # 3-D runs: the first test volumes checked upright, per variant
 
 
 def skip_without_the_data_set(run_dir: Path) -> None:
@@ -145,7 +146,8 @@ def check_sample_predictions(run_dir: Path) -> None:
 
 def check_upright_correctness(run_dir: Path, results, data) -> None:
     """Seed 0 of each variant of a 3-D run, loaded fresh, is right on exactly the upright test
-    volumes its run recorded in its per-image table (the first 96 of them: the test suite's time)."""
+    volumes its run recorded in its per-image table (the first ``UPRIGHT_VOLUMES_CHECKED``: the
+    test suite's time)."""
     import pandas as pd
 
     from suite.correctness import decode
@@ -156,9 +158,9 @@ def check_upright_correctness(run_dir: Path, results, data) -> None:
     assert set(upright.variant) == set(results.metrics.variant)
     for row in upright.itertuples():
         model = suite.load_model(run_dir, row.variant, 0)
-        volumes, labels = data.test_x[:96], data.test_y[:96]
+        volumes, labels = data.test_x[:UPRIGHT_VOLUMES_CHECKED], data.test_y[:UPRIGHT_VOLUMES_CHECKED]
         correct = (predict_volumes(model, volumes, lambda x, _s: x) == labels).numpy()
-        assert (correct == decode(row.bits, row.images)[:96]).all(), row.variant
+        assert (correct == decode(row.bits, row.images)[:UPRIGHT_VOLUMES_CHECKED]).all(), row.variant
 
 
 @pytest.mark.parametrize("run_dir", COMMITTED, ids=[str(p.relative_to(ROOT / "results")) for p in COMMITTED])

@@ -40,6 +40,9 @@ def test_the_eval_mode_cache_serves_only_gradient_free_forwards(name):
         conv.weight.add_(1.0)  # a changed weight invalidates the cache
         assert not torch.equal(bank(), first)
         changed = bank()
+    conv.eval()  # eval() keeps it (an evaluation calls it before every pass)
+    with torch.no_grad():
+        assert bank() is changed
     conv.train().eval()  # and train() drops it
     with torch.no_grad():
         assert bank() is not changed

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from suite.data.groups import get_group
-from suite.data.volumes import SHIFT, GRID, canonical, digits3d_data, polycube_data, polycubes
+from suite.data.volumes import GRID, SHIFT, canonical, digits3d_data, polycube_data, polycubes
 from suite.errors import UsageError
 
 
@@ -111,13 +111,13 @@ def test_the_3d_variants_serve_volumes_keep_their_claims_and_resume_from_checkpo
         assert params == 20_589 if name.startswith(("cnn3d", "stack")) else abs(params / 20_589 - 1) < 0.05
         with torch.no_grad():
             assert model.eval()(x).shape == (4, 29)
-        errors = symmetry_errors(model, x[:2])
+        errors = symmetry_errors(model, x[:1])  # one volume: 47 forwards of the largest models
         assert claim_holds(registry.get_variant(name).claims, errors), (name, errors)
         if registry.get_variant(name).claims == "O":  # rotations only: chiral pairs stay apart
             # regular fields permute exactly; e3nn's and escnn-so3's float32 Fourier products round
             exact = 1e-5 if registry.get_variant(name).family != "e3nn" and name != "escnn-so3" else TOLERANCE
             assert errors["rot90"] < exact and errors["mirror"] > 1e-4
-        assert learns(model, [(x[:2], y[:2]), (x[2:], y[2:])]), name
+        assert learns(model, [(x[:1], y[:1]), (x[1:2], y[1:2])]), name
         if name == "escnn-o":  # escnn's layers change their state dict on train(): a resume rebuilds
             checkpoint_round_trip(model, lambda: registry.get("escnn-o", task=data.task), x, y, path / "o.pt")
     with pytest.raises(UsageError, match="18×18×18 is not: resize or pad the volumes to 16 or 20"):
@@ -127,17 +127,18 @@ def test_the_3d_variants_serve_volumes_keep_their_claims_and_resume_from_checkpo
 def test_volumes_are_measured_under_every_rotation_of_the_cube():
     from suite import registry
     from suite.data.rotations import rotate_volumes
+    from suite.measure.conformance import TOLERANCE
     from suite.measure.volumes import measure_volumes, random_rotations
 
     data = polycube_data(1, 1, seed=2)
-    data = type(data)(data.train_x, data.train_y, data.test_x[:8], data.test_y[:8], "t", "polycubes",
+    data = type(data)(data.train_x, data.train_y, data.test_x[:4], data.test_y[:4], "t", "polycubes",
                       data.classes, group="O")  # fmt: skip
     torch.manual_seed(0)
-    rows, confusions, correct = measure_volumes(registry.get("stack-o", task=data.task), data, 4)
+    rows, confusions, correct = measure_volumes(registry.get("gcnn-o", task=data.task), data, 4)
     acc = {r["angle"]: r["value"] for r in rows if r["metric"] == "acc_o"}
     assert sorted(acc) == list(range(24)) and len(set(acc.values())) == 1  # invariant: the same at each
     scalars = {r["metric"]: r["value"] for r in rows if r["angle"] == ""}
-    assert scalars["acc_o_mean"] == scalars["acc_o_min"] == acc[0] and scalars["invariance_err"] < 1e-5
+    assert scalars["acc_o_mean"] == scalars["acc_o_min"] == acc[0] and scalars["invariance_err"] < TOLERANCE
     assert {"acc_random", "acc_balanced"} <= set(scalars)
     assert len([c for c in correct if c["metric"] == "acc_o"]) == 24
     turned = rotate_volumes(data.test_x[:1].float(), random_rotations(1))  # trilinear: mass kept roughly
@@ -233,16 +234,16 @@ def test_the_cube_s_full_group_is_its_48_exact_symmetries_and_is_measured_on_mir
     images = {tuple(e.act(probe).flatten().tolist()) for e in FULL_CUBE.elements}
     assert len(images) == 48 and len(FULL_CUBE.mirrors) == 24 and get_group("oh") is FULL_CUBE
     data = polycube_data(1, 1, seed=2)
-    data = type(data)(data.train_x, data.train_y, data.test_x[:4], data.test_y[:4], "t", "polycubes",
+    data = type(data)(data.train_x, data.train_y, data.test_x[:2], data.test_y[:2], "t", "polycubes",
                       data.classes, group="Oh")  # fmt: skip
     torch.manual_seed(0)
-    rows, _, correct = measure_volumes(registry.get("stack-o", task=data.task), data, 2)
+    rows, _, correct = measure_volumes(registry.get("gcnn-o", task=data.task), data, 2)
     mirrored = [r["value"] for r in rows if r["metric"] == "acc_o_mirror"]
     scalars = {r["metric"]: r["value"] for r in rows if r["angle"] == ""}
     assert len(mirrored) == 24 and len(set(mirrored)) == 1  # a rotation of a mirror image: one mirror
     assert scalars["acc_o_mirror_mean"] == scalars["acc_o_mirror_min"] == mirrored[0]
     assert len([c for c in correct if c["metric"] == "acc_o_mirror"]) == 24
-    assert scalars["invariance_err"] > 1e-4  # stack-o is invariant to rotations, not to mirror images
+    assert scalars["invariance_err"] > 1e-4  # gcnn-o is invariant to rotations, not to mirror images
 
 
 def chiral_pair() -> tuple[torch.Tensor, torch.Tensor]:
