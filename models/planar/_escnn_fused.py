@@ -34,6 +34,7 @@ class FusedExpansion:
         for name, block in list(expansion.named_children()):
             if name.startswith("block_expansion_"):
                 setattr(expansion, name, private_copy(block))
+        hashed_by_identity(expansion)
         self._block_shape: tuple[int, ...] | None = None
         # in a tuple, so that it is not registered twice as a submodule (its state dict keys stay)
         self._block: tuple[torch.nn.Module, ...] = ()
@@ -62,10 +63,32 @@ class FusedExpansion:
 def private_copy(block: torch.nn.Module) -> torch.nn.Module:
     """``block`` with buffers of its own. escnn hands one basis module to every layer of the same
     field types and size, in every model the process builds (its ``_stored_filters``): loading a
-    state dict into one model would change the bases of all the others, and of later builds."""
+    state dict into one model would change the bases of all the others, and of later builds.
+    The copies are contiguous: escnn samples the basis in another memory order, so reading it as a
+    matrix copied all of it at every training step (255 MB a step in escnn-oh's last layer); the
+    values, and so the filters, are the same."""
     private = copy.copy(block)
-    private._buffers = {k: None if v is None else v.clone() for k, v in block._buffers.items()}
+    private._buffers = {
+        k: None if v is None else v.clone(memory_format=torch.contiguous_format)
+        for k, v in block._buffers.items()
+    }
+    hashed_by_identity(private)
     return private
+
+
+_IDENTITY_HASHED: dict[type, type] = {}
+
+
+def hashed_by_identity(module: torch.nn.Module) -> None:
+    """Give a built basis module torch's identity ``==`` and hash. escnn's compare and hash the
+    sampled bases (to share them between layers while it builds them), and ``train()``/``eval()``
+    hash every child on each call: on the cube's 48 symmetries that took about 0.1 s an ``eval()``,
+    called before every evaluation pass. Once built, a layer's basis is its own (``private_copy``)."""
+    kind = type(module)
+    if kind not in _IDENTITY_HASHED:
+        identity = {"__hash__": object.__hash__, "__eq__": object.__eq__}
+        _IDENTITY_HASHED[kind] = type(kind.__name__, (kind,), identity)
+    module.__class__ = _IDENTITY_HASHED[kind]
 
 
 class FusedR2Conv(FusedExpansion, enn.R2Conv):
