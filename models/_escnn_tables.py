@@ -41,6 +41,7 @@ with warnings.catch_warnings():  # py3nj is dropped on purpose: it only serves S
     import escnn.group._clebsh_gordan as _clebsh_gordan
     import escnn.group.groups.octa as _octa
     import escnn.group.irrep as _irrep
+    import escnn.group.representation as _representation
     from escnn import gspaces
     from escnn import nn as enn
     from escnn.nn.modules.basismanager import BasisManager
@@ -106,6 +107,32 @@ def shipped_first(name: str, cached: Callable, tables: TableFile, strict: bool) 
     return call
 
 
+REGULAR = "escnn.group.representation.build_regular_representation"
+
+
+def shipped_regular(build: Callable, tables: TableFile, strict: bool) -> Callable:
+    """escnn's regular representation of a finite group (``build``), read from ``tables`` where
+    they hold the group: its irreps and change of basis (escnn's inverse is the transpose). escnn
+    builds it from every product of two elements; for the cube's 48 symmetries, each a rotation
+    object compared by tolerance, that took about 5 s a process."""
+
+    def call(group):  # noqa: ANN001, ANN202 - escnn's group, escnn's triple
+        key = call_key(REGULAR, (group.name, group.order()), {})
+        value = tables.get(key)
+        if value is MISSING:
+            if strict:
+                raise LookupError(f"{key} is not among the shipped tables ({tables.path})")
+            irreps, change_of_basis, _ = build(group)
+            value = ([tuple(irrep.id) for irrep in irreps], change_of_basis)
+        for recorded in _RECORDING:
+            recorded[key] = value
+        ids, change_of_basis = value
+        return [group.irrep(*i) for i in ids], change_of_basis, change_of_basis.T
+
+    call.built = build
+    return call
+
+
 @contextmanager
 def recording() -> Iterator[dict[str, Any]]:
     """Every table asked for inside the block, by call (what ``ship`` writes)."""
@@ -135,6 +162,9 @@ def install(location: str | None = None, shipped: Path | None = SHIPPED, strict:
         solve = raw_solve(getattr(module, name))
         qualified = f"{solve.__module__}.{solve.__qualname__}"
         setattr(module, name, shipped_first(qualified, memory.cache(seeded(solve)), tables, strict))
+    regular = _representation.build_regular_representation
+    regular = getattr(regular, "built", regular)
+    _representation.build_regular_representation = shipped_regular(regular, tables, strict)
     # the cube's irreps are written out (no solve), but escnn's cache of them prints a line each
     # time it is read ("[Memory] Loading ..."): the same function, cached quietly
     irreps = _octa._build_octa_irrep_picklable
@@ -143,11 +173,11 @@ def install(location: str | None = None, shipped: Path | None = SHIPPED, strict:
 
 def ship(path: Path = SHIPPED, budgets: tuple[int | None, ...] = (None, 100_000), fresh: bool = False) -> int:
     """Write to ``path`` every table the registered escnn variants ask for, each built for its
-    default task at ``budgets``; returns how many. The values come from this machine's
-    cache (solving what it lacks), so the shipped bases are those its runs were trained with
-    (a solve repeats only to rounding under another thread count or BLAS); ``fresh``: solve all
-    anew. Run it in a fresh process (escnn keeps a built group's tables in memory) when escnn, a
-    variant or the seeding changes."""
+    default task at ``budgets``; returns how many. The values come from the file at ``path``
+    where it holds them, then from this machine's cache (solving what it lacks), so the shipped
+    bases stay those the committed runs were trained with (a solve repeats only to rounding under
+    another thread count or BLAS); ``fresh``: solve all anew. Run it in a fresh process (escnn
+    keeps a built group's tables in memory) when escnn, a variant or the seeding changes."""
     import tempfile
 
     import models
@@ -156,7 +186,7 @@ def ship(path: Path = SHIPPED, budgets: tuple[int | None, ...] = (None, 100_000)
     models.load_all()
     try:
         with tempfile.TemporaryDirectory() as empty, recording() as recorded:
-            install(empty if fresh else tables_dir(), shipped=None)
+            install(empty if fresh else tables_dir(), shipped=None if fresh else path)
             for name in (n for n in registry.names() if registry.get_variant(n).family == "escnn"):
                 for budget in budgets:
                     registry.get(name, budget=budget)

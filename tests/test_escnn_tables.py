@@ -120,6 +120,35 @@ def test_a_shipped_table_is_served_without_solving_and_a_missing_one_is_solved_o
         strict((1,), "octa")
 
 
+def test_a_shipped_regular_representation_is_escnns_own_and_a_missing_one_is_built_or_refused(tmp_path):
+    """The regular representation read from a table file has escnn's irreps and change of basis,
+    bit for bit, with nothing built; a group the file lacks is built (and recorded) or refused."""
+    from escnn.group import dihedral_group
+
+    from models._table_file import TableFile, write_tables
+
+    build = tables._representation.build_regular_representation.built  # escnn's own
+    group = dihedral_group(4)
+    irreps, change_of_basis, inverse = build(group)
+    key = tables.call_key(tables.REGULAR, (group.name, group.order()), {})
+    write_tables(tmp_path / "t.npz", {key: ([tuple(r.id) for r in irreps], change_of_basis)})
+    built = []
+
+    def counting(g):  # noqa: ANN001, ANN202
+        built.append(g.name)
+        return build(g)
+
+    shipped = tables.shipped_regular(counting, TableFile(tmp_path / "t.npz"), strict=False)
+    read_irreps, read_change, read_inverse = shipped(group)
+    assert built == [] and [r.id for r in read_irreps] == [r.id for r in irreps]
+    assert np.array_equal(read_change, change_of_basis) and np.array_equal(read_inverse, inverse)
+    with tables.recording() as recorded:
+        shipped(dihedral_group(2))
+    assert built == ["D2"] and len(recorded) == 1
+    with pytest.raises(LookupError, match="not among the shipped tables"):
+        tables.shipped_regular(counting, TableFile(tmp_path / "t.npz"), strict=True)(dihedral_group(2))
+
+
 @pytest.mark.subprocess
 def test_the_shipped_tables_hold_every_table_the_escnn_variants_ask_for(tmp_path):
     """A fresh machine solves nothing: with an empty cache and any solve refused, every escnn
