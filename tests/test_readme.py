@@ -208,8 +208,8 @@ def test_an_interrupted_run_shows_its_progress_and_no_table(tmp_path):
     ranking the variants it has so far."""
     import json
 
-    source = ROOT / "results" / "quick-polycubes-cpu"
-    run = tmp_path / "results" / "quick-polycubes-cpu"
+    source = ROOT / "results" / "quick-digits3d-cpu"
+    run = tmp_path / "results" / "quick-digits3d-cpu"
     run.mkdir(parents=True)
     for entry in source.iterdir():
         if entry.name not in ("manifest.json", "summary.md"):
@@ -218,13 +218,13 @@ def test_an_interrupted_run_shows_its_progress_and_no_table(tmp_path):
     unit = next(iter(manifest["units"]))
     manifest["units"][unit]["status"] = "running"
     (run / "manifest.json").write_text(json.dumps(manifest))
-    block = readme.pending_run_block(tmp_path, "quick-polycubes-cpu")
+    block = readme.pending_run_block(tmp_path, "quick-digits3d-cpu")
     done = len(manifest["units"]) - 1
-    assert block.startswith("`results/quick-polycubes-cpu/`, `suite run --dataset polycubes")
+    assert block.startswith("`results/quick-digits3d-cpu/`, `suite run --dataset digits3d")
     total = len(manifest["units"])
     ending = "its figures come when it is resumed to the end."
     assert block.endswith(f"Interrupted: {done} of {total} units done; {ending}")
-    assert "| variant |" in readme.pending_run_block(ROOT, "quick-polycubes-cpu")
+    assert "| variant |" in readme.pending_run_block(ROOT, "quick-digits3d-cpu")
     assert readme.pending_run_block(tmp_path, "nothing-here") == "`results/nothing-here/`: not committed yet"
     just_started = tmp_path / "results" / "just-started"  # a manifest, and no unit finished yet
     just_started.mkdir()
