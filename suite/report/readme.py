@@ -427,7 +427,7 @@ BUILDERS: dict[str, Callable[[Path], str]] = {
     "bench": lambda root: bench_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
     "limits": lambda root: limits_block(root, {"CPU": "bench-cpu", "H100": "bench-h100"}),
     "study-compute": lambda root: study_block(root, "compute-optuna"),
-    "study-compute-polycubes": lambda root: study_block(root, "compute-polycubes"),
+    "study-compute-polycubes": lambda root: pending_study_block(root, "compute-polycubes"),
     "study-compute-digits3d": lambda root: pending_study_block(root, "compute-digits3d"),
     "study-data": lambda root: study_block(root, "data"),
     "study-data-polycubes": lambda root: pending_study_block(root, "data-polycubes"),
