@@ -146,8 +146,8 @@ def test_the_growth_table_shows_no_row_of_an_interrupted_compute_study(tmp_path)
     progress and gives no row: targets without the augmented runs decide nothing."""
     import json
 
-    source = ROOT / "results" / "studies" / "compute-polycubes"
-    study = tmp_path / "results" / "studies" / "compute-polycubes"
+    source = ROOT / "results" / "studies" / "compute-digits3d"
+    study = tmp_path / "results" / "studies" / "compute-digits3d"
     study.mkdir(parents=True)
     for entry in source.iterdir():
         if entry.name != "manifest.json":
@@ -156,15 +156,15 @@ def test_the_growth_table_shows_no_row_of_an_interrupted_compute_study(tmp_path)
     unit = next(n for n in manifest["units"] if n.startswith("cnn3d-aug__"))
     manifest["units"][unit]["status"] = "pending"
     (study / "manifest.json").write_text(json.dumps(manifest))
-    whole = readme.growth_block(ROOT, ["compute-polycubes"])
-    partial = readme.growth_block(tmp_path, ["compute-polycubes"])
+    whole = readme.growth_block(ROOT, ["compute-digits3d"])
+    partial = readme.growth_block(tmp_path, ["compute-digits3d"])
     done, total = sum(u["status"] == "done" for u in manifest["units"].values()), len(manifest["units"])
-    assert "| O (24) | polycubes |" in whole and "| O (24) | polycubes |" not in partial
+    assert "| O (24) | digits3d |" in whole and "| O (24) | digits3d |" not in partial
     assert f"Interrupted: {done} of {total} units done; no row until it is resumed." in partial
     # the study's own block: its provenance and progress, no figures until it is resumed to the end
-    block = readme.pending_study_block(tmp_path, "compute-polycubes")
+    block = readme.pending_study_block(tmp_path, "compute-digits3d")
     assert f"Interrupted: {done} of {total} units done; its figures come when" in block
-    assert "Verdict" not in block and "Verdict" in readme.pending_study_block(ROOT, "compute-polycubes")
+    assert "Verdict" not in block and "Verdict" in readme.pending_study_block(ROOT, "compute-digits3d")
 
 
 def test_a_search_with_no_finished_trial_has_a_block_that_says_so(tmp_path):
