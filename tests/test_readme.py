@@ -270,6 +270,22 @@ def test_the_digits3d_prose_says_what_its_study_decides():
         assert low < 250
 
 
+def test_the_polycubes_prose_says_what_its_study_decides():
+    """The paragraph under the polycubes compute study reads its block: no row decides the claim,
+    no upper bound within the cap, every lower bound in epochs under the claim's range (250×), and
+    every target far above chance (1/29)."""
+    text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    assert 'What it says: as on `digits3d`, no row decides the claim at 95%.' in text
+    block = readme.study_block(ROOT, "compute-polycubes")
+    undecided = "**not decided at 95%**"
+    assert f"in epochs: {undecided}; in seconds: {undecided}; in FLOPs: {undecided}" in block
+    rows = [line for line in block.splitlines() if line.startswith("- `") and "needs, in epochs" in line]
+    assert len(rows) == 3 and all("not surely within" in row for row in rows)
+    for row in rows:
+        assert float(re.search(r"in epochs, \[([\d.]+)×, not surely within", row)[1]) < 250
+        assert float(re.search(r"`: ([\d.]+) \[", row)[1]) > 3 * 100 / 29
+
+
 def test_the_e3nn_block_says_whether_its_run_is_at_the_committed_recipe(tmp_path):
     """A search that chooses again after the comparison ran makes the block say which model's
     recipe the run no longer has."""
