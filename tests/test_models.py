@@ -116,6 +116,24 @@ def test_escnn_fused_expansion_gives_escnn_s_own_logits(name):
         assert torch.allclose(mine, theirs, rtol=1e-5, atol=1e-6)
 
 
+def test_escnn_layers_read_their_own_contiguous_bases_and_hash_them_by_identity():
+    """Each fused layer's basis is its own contiguous copy (read as a matrix without copying it at
+    every step), and its basis modules hash and compare by identity, so ``eval()`` does not hash
+    the sampled bases: two models of the same variant hold equal bases that are not the same."""
+    from models.planar._escnn_fused import FusedR2Conv
+
+    torch.manual_seed(0)
+    one, two = registry.get("escnn-c4"), registry.get("escnn-c4")
+    layers = [[m for m in model.modules() if isinstance(m, FusedR2Conv)] for model in (one, two)]
+    for a, b in zip(*layers, strict=True):
+        block_a, block_b = a._block[0], b._block[0]
+        assert block_a.sampled_basis.is_contiguous()
+        assert torch.equal(block_a.sampled_basis, block_b.sampled_basis)
+        assert block_a.sampled_basis.data_ptr() != block_b.sampled_basis.data_ptr()
+        assert block_a != block_b and hash(block_a) == object.__hash__(block_a)
+        assert a.basisexpansion != b.basisexpansion and a.basisexpansion == a.basisexpansion
+
+
 def test_the_e3nn_kernel_is_cached_only_for_gradient_free_eval_forwards():
     from models.planar._e3nn import VoxelConvolution
 

@@ -275,7 +275,7 @@ def test_the_polycubes_prose_says_what_its_study_decides():
     no upper bound within the cap, every lower bound in epochs under the claim's range (250×), and
     every target far above chance (1/29)."""
     text = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
-    assert 'What it says: as on `digits3d`, no row decides the claim at 95%.' in text
+    assert "What it says: as on `digits3d`, no row decides the claim at 95%." in text
     block = readme.study_block(ROOT, "compute-polycubes")
     undecided = "**not decided at 95%**"
     assert f"in epochs: {undecided}; in seconds: {undecided}; in FLOPs: {undecided}" in block
