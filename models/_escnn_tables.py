@@ -117,16 +117,11 @@ def shipped_regular(build: Callable, tables: TableFile, strict: bool) -> Callabl
     object compared by tolerance, that took about 5 s a process."""
 
     def call(group):  # noqa: ANN001, ANN202 - escnn's group, escnn's triple
-        key = call_key(REGULAR, (group.name, group.order()), {})
-        value = tables.get(key)
-        if value is MISSING:
-            if strict:
-                raise LookupError(f"{key} is not among the shipped tables ({tables.path})")
+        def solve(_name: str, _order: int) -> tuple[list, np.ndarray]:
             irreps, change_of_basis, _ = build(group)
-            value = ([tuple(irrep.id) for irrep in irreps], change_of_basis)
-        for recorded in _RECORDING:
-            recorded[key] = value
-        ids, change_of_basis = value
+            return [tuple(irrep.id) for irrep in irreps], change_of_basis
+
+        ids, change_of_basis = shipped_first(REGULAR, solve, tables, strict)(group.name, group.order())
         return [group.irrep(*i) for i in ids], change_of_basis, change_of_basis.T
 
     call.built = build
