@@ -19,7 +19,9 @@ for _plugin in filter(None, os.environ.get("C4SUITE_PLUGINS", "").split(os.paths
     from suite.plugins import load_plugin
 
     load_plugin(Path(_plugin))
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# pytest-xdist's workers (pyproject's addopts) share the cores: one torch thread each on 2 cores
+WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1) // WORKERS))
 
 
 @pytest.fixture(scope="session")

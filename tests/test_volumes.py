@@ -12,6 +12,7 @@ import torch
 from suite.data.groups import get_group
 from suite.data.volumes import GRID, SHIFT, canonical, digits3d_data, polycube_data, polycubes
 from suite.errors import UsageError
+from tests.groups import ESCNN_OH
 
 
 def test_there_are_29_one_sided_pentacubes_23_free_ones_and_6_mirror_pairs():
@@ -95,6 +96,7 @@ def test_a_2d_variant_is_refused_on_volumes_before_anything_is_written(tmp_path,
         registry.get("cnn", task=Task((16, 16, 16), 1, 29, "O"))
 
 
+@ESCNN_OH
 def test_the_3d_variants_serve_volumes_keep_their_claims_and_resume_from_checkpoints(tmp_path):
     from suite import registry
     from suite.measure.conformance import TOLERANCE, claim_holds, learns, symmetry_errors
@@ -255,6 +257,7 @@ def chiral_pair() -> tuple[torch.Tensor, torch.Tensor]:
     return volume, volume.flip(-1)
 
 
+@ESCNN_OH
 def test_escnn_oh_cannot_tell_a_chiral_pentacube_from_its_mirror_image_the_o_models_can():
     from suite import registry
     from suite.data.groups import CUBE
@@ -275,6 +278,7 @@ def test_escnn_oh_cannot_tell_a_chiral_pentacube_from_its_mirror_image_the_o_mod
             assert gap > 1e-4 and gap > 10 * rotation_error, (name, gap, rotation_error)
 
 
+@ESCNN_OH
 def test_escnn_over_the_cube_expands_its_filters_as_escnn_does_and_exports_to_conv3d():
     """models/planar/_escnn_fused.py's one-matmul expansion on R3Conv: escnn's own logits (1e-5
     relative), in train and eval mode; ``export()`` gives plain Conv3d computing the same."""
