@@ -26,7 +26,7 @@ def escnn_o(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
     "escnn-oh", description="escnn R3Conv on fullOctaOnR3: rotations and mirrors (Oh), blind to chirality",
     family="escnn", claims="Oh", tasks=("3d",), channels_last=False,
     why_not_core="mirror-invariant, so it cannot tell apart the mirror pairs that polycubes labels as "
-    "different classes; and escnn builds its bases for 20-45 s once per process",
+    "different classes; and escnn samples its bases for about 12 s once per process (2-core CPU)",
 )  # fmt: skip
 def escnn_oh(budget: int | None = None, task: Task = VOLUMES) -> nn.Module:
     require_cube_size(task, "escnn-oh")
