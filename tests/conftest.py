@@ -19,9 +19,13 @@ for _plugin in filter(None, os.environ.get("C4SUITE_PLUGINS", "").split(os.paths
     from suite.plugins import load_plugin
 
     load_plugin(Path(_plugin))
-# pytest-xdist's workers (pyproject's addopts) share the cores: one torch thread each on 2 cores
+# pytest-xdist's workers (pyproject's addopts) share the cores: one torch thread each on 2 cores,
+# and so do the `suite` processes the tests start (two threads each would wait on each other)
 WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1) // WORKERS))
+THREADS = max(1, min(2, os.cpu_count() or 1) // WORKERS)
+torch.set_num_threads(THREADS)
+if WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
 
 
 @pytest.fixture(scope="session")
