@@ -5,14 +5,9 @@ import pytest
 from suite import registry
 from suite.errors import UsageError
 from suite.registry import parse_budget
-from tests.groups import ESCNN_OH
-
-VARIANTS = [
-    pytest.param(n, marks=ESCNN_OH) if n == "escnn-oh" else n for n in registry.family_order(registry.names())
-]
 
 
-@pytest.mark.parametrize("name", VARIANTS)
+@pytest.mark.parametrize("name", registry.family_order(registry.names()))
 def test_100k_budget_within_five_percent(name):
     params = registry.count_params(registry.get(name, budget=100_000))
     assert abs(params - 100_000) <= 5_000, params

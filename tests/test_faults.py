@@ -22,7 +22,6 @@ from suite import registry
 from suite.errors import SuiteError
 from suite.runs.lock import HOLDER_NAME, RunDirectoryInUse, RunLock
 from tests.cli import run_main
-from tests.groups import RAY
 
 C4 = "0,90,180,270"
 SMOKE = ["run", "--profile", "smoke", "--no-bench", "--no-progress", "--angles", C4]
@@ -448,7 +447,6 @@ def test_a_bad_checkpoint_fails_its_unit_naming_the_file(run_dir, capsys, no_rep
 # --- Ray: absent or lost -------------------------------------------------------------------------
 
 
-@RAY
 def test_an_unreachable_ray_address_is_refused_in_one_line_at_once(tmp_path, capsys):
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.2", 0))

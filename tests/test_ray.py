@@ -16,11 +16,10 @@ import pytest
 import torch
 
 from tests.cli import run_main
-from tests.groups import RAY
 
 LOOPBACK = "127.0.0.2"
 HEADS: dict[str, subprocess.Popen] = {}  # the test cluster's `ray start` process, by address
-pytestmark = [pytest.mark.subprocess, RAY]
+pytestmark = pytest.mark.subprocess
 
 
 def free_port() -> int:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.cli import run_main
-from tests.groups import RAY
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = [
@@ -265,7 +264,6 @@ def test_checkpoints_load_without_executing_code(reference):
     assert state["epochs_done"] == 3 and len(state["history"]) == 3
 
 
-@RAY
 @pytest.mark.subprocess
 def test_parallel_workers_match_a_serial_run_and_isolate_failures(reference, tmp_path):
     """--executor ray with default options trains units as tasks of a local Ray instance (plugins

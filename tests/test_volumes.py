@@ -12,7 +12,6 @@ import torch
 from suite.data.groups import get_group
 from suite.data.volumes import GRID, SHIFT, canonical, digits3d_data, polycube_data, polycubes
 from suite.errors import UsageError
-from tests.groups import ESCNN_OH
 
 
 def test_there_are_29_one_sided_pentacubes_23_free_ones_and_6_mirror_pairs():
@@ -96,11 +95,10 @@ def test_a_2d_variant_is_refused_on_volumes_before_anything_is_written(tmp_path,
         registry.get("cnn", task=Task((16, 16, 16), 1, 29, "O"))
 
 
-def three_d_variants() -> list:
-    """Every variant registered for volumes; escnn-oh on the worker that builds it for the others."""
+def three_d_variants() -> list[str]:
     from suite import registry
 
-    return [pytest.param(n, marks=ESCNN_OH) if n == "escnn-oh" else n for n in registry.select("all", "3d")]
+    return registry.select("all", "3d")
 
 
 @pytest.mark.parametrize("name", three_d_variants())
@@ -267,7 +265,6 @@ def chiral_pair() -> tuple[torch.Tensor, torch.Tensor]:
     return volume, volume.flip(-1)
 
 
-@ESCNN_OH
 def test_escnn_oh_cannot_tell_a_chiral_pentacube_from_its_mirror_image_the_o_models_can():
     from suite import registry
     from suite.data.groups import CUBE
@@ -288,7 +285,6 @@ def test_escnn_oh_cannot_tell_a_chiral_pentacube_from_its_mirror_image_the_o_mod
             assert gap > 1e-4 and gap > 10 * rotation_error, (name, gap, rotation_error)
 
 
-@ESCNN_OH
 def test_escnn_over_the_cube_expands_its_filters_as_escnn_does_and_exports_to_conv3d():
     """models/planar/_escnn_fused.py's one-matmul expansion on R3Conv: escnn's own logits (1e-5
     relative), in train and eval mode; ``export()`` gives plain Conv3d computing the same."""
