@@ -6,8 +6,12 @@ from suite import registry
 from suite.errors import UsageError
 from suite.registry import parse_budget
 
+# escnn-oh's is checked in tests/test_volumes.py, the one file that builds it (escnn samples its
+# bases once per process, about 10 s: one worker of pytest-xdist's pays it, not two)
+ELSEWHERE = {"escnn-oh"}
 
-@pytest.mark.parametrize("name", registry.family_order(registry.names()))
+
+@pytest.mark.parametrize("name", [n for n in registry.family_order(registry.names()) if n not in ELSEWHERE])
 def test_100k_budget_within_five_percent(name):
     params = registry.count_params(registry.get(name, budget=100_000))
     assert abs(params - 100_000) <= 5_000, params

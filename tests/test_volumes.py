@@ -126,6 +126,14 @@ def test_the_3d_variants_serve_volumes_keep_their_claims_and_resume_from_checkpo
         checkpoint_round_trip(model, lambda: registry.get("escnn-o", task=data.task), x, y, tmp_path / "o.pt")
 
 
+def test_escnn_oh_at_100k_parameters_is_within_five_percent():
+    """tests/test_budgets.py's check, here where escnn-oh's bases are sampled anyway."""
+    from tests.test_budgets import ELSEWHERE, test_100k_budget_within_five_percent
+
+    assert ELSEWHERE == {"escnn-oh"}
+    test_100k_budget_within_five_percent("escnn-oh")
+
+
 def test_a_volume_grid_that_does_not_halve_to_the_read_out_is_refused():
     from suite import registry
     from suite.task import Task
