@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+from suite import registry
 from suite.data.groups import get_group
 from suite.data.volumes import GRID, SHIFT, canonical, digits3d_data, polycube_data, polycubes
 from suite.errors import UsageError
@@ -95,13 +96,7 @@ def test_a_2d_variant_is_refused_on_volumes_before_anything_is_written(tmp_path,
         registry.get("cnn", task=Task((16, 16, 16), 1, 29, "O"))
 
 
-def three_d_variants() -> list[str]:
-    from suite import registry
-
-    return registry.select("all", "3d")
-
-
-@pytest.mark.parametrize("name", three_d_variants())
+@pytest.mark.parametrize("name", registry.select("all", "3d"))
 def test_the_3d_variants_serve_volumes_keep_their_claims_and_resume_from_checkpoints(name, tmp_path):
     from suite import registry
     from suite.measure.conformance import TOLERANCE, claim_holds, learns, symmetry_errors
