@@ -90,7 +90,6 @@ def test_a_2d_variant_is_refused_on_volumes_before_anything_is_written(tmp_path,
                          "--out", str(tmp_path / "run"))  # fmt: skip
     assert code == 2 and "cnn serves 2d data, not 3d" in err and not (tmp_path / "run").exists()
     with pytest.raises(UsageError, match="serves 2d data"):
-        from suite import registry
         from suite.task import Task
 
         registry.get("cnn", task=Task((16, 16, 16), 1, 29, "O"))
@@ -98,7 +97,6 @@ def test_a_2d_variant_is_refused_on_volumes_before_anything_is_written(tmp_path,
 
 @pytest.mark.parametrize("name", registry.select("all", "3d"))
 def test_the_3d_variants_serve_volumes_keep_their_claims_and_resume_from_checkpoints(name, tmp_path):
-    from suite import registry
     from suite.measure.conformance import TOLERANCE, claim_holds, learns, symmetry_errors
     from tests.test_conformance import checkpoint_round_trip
 
@@ -130,7 +128,6 @@ def test_escnn_oh_at_100k_parameters_is_within_five_percent():
 
 
 def test_a_volume_grid_that_does_not_halve_to_the_read_out_is_refused():
-    from suite import registry
     from suite.task import Task
 
     with pytest.raises(UsageError, match="18×18×18 is not: resize or pad the volumes to 16 or 20"):
@@ -138,7 +135,6 @@ def test_a_volume_grid_that_does_not_halve_to_the_read_out_is_refused():
 
 
 def test_volumes_are_measured_under_every_rotation_of_the_cube():
-    from suite import registry
     from suite.data.rotations import rotate_volumes
     from suite.measure.conformance import TOLERANCE
     from suite.measure.volumes import measure_volumes, random_rotations
@@ -170,7 +166,6 @@ def test_training_augmentation_turns_each_volume_by_its_drawn_rotation():
 
 
 def test_the_group_cnn_over_the_cube_has_a_plain_3d_twin_with_its_expanded_shapes():
-    from suite import registry
     from suite.measure.twins import plain_twin
 
     torch.manual_seed(0)
@@ -217,7 +212,6 @@ def test_e3nn_so3_keeps_a_chiral_pentacube_apart_from_its_mirror_image_and_its_t
     piece and its mirror image differ, while those of its 24 turns agree. Zero the head's weights on
     the 0o features and the model reads scalars (0e) only: the same for a volume and its mirror."""
     from models.volumetric._e3nn3d import e3nn3d_params
-    from suite import registry
     from suite.measure.conformance import dead_parameters
 
     x = chiral_pentacube()
@@ -239,7 +233,6 @@ def test_e3nn_so3_keeps_a_chiral_pentacube_apart_from_its_mirror_image_and_its_t
 
 
 def test_the_cube_s_full_group_is_its_48_exact_symmetries_and_is_measured_on_mirrored_volumes():
-    from suite import registry
     from suite.data.groups import FULL_CUBE
     from suite.measure.volumes import measure_volumes
 
@@ -269,7 +262,6 @@ def chiral_pair() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_escnn_oh_cannot_tell_a_chiral_pentacube_from_its_mirror_image_the_o_models_can():
-    from suite import registry
     from suite.data.groups import CUBE
 
     piece, mirror = chiral_pair()
@@ -292,7 +284,6 @@ def test_escnn_over_the_cube_expands_its_filters_as_escnn_does_and_exports_to_co
     """models/planar/_escnn_fused.py's one-matmul expansion on R3Conv: escnn's own logits (1e-5
     relative), in train and eval mode; ``export()`` gives plain Conv3d computing the same."""
     from models.planar._escnn_fused import FusedR3Conv
-    from suite import registry
     from suite.measure.twins import plain_twin
 
     x = torch.rand(2, 1, GRID, GRID, GRID, generator=torch.Generator().manual_seed(0))
